@@ -1,0 +1,67 @@
+"""sqlitevec-store: one SQLite file for texts, metadata and vectors (sqlite-vec).
+
+The framework-free core shared by ``langchain_sqlitevec`` and
+``llamaindex_sqlitevec``. See :class:`Database` and :class:`Collection`.
+"""
+
+from __future__ import annotations
+
+from importlib.metadata import PackageNotFoundError, version
+
+from .connection import open_connection
+from .embeddings import DEFAULT_MODEL, SentenceTransformerEmbedder, canonical_model_id
+from .errors import (
+    CollectionNotFoundError,
+    DimensionMismatchError,
+    ExtensionLoadError,
+    InvalidCollectionNameError,
+    InvalidInputError,
+    InvalidInputTypeError,
+    ModelMismatchError,
+    SchemaError,
+    SqliteVecStoreError,
+    UnsupportedFilterError,
+)
+from .filters import And, Comparison, Filter, Not, Op, Or, compile_filter, parse_filter_dict
+from .records import CollectionInfo, Hit, Record
+from .schema import SCHEMA_VERSION
+from .store import DEFAULT_COLLECTION, Collection, Database, maximal_marginal_relevance
+
+try:
+    __version__ = version("sqlitevec-store")
+except PackageNotFoundError:  # pragma: no cover - running from a checkout without install
+    __version__ = "0.0.0"
+
+__all__ = [
+    "DEFAULT_COLLECTION",
+    "DEFAULT_MODEL",
+    "SCHEMA_VERSION",
+    "And",
+    "Collection",
+    "CollectionInfo",
+    "CollectionNotFoundError",
+    "Comparison",
+    "Database",
+    "DimensionMismatchError",
+    "ExtensionLoadError",
+    "Filter",
+    "Hit",
+    "InvalidCollectionNameError",
+    "InvalidInputError",
+    "InvalidInputTypeError",
+    "ModelMismatchError",
+    "Not",
+    "Op",
+    "Or",
+    "Record",
+    "SchemaError",
+    "SentenceTransformerEmbedder",
+    "SqliteVecStoreError",
+    "UnsupportedFilterError",
+    "__version__",
+    "canonical_model_id",
+    "compile_filter",
+    "maximal_marginal_relevance",
+    "open_connection",
+    "parse_filter_dict",
+]

@@ -1,0 +1,65 @@
+"""The exceptions raised by sqlitevec-store.
+
+Every error derives from :class:`SqliteVecStoreError`. Errors about bad
+arguments also derive from :class:`ValueError` (or :class:`TypeError` for a
+value of the wrong type), so ``except ValueError`` works as Python users expect.
+"""
+
+from __future__ import annotations
+
+__all__ = [
+    "CollectionNotFoundError",
+    "DimensionMismatchError",
+    "ExtensionLoadError",
+    "InvalidCollectionNameError",
+    "InvalidInputError",
+    "InvalidInputTypeError",
+    "ModelMismatchError",
+    "SchemaError",
+    "SqliteVecStoreError",
+    "UnsupportedFilterError",
+]
+
+
+class SqliteVecStoreError(Exception):
+    """Base class of every error this package raises."""
+
+
+class ExtensionLoadError(SqliteVecStoreError):
+    """sqlite-vec could not be loaded into the SQLite connection."""
+
+
+class SchemaError(SqliteVecStoreError):
+    """The file holds tables this package cannot use (foreign or newer schema)."""
+
+
+class CollectionNotFoundError(SqliteVecStoreError, KeyError):
+    """The named collection does not exist in the file."""
+
+    def __str__(self) -> str:
+        # KeyError quotes its message; keep it readable.
+        return str(self.args[0]) if self.args else ""
+
+
+class InvalidInputError(SqliteVecStoreError, ValueError):
+    """An argument has the right type but a value that cannot be accepted."""
+
+
+class InvalidInputTypeError(SqliteVecStoreError, TypeError):
+    """An argument has the wrong type."""
+
+
+class InvalidCollectionNameError(InvalidInputError):
+    """A collection name does not match the allowed pattern."""
+
+
+class DimensionMismatchError(InvalidInputError):
+    """A vector's length differs from the collection's dimension."""
+
+
+class ModelMismatchError(InvalidInputError):
+    """The embedding model differs from the one the collection was built with."""
+
+
+class UnsupportedFilterError(InvalidInputError):
+    """A filter uses an unknown operator, a bad key or a value it cannot compare."""

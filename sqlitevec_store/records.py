@@ -1,0 +1,98 @@
+"""Plain records and hits exchanged between the core and its callers."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator, Mapping, Sequence
+from dataclasses import dataclass, field
+from itertools import islice
+from typing import Any, TypeVar
+
+import numpy as np
+import numpy.typing as npt
+
+__all__ = ["CollectionInfo", "Hit", "Record", "chunks"]
+
+T = TypeVar("T")
+
+
+@dataclass
+class Record:
+    """One stored item.
+
+    Attributes:
+        text: The text.
+        vector: The embedding (any sequence of floats). Vectors are stored
+            normalized to unit length, so a vector read back is normalized.
+        metadata: A JSON-serializable dict (nested values and lists allowed).
+        id: A string id; ``None`` asks the store to generate a UUID.
+        doc_id: Optional id of the source document, indexed, for deleting
+            every chunk of one document at once.
+        extra: Optional JSON-serializable dict of framework bookkeeping that
+            is kept apart from ``metadata`` (filters never see it).
+
+    """
+
+    text: str
+    vector: Sequence[float] | npt.NDArray[Any] | None = None
+    metadata: Mapping[str, Any] = field(default_factory=dict)
+    id: str | None = None
+    doc_id: str | None = None
+    extra: Mapping[str, Any] | None = None
+
+
+@dataclass(frozen=True)
+class Hit:
+    """One search result.
+
+    Attributes:
+        id: The record's id.
+        text: The record's text.
+        metadata: The record's metadata.
+        distance: Cosine distance to the query, ``1 - cos``, in ``[0, 2]``;
+            lower is closer.
+        similarity: Cosine similarity, ``1 - distance``, in ``[-1, 1]``.
+        doc_id: The record's source-document id, if any.
+        extra: The record's framework bookkeeping, if any.
+        vector: The stored (unit-length) vector, when it was asked for.
+
+    """
+
+    id: str
+    text: str
+    metadata: dict[str, Any]
+    distance: float
+    similarity: float
+    doc_id: str | None = None
+    extra: dict[str, Any] | None = None
+    vector: npt.NDArray[np.float32] | None = field(default=None, compare=False, repr=False)
+
+
+@dataclass(frozen=True)
+class CollectionInfo:
+    """A collection's registry entry.
+
+    Attributes:
+        name: The collection name.
+        dimension: Vector dimension, or ``None`` before the first vectors.
+        model_id: Canonical embedding model id, or ``None`` if no named model wrote.
+        distance: Always ``"cosine"``.
+        schema_version: The layout version the collection was written with.
+        created_at: ISO-8601 UTC creation time.
+
+    """
+
+    name: str
+    dimension: int | None
+    model_id: str | None
+    distance: str
+    schema_version: int
+    created_at: str
+
+
+def chunks(iterable: Iterable[T], size: int) -> Iterator[list[T]]:
+    """Yield lists of up to ``size`` items; consumes generators fully."""
+    if size < 1:
+        raise ValueError(f"chunk size must be at least 1, got {size}")
+    iterator = iter(iterable)
+    while batch := list(islice(iterator, size)):
+        yield batch

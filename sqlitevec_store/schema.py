@@ -1,0 +1,294 @@
+"""The file's schema: SQL text as pure functions, and the schema version.
+
+Layout of one file (any other tables the user keeps beside these are left
+alone):
+
+``sqlitevec_store_collections``
+    The registry: one row per collection with its ``name`` (case-insensitive),
+    ``dimension`` (NULL until the first vectors arrive), ``model_id`` (NULL
+    until a named embedding model writes), ``distance`` (always ``cosine``),
+    ``schema_version`` and ``created_at``.
+``svs_<name>_items``
+    One row per record: ``pk`` (integer, the vector's rowid), ``id`` (the
+    user-visible string id, unique), ``text``, ``metadata`` (JSON object),
+    ``doc_id`` (optional id of the source document, indexed) and ``extra``
+    (optional JSON object of framework bookkeeping kept apart from metadata).
+``svs_<name>_vec``
+    A sqlite-vec ``vec0`` table: ``rowid`` = ``pk``, ``embedding float[D]``.
+    Vectors are stored normalized to unit length, so vec0's default L2
+    distance orders results exactly as cosine distance does; the cosine
+    distance is ``L2² / 2``.
+
+Every identifier passes :func:`quote_identifier`, and collection names must
+match :data:`COLLECTION_NAME_PATTERN` before they get there.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+
+from .errors import InvalidCollectionNameError, InvalidInputError
+
+__all__ = [
+    "COLLECTION_NAME_PATTERN",
+    "REGISTRY_TABLE",
+    "SCHEMA_VERSION",
+    "VEC0_MAX_K",
+    "CollectionTables",
+    "create_items_sql",
+    "create_registry_sql",
+    "create_vec_sql",
+    "knn_sql",
+    "placeholders",
+    "scan_sql",
+    "select_items_sql",
+    "select_vectors_sql",
+    "quote_identifier",
+    "validate_collection_name",
+]
+
+#: Version of the on-disk layout described above (independent of the package version).
+SCHEMA_VERSION = 1
+
+#: The registry table's name.
+REGISTRY_TABLE = "sqlitevec_store_collections"
+
+#: Collection names: 1-64 characters, letters, digits, ``_`` and ``-``,
+#: starting with a letter or digit. Names are case-insensitive.
+COLLECTION_NAME_PATTERN = re.compile(r"[A-Za-z0-9][A-Za-z0-9_\-]{0,63}")
+
+#: sqlite-vec refuses KNN queries with ``k`` above this.
+VEC0_MAX_K = 4096
+
+_IDENTIFIER_PATTERN = re.compile(r"[A-Za-z0-9_\-]{1,128}")
+
+
+def validate_collection_name(name: object) -> str:
+    """Return ``name`` if it is a valid collection name.
+
+    Raises:
+        InvalidCollectionNameError: It is not a string matching
+            :data:`COLLECTION_NAME_PATTERN`.
+
+    """
+    if not isinstance(name, str) or not COLLECTION_NAME_PATTERN.fullmatch(name):
+        raise InvalidCollectionNameError(
+            f"Invalid collection name {name!r}: expected 1-64 letters, digits, '_' or '-', "
+            "starting with a letter or digit"
+        )
+    return name
+
+
+def quote_identifier(identifier: str) -> str:
+    """Validate a table or column name and return it double-quoted.
+
+    This is the only way identifiers reach SQL text.
+
+    Raises:
+        InvalidInputError: The identifier has characters outside
+            ``[A-Za-z0-9_-]``.
+
+    """
+    if not _IDENTIFIER_PATTERN.fullmatch(identifier):
+        raise InvalidInputError(f"Refusing to use {identifier!r} as an SQL identifier")
+    return f'"{identifier}"'
+
+
+def create_registry_sql() -> str:
+    """The registry table."""
+    return (
+        f"CREATE TABLE IF NOT EXISTS {quote_identifier(REGISTRY_TABLE)} (\n"
+        "  name TEXT PRIMARY KEY COLLATE NOCASE,\n"
+        "  dimension INTEGER CHECK (dimension IS NULL OR dimension > 0),\n"
+        "  model_id TEXT,\n"
+        "  distance TEXT NOT NULL DEFAULT 'cosine',\n"
+        "  schema_version INTEGER NOT NULL,\n"
+        "  created_at TEXT NOT NULL DEFAULT (strftime('%Y-%m-%dT%H:%M:%fZ', 'now'))\n"
+        ")"
+    )
+
+
+class CollectionTables:
+    """The quoted table and index names of one collection."""
+
+    def __init__(self, name: str) -> None:
+        """Derive the names from a validated collection name."""
+        base = f"svs_{validate_collection_name(name).lower()}"
+        self.items = quote_identifier(f"{base}_items")
+        self.vec = quote_identifier(f"{base}_vec")
+        self.doc_index = quote_identifier(f"{base}_items_doc_id")
+
+    def all_tables(self) -> tuple[str, ...]:
+        """Tables to drop with the collection (vec0 drops its own shadow tables)."""
+        return (self.vec, self.items)
+
+
+def create_items_sql(tables: CollectionTables) -> list[str]:
+    """The records table and its index on ``doc_id``."""
+    return [
+        f"CREATE TABLE IF NOT EXISTS {tables.items} (\n"
+        "  pk INTEGER PRIMARY KEY,\n"
+        "  id TEXT NOT NULL UNIQUE,\n"
+        "  text TEXT NOT NULL,\n"
+        "  metadata TEXT NOT NULL DEFAULT '{}',\n"
+        "  doc_id TEXT,\n"
+        "  extra TEXT\n"
+        ")",
+        f"CREATE INDEX IF NOT EXISTS {tables.doc_index} ON {tables.items} (doc_id)",
+    ]
+
+
+def create_vec_sql(tables: CollectionTables, dimension: int) -> str:
+    """The vec0 table; ``dimension`` must be a validated positive int."""
+    if not isinstance(dimension, int) or isinstance(dimension, bool) or dimension < 1:
+        raise InvalidInputError(f"dimension must be a positive integer, got {dimension!r}")
+    return f"CREATE VIRTUAL TABLE IF NOT EXISTS {tables.vec} USING vec0(embedding float[{dimension}])"
+
+
+def knn_sql(tables: CollectionTables, filter_sql: str | None, *, with_vectors: bool = False) -> str:
+    """Exact k-nearest-neighbour search, optionally restricted by a filter.
+
+    The filter restricts the rowids vec0 scans (``rowid IN (SELECT ...)``),
+    which sqlite-vec applies before its top-k cut, so the result is the exact
+    top-k among matching rows. The filter SQL must refer to the column
+    ``metadata`` unqualified. Parameters: ``:query`` (float32 blob), ``:k``,
+    and the filter's own. Columns: pk, id, text, metadata, doc_id, extra,
+    distance (L2 between unit vectors) and, with ``with_vectors``, embedding.
+    """
+    restrict = f" AND rowid IN (SELECT pk FROM {tables.items} WHERE {filter_sql})" if filter_sql else ""
+    vector = ", embedding" if with_vectors else ""
+    return (
+        f"WITH knn AS (SELECT rowid, distance{vector} FROM {tables.vec} "
+        f"WHERE embedding MATCH :query AND k = :k{restrict}) "
+        f"SELECT i.pk, i.id, i.text, i.metadata, i.doc_id, i.extra, knn.distance"
+        + (", knn.embedding" if with_vectors else "")
+        + f" FROM knn JOIN {tables.items} AS i ON i.pk = knn.rowid ORDER BY knn.distance, i.pk"
+    )
+
+
+def scan_sql(tables: CollectionTables, filter_sql: str | None) -> str:
+    """Every (matching) vector with its rowid, for exact search beyond vec0's ``k`` cap."""
+    restrict = f" WHERE rowid IN (SELECT pk FROM {tables.items} WHERE {filter_sql})" if filter_sql else ""
+    return f"SELECT rowid, embedding FROM {tables.vec}{restrict}"
+
+
+ITEM_COLUMNS = "pk, id, text, metadata, doc_id, extra"
+
+
+def select_items_sql(tables: CollectionTables, where: str, *, order: str = "pk") -> str:
+    """Records matching ``where`` (SQL built by the core over unqualified columns)."""
+    return f"SELECT {ITEM_COLUMNS} FROM {tables.items} WHERE {where} ORDER BY {order}"
+
+
+def select_vectors_sql(tables: CollectionTables, count: int) -> str:
+    """The vectors of ``count`` rowids, bound as positional parameters."""
+    return f"SELECT rowid, embedding FROM {tables.vec} WHERE rowid IN ({placeholders(count)})"
+
+
+def placeholders(count: int) -> str:
+    """``?, ?, ...`` for ``count`` positional parameters."""
+    return ", ".join("?" * count)
+
+
+# --- registry statements ----------------------------------------------------
+
+
+def registry_exists_sql() -> str:
+    """Does the registry table exist? Parameter: the table name."""
+    return "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = ?"
+
+
+def registry_select_sql(one: bool) -> str:
+    """Registry rows (all, or one by name)."""
+    where = " WHERE name = ?" if one else ""
+    return (
+        f"SELECT name, dimension, model_id, distance, schema_version, created_at "
+        f"FROM {quote_identifier(REGISTRY_TABLE)}{where} ORDER BY name"
+    )
+
+
+def registry_insert_sql() -> str:
+    """Register a collection. Parameters: name, dimension, model_id, schema_version."""
+    return (
+        f"INSERT INTO {quote_identifier(REGISTRY_TABLE)} "
+        "(name, dimension, model_id, schema_version) VALUES (?, ?, ?, ?)"
+    )
+
+
+def registry_update_sql(column: str) -> str:
+    """Set ``dimension`` or ``model_id`` of one collection. Parameters: value, name."""
+    if column not in ("dimension", "model_id"):
+        raise InvalidInputError(f"Not a registry column: {column!r}")
+    return f"UPDATE {quote_identifier(REGISTRY_TABLE)} SET {column} = ? WHERE name = ?"
+
+
+def registry_delete_sql() -> str:
+    """Unregister a collection. Parameter: name."""
+    return f"DELETE FROM {quote_identifier(REGISTRY_TABLE)} WHERE name = ?"
+
+
+def drop_table_sql(quoted_table: str) -> str:
+    """Drop one of a collection's (already quoted) tables."""
+    return f"DROP TABLE IF EXISTS {quoted_table}"
+
+
+# --- record statements ------------------------------------------------------
+
+
+def existing_ids_sql(tables: CollectionTables, count: int) -> str:
+    """``(id, pk)`` of the given ids, bound as positional parameters."""
+    return f"SELECT id, pk FROM {tables.items} WHERE id IN ({placeholders(count)})"
+
+
+def max_pk_sql(tables: CollectionTables) -> str:
+    """The largest pk in use (0 when empty)."""
+    return f"SELECT IFNULL(MAX(pk), 0) FROM {tables.items}"
+
+
+def insert_item_sql(tables: CollectionTables) -> str:
+    """Insert one record. Parameters: pk, id, text, metadata, doc_id, extra."""
+    return f"INSERT INTO {tables.items} (pk, id, text, metadata, doc_id, extra) VALUES (?, ?, ?, ?, ?, ?)"
+
+
+def update_item_sql(tables: CollectionTables) -> str:
+    """Replace one record's content. Parameters: text, metadata, doc_id, extra, pk."""
+    return f"UPDATE {tables.items} SET text = ?, metadata = ?, doc_id = ?, extra = ? WHERE pk = ?"
+
+
+def insert_vector_sql(tables: CollectionTables) -> str:
+    """Insert one vector. Parameters: rowid, float32 blob."""
+    return f"INSERT INTO {tables.vec} (rowid, embedding) VALUES (?, ?)"
+
+
+def delete_vector_sql(tables: CollectionTables) -> str:
+    """Delete one vector. Parameter: rowid."""
+    return f"DELETE FROM {tables.vec} WHERE rowid = ?"
+
+
+def delete_items_sql(tables: CollectionTables) -> str:
+    """Delete one record. Parameter: pk."""
+    return f"DELETE FROM {tables.items} WHERE pk = ?"
+
+
+def count_sql(tables: CollectionTables, where: str) -> str:
+    """Number of records matching ``where``."""
+    return f"SELECT COUNT(*) FROM {tables.items} WHERE {where}"
+
+
+def pks_where_sql(tables: CollectionTables, where: str) -> str:
+    """Pks of records matching ``where``."""
+    return f"SELECT pk FROM {tables.items} WHERE {where}"
+
+
+def in_list_sql(column: str, values: Sequence[str], prefix: str) -> tuple[str, dict[str, str]]:
+    """A ``where`` clause "``column`` is one of ``values``" with named parameters.
+
+    ``column`` must be ``id`` or ``doc_id``.
+    """
+    if column not in ("id", "doc_id"):
+        raise InvalidInputError(f"Not a filterable record column: {column!r}")
+    if not values:
+        return "0", {}
+    params = {f"{prefix}{n}": value for n, value in enumerate(values)}
+    return f"{column} IN ({', '.join(':' + name for name in params)})", params

@@ -1,0 +1,958 @@
+"""The database file and its collections: write, read, delete and search.
+
+:class:`Database` wraps one SQLite connection (opened here, or passed in) and
+holds any number of named :class:`Collection` objects. All SQL text comes
+from :mod:`sqlitevec_store.schema` and :mod:`sqlitevec_store.filters`; this
+module validates input, runs statements and shapes results.
+
+Guarantees:
+
+* **Atomic writes.** One :meth:`Collection.upsert` call is one transaction,
+  whatever its size: its texts, metadata and vectors commit together or not at
+  all. The whole batch is validated before anything is written.
+* **Exact filtered search.** A filter restricts the rows sqlite-vec scans
+  before its top-k cut, so a search returns the ``k`` nearest among the
+  matching rows, however rare they are. ``k`` above sqlite-vec's cap of 4096
+  falls back to an exact in-process scan.
+* **Scores.** ``distance`` is the cosine distance ``1 - cos`` in ``[0, 2]``,
+  ``similarity`` is ``1 - distance`` in ``[-1, 1]``.
+* **Threads.** A :class:`Database` may be shared between threads (for example
+  the thread pool frameworks run async methods on); access to its connection
+  is serialized by a lock. After ``os.fork()`` a file database reopens its
+  connection in the child instead of sharing the parent's.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import threading
+import uuid
+from collections.abc import Iterable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+
+from . import schema
+from .connection import (
+    DEFAULT_BUSY_TIMEOUT_MS,
+    Connection,
+    database_errors,
+    open_connection,
+    prepare_connection,
+)
+from .errors import (
+    CollectionNotFoundError,
+    DimensionMismatchError,
+    InvalidInputError,
+    InvalidInputTypeError,
+    ModelMismatchError,
+    SchemaError,
+    SqliteVecStoreError,
+)
+from .filters import Filter, compile_filter
+from .records import CollectionInfo, Hit, Record, chunks
+
+__all__ = ["Collection", "Database", "DEFAULT_COLLECTION", "WRITE_CHUNK_SIZE"]
+
+#: The collection used when none is named (both adapters and the CLI agree).
+DEFAULT_COLLECTION = "default"
+
+#: Records are written with one statement batch per this many; the whole
+#: call stays one transaction.
+WRITE_CHUNK_SIZE = 500
+
+_EXPECTED_REGISTRY_COLUMNS = ("name", "dimension", "model_id", "distance", "schema_version", "created_at")
+
+
+class Database:
+    """One SQLite file (or in-memory database) holding named collections.
+
+    Args:
+        database: A file path, ``":memory:"``, or an open ``sqlite3`` /
+            ``sqlean`` connection. A passed connection is used as is (sqlite-vec
+            is loaded into it) and is not closed by :meth:`close`.
+        busy_timeout_ms: How long a write waits for another connection's lock.
+        read_only: Open the file read-only.
+
+    Raises:
+        ExtensionLoadError: sqlite-vec cannot be loaded.
+        SchemaError: The file holds a registry table this package did not write.
+
+    Example:
+        >>> db = Database(":memory:")
+        >>> docs = db.collection("docs")
+        >>> docs.upsert([Record("hello", [1.0, 0.0], {"lang": "en"}, id="a")])
+        ['a']
+        >>> [h.id for h in docs.search([1.0, 0.1], k=1)]
+        ['a']
+        >>> db.close()
+
+    """
+
+    def __init__(
+        self,
+        database: str | Path | Connection | Any = ":memory:",
+        *,
+        busy_timeout_ms: int = DEFAULT_BUSY_TIMEOUT_MS,
+        read_only: bool = False,
+    ) -> None:
+        self._lock = threading.RLock()
+        self._busy_timeout_ms = busy_timeout_ms
+        self._read_only = read_only
+        self._savepoints = 0
+        self._closed = False
+        if isinstance(database, (str, Path)):
+            self.path: str | None = str(database)
+            self._owns_connection = True
+            self._conn = open_connection(database, busy_timeout_ms=busy_timeout_ms, read_only=read_only)
+        elif hasattr(database, "execute") and hasattr(database, "cursor"):
+            self.path = None
+            self._owns_connection = False
+            self._conn = prepare_connection(database)
+        else:
+            raise InvalidInputTypeError(
+                f"database must be a path, ':memory:' or an open sqlite3 connection, got {type(database).__name__}"
+            )
+        self._pid = os.getpid()
+        self._check_registry()
+
+    # -- connection ---------------------------------------------------------
+
+    @property
+    def conn(self) -> Connection:
+        """The live connection (reopened after ``fork`` for file databases)."""
+        if self._closed:
+            raise SqliteVecStoreError("This database is closed")
+        if self._pid != os.getpid() and self._owns_connection and self.path not in (None, ":memory:", ""):
+            # A connection must not cross a fork: open our own in the child.
+            assert self.path is not None
+            self._lock = threading.RLock()
+            self._savepoints = 0
+            self._conn = open_connection(self.path, busy_timeout_ms=self._busy_timeout_ms, read_only=self._read_only)
+            self._pid = os.getpid()
+        return self._conn
+
+    def close(self) -> None:
+        """Close the connection if this object opened it. Idempotent."""
+        with self._lock:
+            if self._closed:
+                return
+            self._closed = True
+            if self._owns_connection and self._pid == os.getpid():
+                self._conn.close()
+
+    @property
+    def closed(self) -> bool:
+        """Whether :meth:`close` was called."""
+        return self._closed
+
+    def __enter__(self) -> Database:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()
+
+    @contextmanager
+    def atomic(self) -> Iterator[Connection]:
+        """A write transaction: ``BEGIN IMMEDIATE`` ... ``COMMIT``, or a savepoint when nested.
+
+        Rolls back on any exception. When the caller's connection is already
+        in a transaction, a savepoint is used and committing is left to the
+        caller.
+        """
+        with self._lock:
+            conn = self.conn
+            if not conn.in_transaction:
+                conn.execute("BEGIN IMMEDIATE")
+                try:
+                    yield conn
+                except BaseException:
+                    conn.execute("ROLLBACK")
+                    raise
+                conn.execute("COMMIT")
+            else:
+                self._savepoints += 1
+                name = f"svs_sp_{self._savepoints}"
+                conn.execute(f"SAVEPOINT {name}")
+                try:
+                    yield conn
+                except BaseException:
+                    conn.execute(f"ROLLBACK TO {name}")
+                    conn.execute(f"RELEASE {name}")
+                    raise
+                finally:
+                    self._savepoints -= 1
+                conn.execute(f"RELEASE {name}")
+
+    @contextmanager
+    def snapshot(self) -> Iterator[Connection]:
+        """A read transaction, so several statements see one state of the file."""
+        with self._lock:
+            conn = self.conn
+            if conn.in_transaction:
+                yield conn
+                return
+            conn.execute("BEGIN")
+            try:
+                yield conn
+            finally:
+                conn.execute("COMMIT")
+
+    # -- registry -----------------------------------------------------------
+
+    def _registry_exists(self, conn: Connection) -> bool:
+        try:
+            row = conn.execute(schema.registry_exists_sql(), (schema.REGISTRY_TABLE,)).fetchone()
+        except database_errors() as exc:
+            raise SchemaError(f"Cannot read {self.path or 'the database'}: {exc}") from exc
+        return row is not None
+
+    def _check_registry(self) -> None:
+        with self._lock:
+            conn = self.conn
+            if not self._registry_exists(conn):
+                return
+            columns = tuple(
+                row[1] for row in conn.execute(f"PRAGMA table_info({schema.quote_identifier(schema.REGISTRY_TABLE)})")
+            )
+            if columns != _EXPECTED_REGISTRY_COLUMNS:
+                raise SchemaError(
+                    f"The table {schema.REGISTRY_TABLE!r} was not written by sqlitevec-store "
+                    f"(columns {columns}); refusing to use this file"
+                )
+
+    def _ensure_registry(self, conn: Connection) -> None:
+        conn.execute(schema.create_registry_sql())
+
+    def _info(self, conn: Connection, name: str) -> CollectionInfo | None:
+        if not self._registry_exists(conn):
+            return None
+        row = conn.execute(schema.registry_select_sql(one=True), (name,)).fetchone()
+        return None if row is None else _info_from_row(row)
+
+    def collections(self) -> list[CollectionInfo]:
+        """Every collection in the file, by name."""
+        with self._lock:
+            conn = self.conn
+            if not self._registry_exists(conn):
+                return []
+            return [_info_from_row(r) for r in conn.execute(schema.registry_select_sql(one=False))]
+
+    def collection_names(self) -> list[str]:
+        """The names of every collection in the file."""
+        return [info.name for info in self.collections()]
+
+    def has_collection(self, name: str) -> bool:
+        """Whether a collection of this name exists (names are case-insensitive)."""
+        schema.validate_collection_name(name)
+        with self._lock:
+            return self._info(self.conn, name) is not None
+
+    def create_collection(
+        self,
+        name: str,
+        *,
+        dimension: int | None = None,
+        model_id: str | None = None,
+        exist_ok: bool = True,
+    ) -> Collection:
+        """Create a collection (or return the existing one when ``exist_ok``).
+
+        Args:
+            name: The collection name (see :data:`schema.COLLECTION_NAME_PATTERN`).
+            dimension: The vector dimension, if known; otherwise the first
+                batch of vectors sets it.
+            model_id: The embedding model's canonical id, recorded now.
+            exist_ok: Return an existing collection instead of raising.
+
+        Raises:
+            InvalidCollectionNameError: Bad name.
+            InvalidInputError: The collection exists and ``exist_ok`` is false.
+            DimensionMismatchError, ModelMismatchError: It exists with another
+                dimension or model.
+
+        """
+        schema.validate_collection_name(name)
+        if dimension is not None:
+            _check_dimension(dimension)
+        with self.atomic() as conn:
+            self._ensure_registry(conn)
+            info = self._info(conn, name)
+            if info is not None and not exist_ok:
+                raise InvalidInputError(f"Collection {name!r} already exists")
+            if info is None:
+                conn.execute(schema.registry_insert_sql(), (name, dimension, model_id, schema.SCHEMA_VERSION))
+                tables = schema.CollectionTables(name)
+                for statement in schema.create_items_sql(tables):
+                    conn.execute(statement)
+                if dimension is not None:
+                    conn.execute(schema.create_vec_sql(tables, dimension))
+            elif dimension is not None and info.dimension not in (None, dimension):
+                raise DimensionMismatchError(
+                    f"Collection {info.name!r} has dimension {info.dimension}, not {dimension}"
+                )
+        return Collection(self, name, model_id=model_id)
+
+    def collection(
+        self, name: str = DEFAULT_COLLECTION, *, model_id: str | None = None, create: bool = True
+    ) -> Collection:
+        """Open a collection, creating it if needed (unless ``create=False``).
+
+        Opening never embeds anything: the dimension comes from the registry
+        or, for a new collection, from the first batch of vectors.
+
+        Args:
+            name: The collection name.
+            model_id: The canonical id of the embedding model the caller uses,
+                or ``None`` when the caller brings its own vectors.
+            create: Create a missing collection (registering it writes to the file).
+
+        Raises:
+            CollectionNotFoundError: Missing and ``create`` is false.
+            ModelMismatchError: The collection was built with another named model.
+
+        """
+        schema.validate_collection_name(name)
+        with self._lock:
+            info = self._info(self.conn, name)
+        if info is None:
+            if not create:
+                raise CollectionNotFoundError(f"No collection named {name!r} in this database")
+            return self.create_collection(name)
+        return Collection(self, info.name, model_id=model_id)
+
+    def drop_collection(self, name: str, *, missing_ok: bool = False) -> bool:
+        """Delete a collection, its records and its tables.
+
+        Returns:
+            Whether a collection was dropped.
+
+        Raises:
+            CollectionNotFoundError: Missing and ``missing_ok`` is false.
+
+        """
+        schema.validate_collection_name(name)
+        with self.atomic() as conn:
+            info = self._info(conn, name)
+            if info is None:
+                if missing_ok:
+                    return False
+                raise CollectionNotFoundError(f"No collection named {name!r} in this database")
+            for table in schema.CollectionTables(info.name).all_tables():
+                conn.execute(schema.drop_table_sql(table))
+            conn.execute(schema.registry_delete_sql(), (info.name,))
+        return True
+
+
+def _info_from_row(row: Sequence[Any]) -> CollectionInfo:
+    info = CollectionInfo(*row)
+    if info.schema_version > schema.SCHEMA_VERSION:
+        raise SchemaError(
+            f"Collection {info.name!r} was written with schema version {info.schema_version}; "
+            f"this sqlitevec-store reads up to {schema.SCHEMA_VERSION}. Upgrade sqlitevec-store."
+        )
+    return info
+
+
+def _check_dimension(dimension: Any) -> int:
+    if not isinstance(dimension, int) or isinstance(dimension, bool) or dimension < 1:
+        raise InvalidInputError(f"dimension must be a positive integer, got {dimension!r}")
+    return dimension
+
+
+def _check_k(value: Any, name: str = "k") -> int:
+    if not isinstance(value, (int, np.integer)) or isinstance(value, bool):
+        raise InvalidInputTypeError(f"{name} must be an integer, got {type(value).__name__}")
+    if value < 1:
+        raise InvalidInputError(f"{name} must be at least 1, got {value}")
+    return int(value)
+
+
+def _check_json(value: Any, where: str, depth: int = 0) -> None:
+    """Refuse values that do not survive a JSON round trip unchanged."""
+    if depth > 100:
+        raise InvalidInputError(f"{where} is nested more than 100 levels deep")
+    if value is None or isinstance(value, (str, bool, int)):
+        return
+    if isinstance(value, float):
+        if not math.isfinite(value):
+            raise InvalidInputError(f"{where} is {value}, which JSON cannot hold")
+        return
+    if isinstance(value, Mapping):
+        for key, item in value.items():
+            if not isinstance(key, str):
+                raise InvalidInputTypeError(
+                    f"{where} has a key {key!r} of type {type(key).__name__}; keys must be strings"
+                )
+            _check_json(item, f"{where}[{key!r}]", depth + 1)
+        return
+    if isinstance(value, (list, tuple)):
+        for n, item in enumerate(value):
+            _check_json(item, f"{where}[{n}]", depth + 1)
+        return
+    raise InvalidInputTypeError(
+        f"{where} is a {type(value).__name__} ({value!r:.80}), which is not JSON-serializable; "
+        "use str, int, float, bool, None, lists and dicts"
+    )
+
+
+def _dumps(value: Mapping[str, Any]) -> str:
+    return json.dumps(value, ensure_ascii=False, allow_nan=False, separators=(",", ":"))
+
+
+def _vector_matrix(vectors: Sequence[Any], what: str) -> npt.NDArray[np.float32]:
+    """Validate vectors and return them as unit-length float32 rows."""
+    rows: list[npt.NDArray[np.float64]] = []
+    for n, vector in enumerate(vectors):
+        if isinstance(vector, (str, bytes)) or vector is None:
+            raise InvalidInputTypeError(f"{what} {n} must be a sequence of numbers, got {type(vector).__name__}")
+        try:
+            array = np.asarray(vector, dtype=np.float64)
+        except (TypeError, ValueError) as exc:
+            raise InvalidInputTypeError(f"{what} {n} must be a sequence of numbers: {exc}") from exc
+        if array.ndim != 1 or array.size == 0:
+            raise InvalidInputError(f"{what} {n} must be a non-empty 1-D sequence, got shape {array.shape}")
+        rows.append(array)
+    if not rows:
+        return np.zeros((0, 0), dtype=np.float32)
+    dims = {row.size for row in rows}
+    if len(dims) > 1:
+        raise DimensionMismatchError(f"{what}s have different lengths in one batch: {sorted(dims)}")
+    matrix = np.vstack(rows)
+    finite = np.isfinite(matrix).all(axis=1)
+    if not finite.all():
+        bad = int(np.flatnonzero(~finite)[0])
+        raise InvalidInputError(f"{what} {bad} contains NaN or infinite values")
+    norms = np.linalg.norm(matrix, axis=1)
+    if (norms == 0).any():
+        bad = int(np.flatnonzero(norms == 0)[0])
+        raise InvalidInputError(f"{what} {bad} is all zeros; cosine distance needs a direction")
+    unit: npt.NDArray[np.float32] = (matrix / norms[:, None]).astype(np.float32)
+    return unit
+
+
+def _distance_from_l2(l2: float) -> float:
+    """Cosine distance from the L2 distance between unit vectors."""
+    return min(max(l2 * l2 / 2.0, 0.0), 2.0)
+
+
+class Collection:
+    """A named set of records in a :class:`Database`. Light: create freely.
+
+    Use :meth:`Database.collection` rather than this constructor.
+    """
+
+    def __init__(self, db: Database, name: str, *, model_id: str | None = None) -> None:
+        """Bind to an existing collection and check the caller's model id against it."""
+        self.db = db
+        self.name = schema.validate_collection_name(name)
+        self.tables = schema.CollectionTables(name)
+        self.model_id = model_id
+        info = self.info()
+        if model_id is not None and info.model_id is not None and info.model_id != model_id:
+            raise ModelMismatchError(
+                f"Collection {info.name!r} was built with the embedding model {info.model_id!r}; "
+                f"it cannot be used with {model_id!r}. Use the same model, or another collection."
+            )
+
+    def __repr__(self) -> str:
+        return f"Collection({self.name!r}, path={self.db.path!r})"
+
+    # -- registry ---------------------------------------------------------
+
+    def info(self) -> CollectionInfo:
+        """The collection's registry entry, read fresh from the file.
+
+        Raises:
+            CollectionNotFoundError: It was dropped.
+
+        """
+        with self.db._lock:
+            info = self.db._info(self.db.conn, self.name)
+        if info is None:
+            raise CollectionNotFoundError(f"No collection named {self.name!r} in this database")
+        return info
+
+    @property
+    def dimension(self) -> int | None:
+        """The vector dimension, or ``None`` before the first vectors."""
+        return self.info().dimension
+
+    # -- writing ----------------------------------------------------------
+
+    def add(
+        self,
+        texts: Iterable[str],
+        vectors: Iterable[Sequence[float] | npt.NDArray[Any]],
+        *,
+        metadatas: Iterable[Mapping[str, Any] | None] | None = None,
+        ids: Iterable[str | None] | None = None,
+    ) -> list[str]:
+        """Upsert parallel lists of texts, vectors, metadata and ids.
+
+        Every iterable is consumed fully; their lengths must agree.
+
+        Returns:
+            The ids, in input order (generated UUIDs where none was given).
+
+        """
+        text_list = list(texts)
+        vector_list = list(vectors)
+        meta_list = list(metadatas) if metadatas is not None else [None] * len(text_list)
+        id_list = list(ids) if ids is not None else [None] * len(text_list)
+        lengths = {len(text_list), len(vector_list), len(meta_list), len(id_list)}
+        if len(lengths) != 1:
+            raise InvalidInputError(
+                f"texts ({len(text_list)}), vectors ({len(vector_list)}), metadatas "
+                f"({len(meta_list)}) and ids ({len(id_list)}) must have the same length"
+            )
+        return self.upsert(
+            Record(text=t, vector=v, metadata=m or {}, id=i)
+            for t, v, m, i in zip(text_list, vector_list, meta_list, id_list, strict=True)
+        )
+
+    def upsert(self, records: Iterable[Record]) -> list[str]:
+        """Add records, replacing any with the same id (text, metadata and vector).
+
+        The call is one transaction at any size, and the whole batch is
+        validated before anything is written: a bad record leaves the file as
+        it was.
+
+        Returns:
+            The ids, in input order.
+
+        Raises:
+            InvalidInputTypeError: A text is not a string, metadata is not a
+                dict of JSON values, an id is not a string.
+            InvalidInputError: Duplicate ids in the batch, NaN/infinite/zero
+                vectors, non-finite metadata numbers.
+            DimensionMismatchError: A vector's length differs from the
+                collection's dimension (or from the rest of the batch).
+
+        """
+        batch = list(records)
+        if not batch:
+            return []
+        ids, rows = self._validate(batch)
+        matrix = _vector_matrix([r.vector for r in batch], "vector")
+        dimension = int(matrix.shape[1])
+        with self.db.atomic() as conn:
+            info = self.info()
+            if info.dimension is None:
+                conn.execute(schema.registry_update_sql("dimension"), (dimension, info.name))
+                conn.execute(schema.create_vec_sql(self.tables, dimension))
+            elif info.dimension != dimension:
+                raise DimensionMismatchError(
+                    f"Collection {info.name!r} holds {info.dimension}-dimensional vectors; "
+                    f"got {dimension}-dimensional ones"
+                )
+            if self.model_id is not None:
+                if info.model_id is None:
+                    conn.execute(schema.registry_update_sql("model_id"), (self.model_id, info.name))
+                elif info.model_id != self.model_id:
+                    raise ModelMismatchError(
+                        f"Collection {info.name!r} was built with {info.model_id!r}, not {self.model_id!r}"
+                    )
+            next_pk = conn.execute(schema.max_pk_sql(self.tables)).fetchone()[0] + 1
+            for start in range(0, len(batch), WRITE_CHUNK_SIZE):
+                chunk_ids = ids[start : start + WRITE_CHUNK_SIZE]
+                existing = dict(
+                    conn.execute(schema.existing_ids_sql(self.tables, len(chunk_ids)), chunk_ids).fetchall()
+                )
+                inserts: list[tuple[Any, ...]] = []
+                updates: list[tuple[Any, ...]] = []
+                vectors: list[tuple[int, bytes]] = []
+                for offset, record_id in enumerate(chunk_ids):
+                    text, metadata, doc_id, extra = rows[start + offset]
+                    blob = matrix[start + offset].tobytes()
+                    if record_id in existing:
+                        pk = existing[record_id]
+                        updates.append((text, metadata, doc_id, extra, pk))
+                    else:
+                        pk = next_pk
+                        next_pk += 1
+                        inserts.append((pk, record_id, text, metadata, doc_id, extra))
+                    vectors.append((pk, blob))
+                if updates:
+                    conn.executemany(schema.update_item_sql(self.tables), updates)
+                    conn.executemany(schema.delete_vector_sql(self.tables), [(u[-1],) for u in updates])
+                if inserts:
+                    conn.executemany(schema.insert_item_sql(self.tables), inserts)
+                conn.executemany(schema.insert_vector_sql(self.tables), vectors)
+        return ids
+
+    def _validate(self, batch: Sequence[Record]) -> tuple[list[str], list[tuple[str, str, str | None, str | None]]]:
+        ids: list[str] = []
+        rows: list[tuple[str, str, str | None, str | None]] = []
+        seen: set[str] = set()
+        for n, record in enumerate(batch):
+            if not isinstance(record, Record):
+                raise InvalidInputTypeError(f"item {n} must be a Record, got {type(record).__name__}")
+            record_id = record.id if record.id is not None else str(uuid.uuid4())
+            if not isinstance(record_id, str):
+                raise InvalidInputTypeError(
+                    f"id {n} must be a string or None, got {type(record_id).__name__} ({record_id!r})"
+                )
+            if not record_id:
+                raise InvalidInputError(f"id {n} is an empty string")
+            if record_id in seen:
+                raise InvalidInputError(f"id {record_id!r} appears twice in one batch")
+            seen.add(record_id)
+            if not isinstance(record.text, str):
+                raise InvalidInputTypeError(f"text {n} must be a string, got {type(record.text).__name__}")
+            metadata = record.metadata if record.metadata is not None else {}
+            if not isinstance(metadata, Mapping):
+                raise InvalidInputTypeError(f"metadata {n} must be a dict, got {type(metadata).__name__}")
+            _check_json(metadata, f"metadata {n}")
+            if record.doc_id is not None and not isinstance(record.doc_id, str):
+                raise InvalidInputTypeError(f"doc_id {n} must be a string or None")
+            extra: str | None = None
+            if record.extra is not None:
+                if not isinstance(record.extra, Mapping):
+                    raise InvalidInputTypeError(f"extra {n} must be a dict or None")
+                _check_json(record.extra, f"extra {n}")
+                extra = _dumps(record.extra)
+            if record.vector is None:
+                raise InvalidInputError(f"record {n} ({record_id!r}) has no vector")
+            ids.append(record_id)
+            rows.append((record.text, _dumps(metadata), record.doc_id, extra))
+        return ids, rows
+
+    def _where(
+        self,
+        *,
+        ids: Sequence[str] | None = None,
+        doc_ids: Sequence[str] | None = None,
+        filter: Filter | None = None,
+    ) -> tuple[str, dict[str, Any]]:
+        """One ``where`` clause (AND) over the record table's columns."""
+        parts: list[str] = []
+        params: dict[str, Any] = {}
+        if ids is not None:
+            sql, p = schema.in_list_sql("id", _check_strings(ids, "ids"), "id")
+            parts.append(sql)
+            params.update(p)
+        if doc_ids is not None:
+            sql, p = schema.in_list_sql("doc_id", _check_strings(doc_ids, "doc_ids"), "doc")
+            parts.append(sql)
+            params.update(p)
+        if filter is not None:
+            sql, p = compile_filter(filter, "metadata")
+            parts.append(sql)
+            params.update(p)
+        return (" AND ".join(f"({p})" for p in parts) if parts else "1"), params
+
+    def delete(
+        self,
+        ids: Iterable[str] | None = None,
+        *,
+        filter: Filter | None = None,
+        doc_ids: Iterable[str] | None = None,
+    ) -> int:
+        """Delete records by ids, by source-document ids, and/or by filter (all must hold).
+
+        With none of them, nothing is deleted (use :meth:`clear` to empty the
+        collection).
+
+        Returns:
+            The number of records deleted.
+
+        """
+        id_list = None if ids is None else list(ids)
+        doc_list = None if doc_ids is None else list(doc_ids)
+        if id_list is None and doc_list is None and filter is None:
+            return 0
+        deleted = 0
+        # Chunk id lists so one statement stays under SQLite's parameter limit.
+        for id_chunk in _chunk_or_none(id_list):
+            for doc_chunk in _chunk_or_none(doc_list):
+                where, params = self._where(ids=id_chunk, doc_ids=doc_chunk, filter=filter)
+                deleted += self._delete_where(where, params)
+        return deleted
+
+    def _delete_where(self, where: str, params: Mapping[str, Any]) -> int:
+        with self.db.atomic() as conn:
+            pks = [row[0] for row in conn.execute(schema.pks_where_sql(self.tables, where), params)]
+            if pks and self._has_vec(conn):
+                conn.executemany(schema.delete_vector_sql(self.tables), [(pk,) for pk in pks])
+            conn.executemany(schema.delete_items_sql(self.tables), [(pk,) for pk in pks])
+        return len(pks)
+
+    def clear(self) -> int:
+        """Delete every record; keep the collection, its dimension and model.
+
+        Returns:
+            The number of records deleted.
+
+        """
+        return self._delete_where("1", {})
+
+    def _has_vec(self, conn: Connection) -> bool:
+        return self.info().dimension is not None
+
+    # -- reading ----------------------------------------------------------
+
+    def count(self, filter: Filter | None = None) -> int:
+        """Number of records (matching ``filter``)."""
+        where, params = self._where(filter=filter)
+        with self.db._lock:
+            return int(self.db.conn.execute(schema.count_sql(self.tables, where), params).fetchone()[0])
+
+    def get(self, ids: Iterable[str], *, include_vectors: bool = False) -> list[Hit]:
+        """Records by id, in input order; missing ids are skipped.
+
+        The returned hits have ``distance`` 0 and ``similarity`` 1 (no query).
+        """
+        id_list = _check_strings(list(ids), "ids")
+        found: dict[str, Hit] = {}
+        with self.db.snapshot():
+            for chunk in chunks(dict.fromkeys(id_list), WRITE_CHUNK_SIZE):
+                for hit in self._select(ids=chunk, include_vectors=include_vectors):
+                    found[hit.id] = hit
+        return [found[i] for i in id_list if i in found]
+
+    def find(
+        self,
+        *,
+        filter: Filter | None = None,
+        ids: Sequence[str] | None = None,
+        doc_ids: Sequence[str] | None = None,
+        limit: int | None = None,
+        offset: int = 0,
+        include_vectors: bool = False,
+    ) -> list[Hit]:
+        """Records matching every given condition, in insertion order.
+
+        Args:
+            filter: A metadata filter.
+            ids: Restrict to these ids.
+            doc_ids: Restrict to these source-document ids.
+            limit: At most this many (``None``: all).
+            offset: Skip this many first.
+            include_vectors: Return the stored vectors too.
+
+        """
+        if limit is not None:
+            _check_k(limit, "limit")
+        if not isinstance(offset, int) or isinstance(offset, bool) or offset < 0:
+            raise InvalidInputError(f"offset must be a non-negative integer, got {offset!r}")
+        with self.db.snapshot():
+            return self._select(
+                ids=ids,
+                doc_ids=doc_ids,
+                filter=filter,
+                limit=limit,
+                offset=offset,
+                include_vectors=include_vectors,
+            )
+
+    def _select(
+        self,
+        *,
+        ids: Sequence[str] | None = None,
+        doc_ids: Sequence[str] | None = None,
+        filter: Filter | None = None,
+        limit: int | None = None,
+        offset: int = 0,
+        include_vectors: bool = False,
+    ) -> list[Hit]:
+        where, params = self._where(ids=ids, doc_ids=doc_ids, filter=filter)
+        sql = schema.select_items_sql(self.tables, where)
+        if limit is not None or offset:
+            sql += " LIMIT :limit OFFSET :offset"
+            params = {**params, "limit": -1 if limit is None else limit, "offset": offset}
+        with self.db._lock:
+            conn = self.db.conn
+            rows = conn.execute(sql, params).fetchall()
+            vectors = self._vectors(conn, [r[0] for r in rows]) if include_vectors else {}
+        return [_hit(row, 0.0, vectors.get(row[0])) for row in rows]
+
+    def _vectors(self, conn: Connection, pks: Sequence[int]) -> dict[int, npt.NDArray[np.float32]]:
+        if not pks or not self._has_vec(conn):
+            return {}
+        out: dict[int, npt.NDArray[np.float32]] = {}
+        for chunk in chunks(pks, WRITE_CHUNK_SIZE):
+            for rowid, blob in conn.execute(schema.select_vectors_sql(self.tables, len(chunk)), chunk):
+                out[rowid] = np.frombuffer(blob, dtype=np.float32).copy()
+        return out
+
+    # -- search -----------------------------------------------------------
+
+    def _query_vector(self, vector: Sequence[float] | npt.NDArray[Any]) -> npt.NDArray[np.float32] | None:
+        """The unit-length query, or ``None`` when the collection has no vectors yet."""
+        matrix = _vector_matrix([vector], "query vector")
+        dimension = self.info().dimension
+        if dimension is None:
+            return None
+        if matrix.shape[1] != dimension:
+            raise DimensionMismatchError(
+                f"Collection {self.name!r} holds {dimension}-dimensional vectors; the query has {matrix.shape[1]}"
+            )
+        query: npt.NDArray[np.float32] = matrix[0]
+        return query
+
+    def search(
+        self,
+        vector: Sequence[float] | npt.NDArray[Any],
+        *,
+        k: int = 4,
+        filter: Filter | None = None,
+        include_vectors: bool = False,
+    ) -> list[Hit]:
+        """The ``k`` records nearest to ``vector`` by cosine distance, nearest first.
+
+        With a filter, the result is the exact top-``k`` among the matching
+        records (fewer only when fewer match).
+
+        Raises:
+            InvalidInputError: ``k`` < 1, or a NaN/infinite/zero query.
+            DimensionMismatchError: The query's length is not the collection's dimension.
+
+        """
+        k = _check_k(k)
+        query = self._query_vector(vector)
+        if query is None:
+            return []
+        if k > schema.VEC0_MAX_K:
+            return self._scan_search(query, k, filter, include_vectors)
+        filter_sql, params = compile_filter(filter, "metadata") if filter is not None else (None, {})
+        sql = schema.knn_sql(self.tables, filter_sql, with_vectors=include_vectors)
+        with self.db._lock:
+            rows = self.db.conn.execute(sql, {**params, "query": query.tobytes(), "k": k}).fetchall()
+        return [
+            _hit(
+                row,
+                _distance_from_l2(row[6]),
+                np.frombuffer(row[7], np.float32).copy() if include_vectors else None,
+            )
+            for row in rows
+        ]
+
+    def _scan_search(
+        self, query: npt.NDArray[np.float32], k: int, filter: Filter | None, include_vectors: bool
+    ) -> list[Hit]:
+        """Exact search by reading every (matching) vector: for ``k`` above vec0's cap."""
+        filter_sql, params = compile_filter(filter, "metadata") if filter is not None else (None, {})
+        with self.db.snapshot() as conn:
+            rows = conn.execute(schema.scan_sql(self.tables, filter_sql), params).fetchall()
+            if not rows:
+                return []
+            pks = np.fromiter((r[0] for r in rows), dtype=np.int64, count=len(rows))
+            matrix = np.frombuffer(b"".join(r[1] for r in rows), dtype=np.float32).reshape(len(rows), -1)
+            distances = np.clip(1.0 - matrix @ query, 0.0, 2.0)
+            order = np.lexsort((pks, distances))[:k]
+            chosen = [int(pks[i]) for i in order]
+            by_pk = {
+                row[0]: row
+                for chunk in chunks(chosen, WRITE_CHUNK_SIZE)
+                for row in conn.execute(
+                    schema.select_items_sql(self.tables, f"pk IN ({schema.placeholders(len(chunk))})"),
+                    chunk,
+                )
+            }
+        return [
+            _hit(by_pk[int(pks[i])], float(distances[i]), matrix[i].copy() if include_vectors else None)
+            for i in order
+            if int(pks[i]) in by_pk
+        ]
+
+    def mmr(
+        self,
+        vector: Sequence[float] | npt.NDArray[Any],
+        *,
+        k: int = 4,
+        fetch_k: int = 20,
+        lambda_mult: float = 0.5,
+        filter: Filter | None = None,
+        include_vectors: bool = False,
+    ) -> list[Hit]:
+        """Maximal marginal relevance: ``k`` hits that are relevant and diverse.
+
+        Takes the ``fetch_k`` nearest (matching) records, then picks greedily
+        the one maximizing ``lambda_mult * sim(query, d) - (1 - lambda_mult) *
+        max sim(d, picked)``. ``lambda_mult`` 1 is plain relevance, 0 maximal
+        diversity. Hits carry their distance to the query.
+        """
+        k = _check_k(k)
+        fetch_k = max(_check_k(fetch_k, "fetch_k"), k)
+        if isinstance(lambda_mult, bool) or not isinstance(lambda_mult, (int, float)) or not 0.0 <= lambda_mult <= 1.0:
+            raise InvalidInputError(f"lambda_mult must be a number in [0, 1], got {lambda_mult!r}")
+        query = self._query_vector(vector)
+        if query is None:
+            return []
+        candidates = self.search(query, k=fetch_k, filter=filter, include_vectors=True)
+        if not candidates:
+            return []
+        matrix = np.vstack([c.vector for c in candidates if c.vector is not None])
+        picked = maximal_marginal_relevance(query, matrix, k=k, lambda_mult=float(lambda_mult))
+        out = []
+        for index in picked:
+            hit = candidates[index]
+            out.append(hit if include_vectors else _replace_vector(hit, None))
+        return out
+
+
+def maximal_marginal_relevance(
+    query: npt.NDArray[np.float32], candidates: npt.NDArray[np.float32], *, k: int, lambda_mult: float
+) -> list[int]:
+    """Indices of ``k`` candidates chosen by MMR (unit-length vectors assumed).
+
+    The first pick is the candidate most similar to the query; each next pick
+    maximizes ``lambda_mult * sim(query, c) - (1 - lambda_mult) * max
+    sim(c, picked)``. Ties go to the earlier (nearer) candidate.
+    """
+    if len(candidates) == 0:
+        return []
+    relevance = candidates @ query
+    picked = [int(np.argmax(relevance))]
+    redundancy = candidates @ candidates[picked[0]]
+    while len(picked) < min(k, len(candidates)):
+        score = lambda_mult * relevance - (1.0 - lambda_mult) * redundancy
+        score[picked] = -np.inf
+        best = int(np.argmax(score))
+        picked.append(best)
+        redundancy = np.maximum(redundancy, candidates @ candidates[best])
+    return picked
+
+
+def _replace_vector(hit: Hit, vector: npt.NDArray[np.float32] | None) -> Hit:
+    return Hit(hit.id, hit.text, hit.metadata, hit.distance, hit.similarity, hit.doc_id, hit.extra, vector)
+
+
+def _hit(row: Sequence[Any], distance: float, vector: npt.NDArray[np.float32] | None) -> Hit:
+    _pk, record_id, text, metadata, doc_id, extra = row[:6]
+    return Hit(
+        id=record_id,
+        text=text,
+        metadata=json.loads(metadata),
+        distance=distance,
+        similarity=1.0 - distance,
+        doc_id=doc_id,
+        extra=None if extra is None else json.loads(extra),
+        vector=vector,
+    )
+
+
+def _check_strings(values: Sequence[Any], what: str) -> list[str]:
+    if isinstance(values, (str, bytes)):
+        raise InvalidInputTypeError(f"{what} must be a list of strings, not a single string")
+    out = list(values)
+    for value in out:
+        if not isinstance(value, str):
+            raise InvalidInputTypeError(f"{what} must be strings, got {type(value).__name__} ({value!r})")
+    return out
+
+
+def _chunk_or_none(values: list[str] | None) -> Iterator[list[str] | None]:
+    if values is None:
+        yield None
+        return
+    if not values:
+        yield []
+        return
+    yield from chunks(values, WRITE_CHUNK_SIZE)
