@@ -43,6 +43,9 @@ logger = logging.getLogger("sqlitevec_store")
 #: How long a writer waits for another connection's lock before failing.
 DEFAULT_BUSY_TIMEOUT_MS = 30_000
 
+#: Bytes of the database file to memory-map (SQLite clamps it to its build's maximum).
+MMAP_SIZE = 8 * 1024**3
+
 #: The connection type the core works with. sqlean's connection class is a
 #: copy of :class:`sqlite3.Connection` with the same interface.
 Connection = sqlite3.Connection
@@ -212,6 +215,11 @@ def open_connection(
     if conn is None:
         raise ExtensionLoadError("No SQLite build could load sqlite-vec. Tried: " + "; ".join(errors))
     conn.execute(f"PRAGMA busy_timeout = {int(busy_timeout_ms)}")
+    # Memory-map the file: vec0 reads its vector chunks through the page cache,
+    # and with SQLite's default 2 MB cache a file search ran ~1.8x slower than
+    # in memory (100K x 384: 67 ms vs 38 ms). mmap costs address space, not RAM;
+    # SQLite caps the size at its compile-time maximum.
+    conn.execute(f"PRAGMA mmap_size = {MMAP_SIZE}")
     if not in_memory and not read_only:
         try:
             conn.execute("PRAGMA journal_mode = WAL").fetchone()

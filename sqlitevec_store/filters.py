@@ -29,7 +29,7 @@ operator              matches when
 ``nin xs``            ``v`` is present and equal to none of ``xs``
 ``like p``            ``v`` is a string matching the SQL LIKE pattern ``p``,
                       case-sensitively (``%`` any run, ``_`` one character,
-                      ``\\`` escapes the next character)
+                      ``\`` escapes the next character)
 ``ilike p``           the same after :meth:`str.lower` on both sides
 ``text_match s``      ``v`` is a string and ``s`` is a substring of it
 ``text_match_insensitive s``  the same after :meth:`str.lower` on both sides
@@ -43,16 +43,24 @@ operator              matches when
 
 Apart from ``exists false`` and ``is_empty``, a comparison does not match a
 document where the key is missing, unless the comparison was built with
-``missing_matches=True`` (then it also matches every such document). This is
+``missing_matches=True`` (then it also matches every such document; ``exists``
+and ``is_empty`` ignore the flag, since they are about missing keys already). This is
 how the two frameworks differ: PGVector-style LangChain filters never match a
 missing key, while LlamaIndex's ``NE`` and ``NIN`` do; each adapter sets the
 flag accordingly. ``And([])`` matches everything, ``Or([])`` nothing, and
 ``Not(f)`` is the plain logical negation of ``f`` (it matches documents where
 the key of ``f`` is missing).
+
+Limits: a tree may nest at most :data:`MAX_DEPTH` levels (wide ``And``/``Or``
+lists are fine; they compile to balanced SQL). Floats are compared after the
+same decimal-to-double conversion SQLite applies to stored JSON, so ``1e-300``
+equals ``1e-300``. ``like``, ``ilike`` and ``text_match_insensitive`` do not
+see past a NUL character inside a string value (a SQLite limit).
 """
 
 from __future__ import annotations
 
+import json
 import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
@@ -66,6 +74,7 @@ __all__ = [
     "Comparison",
     "Filter",
     "Not",
+    "MAX_DEPTH",
     "RECORD_FIELDS",
     "Op",
     "Or",
@@ -76,6 +85,9 @@ __all__ = [
 ]
 
 _INT64_MIN, _INT64_MAX = -(2**63), 2**63 - 1
+
+#: How deeply filter nodes may nest (SQLite's own expression limit is 1000).
+MAX_DEPTH = 64
 
 #: What a :class:`Comparison` can test: a metadata key, or a record column.
 RECORD_FIELDS = ("metadata", "id", "doc_id")
@@ -300,6 +312,12 @@ class _Compiler:
         self.params[name] = value
         return f":{name}"
 
+    def number(self, value: float) -> str:
+        """Bind a number; floats go through SQLite's JSON number parser, like stored values do."""
+        if isinstance(value, float):
+            return f"json_extract({self.bind(json.dumps(value))}, '$')"
+        return self.bind(value)
+
     def path(self, key: str) -> str:
         """Bind the JSON path of ``key`` once per compilation."""
         if key not in self._paths:
@@ -329,7 +347,7 @@ class _Compiler:
             return f"{kind} = '{'true' if scalar else 'false'}'"
         if isinstance(scalar, str):
             return f"({kind} = 'text' AND {value} = {self.bind(scalar)})"
-        return f"({kind} IN {_NUMBER_KINDS} AND {value} = {self.bind(scalar)})"
+        return f"({kind} IN {_NUMBER_KINDS} AND {value} = {self.number(scalar)})"
 
     def member(self, key: str, values: Sequence[Scalar]) -> str:
         """SQL for "v is present and equal to one of ``values``"."""
@@ -338,7 +356,7 @@ class _Compiler:
         strings = [v for v in values if isinstance(v, str)]
         bools = sorted({v for v in values if isinstance(v, bool)})
         if numbers:
-            marks = ", ".join(self.bind(v) for v in numbers)
+            marks = ", ".join(self.number(v) for v in numbers)
             parts.append(f"({self.kind(key)} IN {_NUMBER_KINDS} AND {self.value(key)} IN ({marks}))")
         if strings:
             marks = ", ".join(self.bind(v) for v in strings)
@@ -379,7 +397,8 @@ class _Compiler:
             return f"({present} AND NOT {self.equal(self.kind(key), self.value(key), val)})"
         if op in _ORDER_SQL:
             kinds = "= 'text'" if isinstance(val, str) else f"IN {_NUMBER_KINDS}"
-            return f"({self.kind(key)} {kinds} AND {self.value(key)} {_ORDER_SQL[op]} {self.bind(val)})"
+            bound = self.bind(val) if isinstance(val, str) else self.number(val)
+            return f"({self.kind(key)} {kinds} AND {self.value(key)} {_ORDER_SQL[op]} {bound})"
         if op is Op.IN:
             return self.member(key, val)
         if op is Op.NIN:
@@ -396,11 +415,9 @@ class _Compiler:
         if op is Op.CONTAINS:
             return self.contains(key, val)
         if op is Op.ANY:
-            parts = [self.contains(key, v) for v in val]
-            return "(" + " OR ".join(parts) + ")" if parts else "0"
+            return _join([self.contains(key, v) for v in val], "OR")
         if op is Op.ALL:
-            parts = [f"{self.kind(key)} != 'null'"] + [self.contains(key, v) for v in val]
-            return "(" + " AND ".join(parts) + ")"
+            return _join([f"{self.kind(key)} != 'null'"] + [self.contains(key, v) for v in val], "AND")
         if op is Op.EXISTS:
             return f"{self.kind(key)} {'!=' if val else '='} 'null'"
         # Op.IS_EMPTY
@@ -411,16 +428,30 @@ class _Compiler:
         )
         return f"({self.kind(key)} = 'null' OR ({self.kind(key)} = 'text' AND {self.value(key)} = ''){empty_list})"
 
-    def node(self, f: Filter) -> str:
+    def node(self, f: Filter, depth: int = 1) -> str:
+        if depth > MAX_DEPTH:
+            raise UnsupportedFilterError(f"Filters may nest at most {MAX_DEPTH} levels deep")
         if isinstance(f, Comparison):
             return self.comparison(f)
         if isinstance(f, And):
-            return "(" + " AND ".join(self.node(c) for c in f.filters) + ")" if f.filters else "1"
+            return _join([self.node(c, depth + 1) for c in f.filters], "AND")
         if isinstance(f, Or):
-            return "(" + " OR ".join(self.node(c) for c in f.filters) + ")" if f.filters else "0"
+            return _join([self.node(c, depth + 1) for c in f.filters], "OR")
         if isinstance(f, Not):
-            return f"(NOT {self.node(f.filter)})"
+            return f"(NOT {self.node(f.filter, depth + 1)})"
         raise InvalidInputTypeError(f"Not a filter node: {type(f).__name__}")
+
+
+def _join(parts: Sequence[str], operator: str) -> str:
+    """Join with AND/OR as a balanced tree, so wide lists stay shallow for SQLite's parser."""
+    if not parts:
+        return "1" if operator == "AND" else "0"
+    if len(parts) == 1:
+        return parts[0]
+    if len(parts) <= 8:
+        return "(" + f" {operator} ".join(parts) + ")"
+    middle = len(parts) // 2
+    return f"({_join(parts[:middle], operator)} {operator} {_join(parts[middle:], operator)})"
 
 
 def compile_filter(tree: Filter | None, column: str = "metadata", *, prefix: str = "f") -> tuple[str, dict[str, Any]]:
@@ -472,7 +503,7 @@ def _supported_dict_operators() -> str:
     return ", ".join([*_DICT_OPERATORS, *_DICT_LOGICAL])
 
 
-def parse_filter_dict(spec: Mapping[str, Any] | None) -> Filter | None:
+def parse_filter_dict(spec: Mapping[str, Any] | None, _depth: int = 1) -> Filter | None:
     """Parse the dict filter dialect LangChain users know from PGVector and Chroma.
 
     ``{"a": 1}`` is equality; several keys mean AND; ``{"a": {"$gt": 1}}``
@@ -490,12 +521,14 @@ def parse_filter_dict(spec: Mapping[str, Any] | None) -> Filter | None:
         return None
     if not isinstance(spec, Mapping):
         raise UnsupportedFilterError(f"A filter must be a dict, got {type(spec).__name__}")
+    if _depth > MAX_DEPTH:
+        raise UnsupportedFilterError(f"Filters may nest at most {MAX_DEPTH} levels deep")
     nodes: list[Filter] = []
     for key, value in spec.items():
         if not isinstance(key, str):
             raise UnsupportedFilterError(f"Filter keys must be strings, got {key!r}")
         if key.startswith("$"):
-            nodes.append(_parse_logical(key, value))
+            nodes.append(_parse_logical(key, value, _depth))
         else:
             nodes.extend(_parse_field(key, value))
     if len(nodes) == 1:
@@ -503,16 +536,16 @@ def parse_filter_dict(spec: Mapping[str, Any] | None) -> Filter | None:
     return And(nodes)
 
 
-def _parse_logical(key: str, value: Any) -> Filter:
+def _parse_logical(key: str, value: Any, depth: int) -> Filter:
     if key == "$not":
-        child = parse_filter_dict(value) if isinstance(value, Mapping) else None
+        child = parse_filter_dict(value, depth + 1) if isinstance(value, Mapping) else None
         if child is None or not isinstance(value, Mapping):
             raise UnsupportedFilterError(f"$not takes one filter (a dict), got {value!r}")
         return Not(child)
     if key in ("$and", "$or"):
         if not isinstance(value, (list, tuple)) or not all(isinstance(v, Mapping) for v in value):
             raise UnsupportedFilterError(f"{key} takes a list of filters (dicts), got {value!r}")
-        children = [c for c in (parse_filter_dict(v) for v in value) if c is not None]
+        children = [c for c in (parse_filter_dict(v, depth + 1) for v in value) if c is not None]
         return And(children) if key == "$and" else Or(children)
     raise UnsupportedFilterError(f"Unknown filter operator {key!r}; supported: {_supported_dict_operators()}")
 

@@ -199,6 +199,11 @@ def registry_exists_sql() -> str:
     return "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = ?"
 
 
+def registry_columns_sql() -> str:
+    """The registry table's columns (``PRAGMA table_info``; the name is in column 1)."""
+    return f"PRAGMA table_info({quote_identifier(REGISTRY_TABLE)})"
+
+
 def registry_select_sql(one: bool) -> str:
     """Registry rows (all, or one by name)."""
     where = " WHERE name = ?" if one else ""

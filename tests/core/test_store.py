@@ -162,7 +162,12 @@ def test_search_matches_brute_force(memdb: Database) -> None:
     col = memdb.collection()
     n, d = 1500, 24
     vectors = rng.standard_normal((n, d)).astype(np.float32)
-    col.add([f"t{i}" for i in range(n)], vectors, metadatas=[{"g": i % 50} for i in range(n)], ids=[str(i) for i in range(n)])
+    col.add(
+        [f"t{i}" for i in range(n)],
+        vectors,
+        metadatas=[{"g": i % 50} for i in range(n)],
+        ids=[str(i) for i in range(n)],
+    )
     for _ in range(5):
         q = rng.standard_normal(d)
         expected = brute_force(col, q, 10)
@@ -523,7 +528,9 @@ def test_filters_on_record_columns(memdb: Database) -> None:
     assert {h.id for h in col.search(q, k=5, filter=Comparison("", Op.EQ, "D1", field="doc_id"))} == {"a"}
     assert {h.id for h in col.search(q, k=5, filter=Comparison("", Op.IS_EMPTY, field="doc_id"))} == {"c"}
     assert {h.id for h in col.search(q, k=5, filter=Comparison("", Op.IN, ["b", "c"], field="id"))} == {"b", "c"}
-    both = And([Comparison("", Op.NE, "D1", field="doc_id", missing_matches=True), Comparison("", Op.NE, "c", field="id")])
+    both = And(
+        [Comparison("", Op.NE, "D1", field="doc_id", missing_matches=True), Comparison("", Op.NE, "c", field="id")]
+    )
     assert {h.id for h in col.search(q, k=5, filter=both)} == {"b"}
 
 
