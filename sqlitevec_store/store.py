@@ -62,9 +62,9 @@ __all__ = ["Collection", "Database", "DEFAULT_COLLECTION", "WRITE_CHUNK_SIZE"]
 #: The collection used when none is named (both adapters and the CLI agree).
 DEFAULT_COLLECTION = "default"
 
-#: Records are written with one statement batch per this many; the whole
-#: call stays one transaction.
-WRITE_CHUNK_SIZE = 500
+#: Records are validated and written this many at a time (bounding memory
+#: for generators); the whole call stays one transaction.
+WRITE_CHUNK_SIZE = 1000
 
 _EXPECTED_REGISTRY_COLUMNS = ("name", "dimension", "model_id", "distance", "schema_version", "created_at")
 
@@ -408,10 +408,10 @@ def _dumps(value: Mapping[str, Any]) -> str:
     return json.dumps(value, ensure_ascii=False, allow_nan=False, separators=(",", ":"))
 
 
-def _vector_matrix(vectors: Sequence[Any], what: str) -> npt.NDArray[np.float32]:
-    """Validate vectors and return them as unit-length float32 rows."""
+def _vector_matrix(vectors: Sequence[Any], what: str, offset: int = 0) -> npt.NDArray[np.float32]:
+    """Validate vectors and return them as unit-length float32 rows (``offset`` numbers them in messages)."""
     rows: list[npt.NDArray[np.float64]] = []
-    for n, vector in enumerate(vectors):
+    for n, vector in enumerate(vectors, start=offset):
         if isinstance(vector, (str, bytes)) or vector is None:
             raise InvalidInputTypeError(f"{what} {n} must be a sequence of numbers, got {type(vector).__name__}")
         try:
@@ -429,11 +429,11 @@ def _vector_matrix(vectors: Sequence[Any], what: str) -> npt.NDArray[np.float32]
     matrix = np.vstack(rows)
     finite = np.isfinite(matrix).all(axis=1)
     if not finite.all():
-        bad = int(np.flatnonzero(~finite)[0])
+        bad = offset + int(np.flatnonzero(~finite)[0])
         raise InvalidInputError(f"{what} {bad} contains NaN or infinite values")
     norms = np.linalg.norm(matrix, axis=1)
     if (norms == 0).any():
-        bad = int(np.flatnonzero(norms == 0)[0])
+        bad = offset + int(np.flatnonzero(norms == 0)[0])
         raise InvalidInputError(f"{what} {bad} is all zeros; cosine distance needs a direction")
     unit: npt.NDArray[np.float32] = (matrix / norms[:, None]).astype(np.float32)
     return unit
@@ -533,9 +533,11 @@ class Collection:
     def upsert(self, records: Iterable[Record]) -> list[str]:
         """Add records, replacing any with the same id (text, metadata and vector).
 
-        The call is one transaction at any size, and the whole batch is
-        validated before anything is written: a bad record leaves the file as
-        it was.
+        ``records`` may be any iterable, a generator included: it is consumed
+        in chunks of :data:`WRITE_CHUNK_SIZE`, so memory stays bounded however
+        many records arrive. The whole call is still one transaction: each
+        chunk is validated before it is written, and a bad record anywhere
+        rolls back every chunk before it, leaving the file as it was.
 
         Returns:
             The ids, in input order.
@@ -543,68 +545,101 @@ class Collection:
         Raises:
             InvalidInputTypeError: A text is not a string, metadata is not a
                 dict of JSON values, an id is not a string.
-            InvalidInputError: Duplicate ids in the batch, NaN/infinite/zero
+            InvalidInputError: Duplicate ids in the call, NaN/infinite/zero
                 vectors, non-finite metadata numbers.
             DimensionMismatchError: A vector's length differs from the
-                collection's dimension (or from the rest of the batch).
-
+                collection's dimension (or from the rest of the call).
+            ModelMismatchError: The collection was built with another named model.
         """
-        batch = list(records)
-        if not batch:
+        batches = chunks(records, WRITE_CHUNK_SIZE)
+        first = next(batches, None)
+        if first is None:
             return []
-        ids, rows = self._validate(batch)
-        matrix = _vector_matrix([r.vector for r in batch], "vector")
-        dimension = int(matrix.shape[1])
+        seen: set[str] = set()
+        # The first chunk is validated before the transaction starts: the
+        # common small call never touches the file when it is refused.
+        prepared = self._prepare(first, seen, 0)
+        all_ids: list[str] = []
         with self.db.atomic() as conn:
-            info = self.info()
-            if info.dimension is None:
-                conn.execute(schema.registry_update_sql("dimension"), (dimension, info.name))
-                conn.execute(schema.create_vec_sql(self.tables, dimension))
-            elif info.dimension != dimension:
-                raise DimensionMismatchError(
-                    f"Collection {info.name!r} holds {info.dimension}-dimensional vectors; "
-                    f"got {dimension}-dimensional ones"
-                )
-            if self.model_id is not None:
-                if info.model_id is None:
-                    conn.execute(schema.registry_update_sql("model_id"), (self.model_id, info.name))
-                elif info.model_id != self.model_id:
-                    raise ModelMismatchError(
-                        f"Collection {info.name!r} was built with {info.model_id!r}, not {self.model_id!r}"
+            dimension = self._claim_dimension(conn, int(prepared[2].shape[1]))
+            next_pk = int(conn.execute(schema.max_pk_sql(self.tables)).fetchone()[0]) + 1
+            while True:
+                ids, rows, matrix = prepared
+                if matrix.shape[1] != dimension:
+                    raise DimensionMismatchError(
+                        f"Collection {self.name!r} holds {dimension}-dimensional vectors; "
+                        f"got {matrix.shape[1]}-dimensional ones"
                     )
-            next_pk = conn.execute(schema.max_pk_sql(self.tables)).fetchone()[0] + 1
-            for start in range(0, len(batch), WRITE_CHUNK_SIZE):
-                chunk_ids = ids[start : start + WRITE_CHUNK_SIZE]
-                existing = dict(
-                    conn.execute(schema.existing_ids_sql(self.tables, len(chunk_ids)), chunk_ids).fetchall()
-                )
-                inserts: list[tuple[Any, ...]] = []
-                updates: list[tuple[Any, ...]] = []
-                vectors: list[tuple[int, bytes]] = []
-                for offset, record_id in enumerate(chunk_ids):
-                    text, metadata, doc_id, extra = rows[start + offset]
-                    blob = matrix[start + offset].tobytes()
-                    if record_id in existing:
-                        pk = existing[record_id]
-                        updates.append((text, metadata, doc_id, extra, pk))
-                    else:
-                        pk = next_pk
-                        next_pk += 1
-                        inserts.append((pk, record_id, text, metadata, doc_id, extra))
-                    vectors.append((pk, blob))
-                if updates:
-                    conn.executemany(schema.update_item_sql(self.tables), updates)
-                    conn.executemany(schema.delete_vector_sql(self.tables), [(u[-1],) for u in updates])
-                if inserts:
-                    conn.executemany(schema.insert_item_sql(self.tables), inserts)
-                conn.executemany(schema.insert_vector_sql(self.tables), vectors)
-        return ids
+                next_pk = self._write_chunk(conn, ids, rows, matrix, next_pk)
+                all_ids.extend(ids)
+                batch = next(batches, None)
+                if batch is None:
+                    break
+                prepared = self._prepare(batch, seen, len(all_ids))
+        return all_ids
 
-    def _validate(self, batch: Sequence[Record]) -> tuple[list[str], list[tuple[str, str, str | None, str | None]]]:
+    def _prepare(
+        self, batch: Sequence[Record], seen: set[str], offset: int
+    ) -> tuple[list[str], list[tuple[str, str, str | None, str | None]], npt.NDArray[np.float32]]:
+        ids, rows = self._validate(batch, seen, offset)
+        return ids, rows, _vector_matrix([r.vector for r in batch], "vector", offset)
+
+    def _claim_dimension(self, conn: Connection, dimension: int) -> int:
+        """Inside the write transaction: fix the dimension and model id on first write, or check them."""
+        info = self.info()
+        if info.dimension is None:
+            conn.execute(schema.registry_update_sql("dimension"), (dimension, info.name))
+            conn.execute(schema.create_vec_sql(self.tables, dimension))
+        elif info.dimension != dimension:
+            raise DimensionMismatchError(
+                f"Collection {info.name!r} holds {info.dimension}-dimensional vectors; got {dimension}-dimensional ones"
+            )
+        if self.model_id is not None:
+            if info.model_id is None:
+                conn.execute(schema.registry_update_sql("model_id"), (self.model_id, info.name))
+            elif info.model_id != self.model_id:
+                raise ModelMismatchError(
+                    f"Collection {info.name!r} was built with {info.model_id!r}, not {self.model_id!r}"
+                )
+        return dimension
+
+    def _write_chunk(
+        self,
+        conn: Connection,
+        ids: Sequence[str],
+        rows: Sequence[tuple[str, str, str | None, str | None]],
+        matrix: npt.NDArray[np.float32],
+        next_pk: int,
+    ) -> int:
+        """Write one validated chunk; returns the next free pk."""
+        existing = dict(conn.execute(schema.existing_ids_sql(self.tables, len(ids)), list(ids)).fetchall())
+        inserts: list[tuple[Any, ...]] = []
+        updates: list[tuple[Any, ...]] = []
+        vectors: list[tuple[int, bytes]] = []
+        for n, record_id in enumerate(ids):
+            text, metadata, doc_id, extra = rows[n]
+            if record_id in existing:
+                pk = existing[record_id]
+                updates.append((text, metadata, doc_id, extra, pk))
+            else:
+                pk = next_pk
+                next_pk += 1
+                inserts.append((pk, record_id, text, metadata, doc_id, extra))
+            vectors.append((pk, matrix[n].tobytes()))
+        if updates:
+            conn.executemany(schema.update_item_sql(self.tables), updates)
+            conn.executemany(schema.delete_vector_sql(self.tables), [(u[-1],) for u in updates])
+        if inserts:
+            conn.executemany(schema.insert_item_sql(self.tables), inserts)
+        conn.executemany(schema.insert_vector_sql(self.tables), vectors)
+        return next_pk
+
+    def _validate(
+        self, batch: Sequence[Record], seen: set[str], offset: int
+    ) -> tuple[list[str], list[tuple[str, str, str | None, str | None]]]:
         ids: list[str] = []
         rows: list[tuple[str, str, str | None, str | None]] = []
-        seen: set[str] = set()
-        for n, record in enumerate(batch):
+        for n, record in enumerate(batch, start=offset):
             if not isinstance(record, Record):
                 raise InvalidInputTypeError(f"item {n} must be a Record, got {type(record).__name__}")
             record_id = record.id if record.id is not None else str(uuid.uuid4())

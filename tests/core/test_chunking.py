@@ -81,9 +81,7 @@ def test_non_headings_are_body_text() -> None:
     text = "# Title\n\n#hashtag\n####### seven hashes\n    # indented code\n"
     chunks = split_markdown(text)
     assert len(chunks) == 1
-    assert chunks[0].text == (
-        "Title\n\n#hashtag\n####### seven hashes\n    # indented code"
-    )
+    assert chunks[0].text == ("Title\n\n#hashtag\n####### seven hashes\n    # indented code")
 
 
 def test_preamble_becomes_chunk_without_heading() -> None:
@@ -190,10 +188,7 @@ def test_crlf_line_endings() -> None:
 
 def test_closing_hashes_and_whitespace_are_stripped() -> None:
     text = (
-        "#   Spaced Title   ##   \n\nbody\n\n"
-        "## C# Tips ##\n\nsharp\n\n"
-        "### Issue #42\n\nnumbered\n\n"
-        "### foo#\n\nkept\n"
+        "#   Spaced Title   ##   \n\nbody\n\n## C# Tips ##\n\nsharp\n\n### Issue #42\n\nnumbered\n\n### foo#\n\nkept\n"
     )
     chunks = split_markdown(text)
     assert [c.metadata["heading"] for c in chunks] == [
