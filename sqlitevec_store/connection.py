@@ -32,6 +32,7 @@ __all__ = [
     "DEFAULT_BUSY_TIMEOUT_MS",
     "Connection",
     "database_errors",
+    "enable_wal",
     "driver_for",
     "load_sqlite_vec",
     "open_connection",
@@ -144,9 +145,11 @@ def prepare_connection(conn: Any) -> Connection:
     return cast(Connection, conn)
 
 
-def _connect_with(module: ModuleType, database: str, busy_timeout_ms: int, read_only: bool) -> Connection:
+def _connect_with(
+    module: ModuleType, database: str, busy_timeout_ms: int, read_only: bool, immutable: bool = False
+) -> Connection:
     if read_only:
-        uri = Path(database).resolve().as_uri() + "?mode=ro"
+        uri = Path(database).resolve().as_uri() + ("?immutable=1" if immutable else "?mode=ro")
         conn = module.connect(
             uri,
             uri=True,
@@ -178,8 +181,12 @@ def open_connection(
 
     The connection is in autocommit mode (``isolation_level=None``); the core
     opens its own transactions. It may be used from any thread, one thread at a
-    time (the core serializes access with a lock). File databases use WAL
-    journaling and a busy timeout.
+    time (the core serializes access with a lock). It has a busy timeout,
+    memory-maps the file, and applies defensive settings (``trusted_schema``
+    off, ``cell_size_check`` on). Nothing is written: the journal mode is left
+    to :func:`enable_wal`. A read-only open of a WAL file whose shared-memory
+    file cannot be created (a read-only file system) falls back to an
+    immutable open.
 
     Args:
         database: A file path or ``":memory:"``.
@@ -201,13 +208,35 @@ def open_connection(
         if read_only and not Path(name).exists():
             raise SqliteVecStoreError(f"Cannot open {name!r} read-only: the file does not exist.")
 
+    conn = _connect_any(name, busy_timeout_ms, read_only)
+    try:
+        _probe(conn, name)
+    except database_errors() as exc:
+        conn.close()
+        if not read_only or "not a database" in str(exc):
+            raise SqliteVecStoreError(f"Cannot open database {name!r}: {exc}") from exc
+        # A WAL file on a read-only file system: the shared-memory file cannot
+        # be created. Open it as immutable (no locks, no WAL; the file must not
+        # change while it is open, which a read-only file system guarantees).
+        logger.info("opening %s as immutable: %s", name, exc)
+        conn = _connect_any(name, busy_timeout_ms, read_only, immutable=True)
+        try:
+            _probe(conn, name)
+        except database_errors() as exc2:
+            conn.close()
+            raise SqliteVecStoreError(f"Cannot open database {name!r} read-only: {exc2}") from exc2
+    return conn
+
+
+def _connect_any(name: str, busy_timeout_ms: int, read_only: bool, immutable: bool = False) -> Connection:
+    """Connect with the first driver that can load sqlite-vec, and apply the core's pragmas."""
     errors: list[str] = []
     conn: Connection | None = None
     for module in (sqlite3, _sqlean()):
         if module is None:
             continue
         try:
-            conn = _connect_with(module, name, busy_timeout_ms, read_only)
+            conn = _connect_with(module, name, busy_timeout_ms, read_only, immutable)
             break
         except ExtensionLoadError as exc:
             errors.append(f"{module.__name__} (SQLite {module.sqlite_version}): {exc}")
@@ -220,10 +249,29 @@ def open_connection(
     # in memory (100K x 384: 67 ms vs 38 ms). mmap costs address space, not RAM;
     # SQLite caps the size at its compile-time maximum.
     conn.execute(f"PRAGMA mmap_size = {MMAP_SIZE}")
-    if not in_memory and not read_only:
-        try:
-            conn.execute("PRAGMA journal_mode = WAL").fetchone()
-        except database_errors() as exc:
-            conn.close()
-            raise SqliteVecStoreError(f"Cannot open database {name!r}: {exc}") from exc
+    # Defensive settings for files from elsewhere: functions and virtual tables
+    # used by a file's own schema (views, triggers) must be marked innocuous,
+    # and b-tree cells are bounds-checked, so a crafted file cannot make
+    # reading it run arbitrary SQL functions or read out of bounds.
+    conn.execute("PRAGMA trusted_schema = OFF")
+    conn.execute("PRAGMA cell_size_check = ON")
     return conn
+
+
+def _probe(conn: Connection, name: str) -> None:
+    """Read the schema once, so a file that is not a database fails here, before anything is written."""
+    conn.execute("SELECT count(*) FROM sqlite_master").fetchone()
+
+
+def enable_wal(conn: Connection) -> None:
+    """Switch a file database to WAL journaling (readers never block the writer).
+
+    Raises:
+        SqliteVecStoreError: The journal mode cannot be changed.
+    """
+    try:
+        mode = conn.execute("PRAGMA journal_mode = WAL").fetchone()[0]
+    except database_errors() as exc:
+        raise SqliteVecStoreError(f"Cannot switch the database to WAL: {exc}") from exc
+    if str(mode).lower() != "wal":
+        logger.warning("journal mode is %s, not WAL: concurrent readers may wait for writers", mode)

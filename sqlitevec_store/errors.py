@@ -15,6 +15,7 @@ __all__ = [
     "InvalidInputError",
     "InvalidInputTypeError",
     "ModelMismatchError",
+    "ReadOnlyError",
     "SchemaError",
     "SqliteVecStoreError",
     "UnsupportedFilterError",
@@ -27,6 +28,10 @@ class SqliteVecStoreError(Exception):
 
 class ExtensionLoadError(SqliteVecStoreError):
     """sqlite-vec could not be loaded into the SQLite connection."""
+
+
+class ReadOnlyError(SqliteVecStoreError):
+    """A write was attempted on a database opened read-only."""
 
 
 class SchemaError(SqliteVecStoreError):

@@ -297,3 +297,41 @@ def in_list_sql(column: str, values: Sequence[str], prefix: str) -> tuple[str, d
         return "0", {}
     params = {f"{prefix}{n}": value for n, value in enumerate(values)}
     return f"{column} IN ({', '.join(':' + name for name in params)})", params
+
+
+# --- file-level statements ------------------------------------------------
+
+
+def table_count_sql() -> str:
+    """Number of tables, views, indexes and triggers in the file (0 for a new file)."""
+    return "SELECT count(*) FROM sqlite_master"
+
+
+def vec_slots_sql(tables: CollectionTables) -> str:
+    """Allocated vector slots of vec0's chunk shadow table (sqlite-vec 0.1 layout)."""
+    return f"SELECT IFNULL(SUM(size), 0) FROM {quote_identifier(_unquote(tables.vec) + '_chunks')}"
+
+
+def compact_copy_sql(tables: CollectionTables) -> list[str]:
+    """Copy every vector into a temporary table (step 1 of compaction)."""
+    return [
+        "DROP TABLE IF EXISTS temp.svs_compact",
+        f"CREATE TEMP TABLE svs_compact AS SELECT rowid AS pk, embedding FROM {tables.vec}",
+    ]
+
+
+def compact_restore_sql(tables: CollectionTables) -> list[str]:
+    """Refill a freshly created vec0 table from the copy (step 3 of compaction)."""
+    return [
+        f"INSERT INTO {tables.vec} (rowid, embedding) SELECT pk, embedding FROM temp.svs_compact ORDER BY pk",
+        "DROP TABLE temp.svs_compact",
+    ]
+
+
+def page_stats_sql() -> tuple[str, str, str]:
+    """Page size, page count and free-list page count of the file."""
+    return ("PRAGMA page_size", "PRAGMA page_count", "PRAGMA freelist_count")
+
+
+def _unquote(quoted: str) -> str:
+    return quoted[1:-1]

@@ -42,6 +42,7 @@ from .connection import (
     DEFAULT_BUSY_TIMEOUT_MS,
     Connection,
     database_errors,
+    enable_wal,
     open_connection,
     prepare_connection,
 )
@@ -51,6 +52,7 @@ from .errors import (
     InvalidInputError,
     InvalidInputTypeError,
     ModelMismatchError,
+    ReadOnlyError,
     SchemaError,
     SqliteVecStoreError,
 )
@@ -119,7 +121,14 @@ class Database:
                 f"database must be a path, ':memory:' or an open sqlite3 connection, got {type(database).__name__}"
             )
         self._pid = os.getpid()
-        self._check_registry()
+        try:
+            self._check_registry()
+            if self._owns_connection and not read_only and self.path not in (":memory:", ""):
+                self._maybe_enable_wal()
+        except BaseException:
+            if self._owns_connection:
+                self._conn.close()
+            raise
 
     # -- connection ---------------------------------------------------------
 
@@ -165,6 +174,8 @@ class Database:
         in a transaction, a savepoint is used and committing is left to the
         caller.
         """
+        if self._read_only:
+            raise ReadOnlyError(f"{self.path} was opened read-only; open it without read_only=True to write")
         with self._lock:
             conn = self.conn
             if not conn.in_transaction:
@@ -223,6 +234,53 @@ class Database:
                     f"The table {schema.REGISTRY_TABLE!r} was not written by sqlitevec-store "
                     f"(columns {columns}); refusing to use this file"
                 )
+
+    def _maybe_enable_wal(self) -> None:
+        """Use WAL for new files and files this package already uses.
+
+        A database the user made for other purposes keeps its journal mode
+        until they call :meth:`enable_wal`: switching it rewrites the file
+        header, and opening a file should not change it.
+        """
+        with self._lock:
+            conn = self.conn
+            if self._registry_exists(conn) or conn.execute(schema.table_count_sql()).fetchone()[0] == 0:
+                enable_wal(conn)
+
+    def enable_wal(self) -> None:
+        """Switch this file to WAL journaling (done automatically for files this package created)."""
+        with self._lock:
+            enable_wal(self.conn)
+
+    @property
+    def read_only(self) -> bool:
+        """Whether the database was opened read-only."""
+        return self._read_only
+
+    def vacuum(self) -> None:
+        """Rebuild the file to return free pages to the file system (``VACUUM``).
+
+        Needs free disk space of about the file's size, and waits for other
+        connections' transactions. Run it after :meth:`Collection.compact` or
+        large deletions.
+        """
+        with self._lock:
+            conn = self.conn
+            if conn.in_transaction:
+                raise SqliteVecStoreError("Cannot VACUUM inside a transaction")
+            conn.execute("VACUUM")
+
+    def file_stats(self) -> dict[str, int]:
+        """The file's ``page_size``, ``page_count``, ``free_pages`` and ``size_bytes``."""
+        with self._lock:
+            conn = self.conn
+            page_size, page_count, free = (int(conn.execute(sql).fetchone()[0]) for sql in schema.page_stats_sql())
+        return {
+            "page_size": page_size,
+            "page_count": page_count,
+            "free_pages": free,
+            "size_bytes": page_size * page_count,
+        }
 
     def _ensure_registry(self, conn: Connection) -> None:
         conn.execute(schema.create_registry_sql())
@@ -319,8 +377,9 @@ class Database:
         with self._lock:
             info = self._info(self.conn, name)
         if info is None:
-            if not create:
-                raise CollectionNotFoundError(f"No collection named {name!r} in this database")
+            if not create or self._read_only:
+                hint = " (the database is open read-only)" if self._read_only else ""
+                raise CollectionNotFoundError(f"No collection named {name!r} in this database{hint}")
             self.create_collection(name)
             return Collection(self, name, model_id=model_id)
         return Collection(self, info.name, model_id=model_id)
@@ -828,6 +887,56 @@ class Collection:
             for rowid, blob in conn.execute(schema.select_vectors_sql(self.tables, len(chunk)), chunk):
                 out[rowid] = np.frombuffer(blob, dtype=np.float32).copy()
         return out
+
+    # -- maintenance --------------------------------------------------------
+
+    def stats(self) -> dict[str, Any]:
+        """Counts for this collection.
+
+        Returns:
+            ``count`` (records), ``dimension``, ``model_id``, ``vector_slots``
+            (slots sqlite-vec has allocated) and ``unused_slots`` (allocated
+            but empty: space of deleted vectors, plus the unfilled tail of the
+            last chunk; :meth:`compact` returns what deletions left behind).
+        """
+        info = self.info()
+        with self._guard() as conn:
+            count = int(conn.execute(schema.count_sql(self.tables, "1")).fetchone()[0])
+            slots = int(conn.execute(schema.vec_slots_sql(self.tables)).fetchone()[0]) if info.dimension else 0
+        return {
+            "name": info.name,
+            "count": count,
+            "dimension": info.dimension,
+            "model_id": info.model_id,
+            "vector_slots": slots,
+            "unused_slots": max(slots - count, 0),
+        }
+
+    def compact(self) -> dict[str, int]:
+        """Rebuild the vector table so deleted vectors no longer take space.
+
+        sqlite-vec frees a chunk of vectors only when every slot in it is
+        deleted; scattered deletions leave holes. This copies the live vectors
+        into a fresh ``vec0`` table in one transaction (searches from other
+        connections see the old or the new table, never a mix). The freed pages
+        go to SQLite's free list and are reused by later writes; call
+        :meth:`Database.vacuum` afterwards to shrink the file itself.
+
+        Returns:
+            ``slots_before`` and ``slots_after``.
+        """
+        before = self.stats()["vector_slots"]
+        dimension = self.info().dimension
+        if dimension is None:
+            return {"slots_before": 0, "slots_after": 0}
+        with self._guard(), self.db.atomic() as conn:
+            for statement in schema.compact_copy_sql(self.tables):
+                conn.execute(statement)
+            conn.execute(schema.drop_table_sql(self.tables.vec))
+            conn.execute(schema.create_vec_sql(self.tables, dimension))
+            for statement in schema.compact_restore_sql(self.tables):
+                conn.execute(statement)
+        return {"slots_before": before, "slots_after": self.stats()["vector_slots"]}
 
     # -- search -----------------------------------------------------------
 

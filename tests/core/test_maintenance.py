@@ -1,0 +1,169 @@
+"""Compaction, stats, read-only files, journal mode and defensive settings."""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import sqlite3
+import subprocess
+from collections.abc import Iterator
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from sqlitevec_store import CollectionNotFoundError, Database, ReadOnlyError, Record, SqliteVecStoreError
+
+
+def fill(db: Database, n: int, dim: int = 64, name: str = "default") -> None:
+    rng = np.random.default_rng(0)
+    db.collection(name).add(
+        [f"text {i}" for i in range(n)], rng.standard_normal((n, dim)), ids=[str(i) for i in range(n)]
+    )
+
+
+def test_stats(memdb: Database) -> None:
+    col = memdb.collection()
+    assert col.stats() == {
+        "name": "default",
+        "count": 0,
+        "dimension": None,
+        "model_id": None,
+        "vector_slots": 0,
+        "unused_slots": 0,
+    }
+    fill(memdb, 1500)
+    stats = col.stats()
+    assert stats["count"] == 1500 and stats["dimension"] == 64
+    assert stats["vector_slots"] >= 1500 and stats["unused_slots"] == stats["vector_slots"] - 1500
+
+
+def test_compact_reclaims_deleted_vectors_and_file_shrinks(db: Database, db_path: Path) -> None:
+    fill(db, 6000, dim=256)
+    col = db.collection()
+    db.conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+    full_size = db.file_stats()["size_bytes"]
+    # delete every other record: sqlite-vec frees no chunk, so the space stays allocated
+    assert col.delete([str(i) for i in range(0, 6000, 2)]) == 3000
+    before = col.stats()
+    assert before["unused_slots"] >= 3000
+    db.vacuum()
+    assert db.file_stats()["size_bytes"] > 0.8 * full_size  # vacuum alone cannot free it
+
+    result = col.compact()
+    assert result["slots_after"] < result["slots_before"]
+    assert col.stats()["unused_slots"] < 1024  # only the last chunk's unfilled tail
+    db.vacuum()
+    db.conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+    assert db.file_stats()["size_bytes"] < 0.7 * full_size
+    assert db_path.stat().st_size < 0.7 * full_size
+    # everything still there and searchable, with the same vectors
+    assert col.count() == 3000
+    hit = col.get(["1"], include_vectors=True)[0]
+    assert hit.vector is not None
+    assert col.search(hit.vector, k=1)[0].id == "1"
+    col.add(["new"], [np.ones(256)], ids=["new"])
+    assert col.search(np.ones(256), k=1)[0].id == "new"
+
+
+def test_compact_empty_and_unsized(memdb: Database) -> None:
+    assert memdb.collection().compact() == {"slots_before": 0, "slots_after": 0}
+
+
+def test_read_only_open_searches_and_refuses_writes(db_path: Path) -> None:
+    with Database(db_path) as db:
+        fill(db, 50, dim=8)
+    with Database(db_path, read_only=True) as ro:
+        col = ro.collection()
+        assert col.count() == 50
+        assert len(col.search(np.ones(8), k=5)) == 5
+        with pytest.raises(ReadOnlyError, match="read-only"):
+            col.add(["x"], [np.ones(8)])
+        with pytest.raises(ReadOnlyError):
+            col.delete(["1"])
+        with pytest.raises(CollectionNotFoundError, match="read-only"):
+            ro.collection("other")
+    with pytest.raises(SqliteVecStoreError, match="does not exist"):
+        Database(db_path.parent / "missing.db", read_only=True)
+
+
+@contextlib.contextmanager
+def read_only_mount(path: Path) -> Iterator[None]:
+    """Mount a tmpfs at ``path``, yield to fill it, then remount it read-only."""
+    path.mkdir()
+    if subprocess.run(["mount", "-t", "tmpfs", "tmpfs", str(path)], capture_output=True, check=False).returncode:
+        pytest.skip("cannot mount a file system here (needs root)")
+    try:
+        yield
+    finally:
+        subprocess.run(["umount", "-l", str(path)], check=False)
+
+
+def test_shipped_file_on_read_only_file_system(tmp_path: Path) -> None:
+    mount = tmp_path / "ro"
+    with read_only_mount(mount):
+        path = mount / "shipped.db"
+        with Database(path) as db:  # a WAL-mode file, as this package writes them
+            fill(db, 200, dim=8)
+            assert db.conn.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
+        subprocess.run(["mount", "-o", "remount,ro", str(mount)], check=True)
+        with pytest.raises(SqliteVecStoreError):
+            Database(path)  # read-write open cannot work here
+        with Database(path, read_only=True) as ro:
+            assert ro.collection().count() == 200
+            assert len(ro.collection().search(np.ones(8), k=3)) == 3
+
+
+def test_users_own_database_keeps_its_journal_mode(db_path: Path) -> None:
+    conn = sqlite3.connect(db_path)
+    conn.execute("CREATE TABLE notes (body TEXT)")
+    conn.commit()
+    conn.close()
+    digest = hashlib.sha256(db_path.read_bytes()).hexdigest()
+    with Database(db_path) as db:
+        assert db.conn.execute("PRAGMA journal_mode").fetchone()[0] == "delete"
+        assert db.collection_names() == []
+    assert hashlib.sha256(db_path.read_bytes()).hexdigest() == digest  # opening wrote nothing
+    with Database(db_path) as db:
+        db.enable_wal()
+        db.collection().add(["a"], [[1.0, 0.0]])
+    with Database(db_path) as db:
+        assert db.conn.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
+
+
+def test_new_files_use_wal_and_defensive_settings(db: Database) -> None:
+    assert db.conn.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
+    assert db.conn.execute("PRAGMA trusted_schema").fetchone()[0] == 0
+    assert db.conn.execute("PRAGMA cell_size_check").fetchone()[0] == 1
+
+
+def test_untrusted_schema_cannot_call_functions_from_a_view(db_path: Path) -> None:
+    """A crafted file's view that calls an app function does not run it when trusted_schema is off."""
+    with Database(db_path) as db:
+        db.collection().add(["a"], [[1.0, 0.0]])
+        db.conn.execute("CREATE VIEW sneaky AS SELECT svs_lower('X') AS x")
+    with Database(db_path) as db:
+        with pytest.raises(Exception, match="unsafe use of svs_lower"):
+            db.conn.execute("SELECT * FROM sneaky").fetchall()
+        assert db.collection().count() == 1  # our own queries are unaffected
+
+
+def test_failed_open_closes_connection_and_writes_nothing(db_path: Path) -> None:
+    conn = sqlite3.connect(db_path)
+    conn.execute("CREATE TABLE sqlitevec_store_collections (x)")
+    conn.commit()
+    conn.close()
+    digest = hashlib.sha256(db_path.read_bytes()).hexdigest()
+    with pytest.raises(SqliteVecStoreError):
+        Database(db_path)
+    assert hashlib.sha256(db_path.read_bytes()).hexdigest() == digest
+    assert not Path(str(db_path) + "-wal").exists()
+
+
+def test_record_round_trip_after_compaction_keeps_metadata(memdb: Database) -> None:
+    col = memdb.collection()
+    col.upsert([Record(f"t{i}", [1.0, float(i + 1)], {"i": i}, id=str(i), doc_id="d") for i in range(10)])
+    col.delete(["3", "4"])
+    col.compact()
+    assert [h.metadata["i"] for h in col.find()] == [0, 1, 2, 5, 6, 7, 8, 9]
+    assert col.count(None) == 8 and col.delete(doc_ids=["d"]) == 8
