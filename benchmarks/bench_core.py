@@ -89,7 +89,9 @@ def main() -> None:
         table = f"v_{metric}"
         conn.execute(f"CREATE VIRTUAL TABLE {table} USING vec0(embedding float[{d}] distance_metric={metric})")
         conn.execute("BEGIN")
-        conn.executemany(f"INSERT INTO {table}(rowid, embedding) VALUES (?, ?)", ((i + 1, x[i].tobytes()) for i in range(n)))
+        conn.executemany(
+            f"INSERT INTO {table}(rowid, embedding) VALUES (?, ?)", ((i + 1, x[i].tobytes()) for i in range(n))
+        )
         conn.execute("COMMIT")
         times = []
         for q in queries:

@@ -55,7 +55,10 @@ class SentenceTransformerEmbeddings(BaseModel, Embeddings):
     """Keyword arguments for ``SentenceTransformer.encode`` (documents and queries), e.g. ``{"batch_size": 64}``."""
 
     query_encode_kwargs: dict[str, Any] = Field(default_factory=dict)
-    """Keyword arguments for ``encode`` on queries only, overriding ``encode_kwargs`` (e.g. ``{"prompt": "query: "}``)."""
+    """Keyword arguments for ``encode`` on queries only, overriding ``encode_kwargs``.
+
+    For example ``{"prompt": "query: "}`` for E5 models.
+    """
 
     show_progress: bool = False
     """Show sentence-transformers' progress bar while embedding."""

@@ -10,7 +10,7 @@ syntax. :class:`SQLiteVecTranslator` produces the dict dialect that
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Any
+from typing import Any, cast
 
 from langchain_core.structured_query import (
     Comparator,
@@ -23,7 +23,8 @@ from langchain_core.structured_query import (
 
 __all__ = ["SQLiteVecTranslator"]
 
-_COMPARATORS: dict[Comparator, str] = {
+# Keyed by the comparators' string values (Comparator is a StrEnum).
+_COMPARATORS: dict[str, str] = {
     Comparator.EQ: "$eq",
     Comparator.NE: "$ne",
     Comparator.GT: "$gt",
@@ -68,10 +69,10 @@ class SQLiteVecTranslator(Visitor):
 
     """
 
-    allowed_comparators = tuple(_COMPARATORS)
+    allowed_comparators = cast("tuple[Comparator, ...]", tuple(Comparator(c) for c in _COMPARATORS))
     """Every comparator of the structured-query language."""
 
-    allowed_operators = (Operator.AND, Operator.OR, Operator.NOT)
+    allowed_operators = cast("tuple[Operator, ...]", (Operator.AND, Operator.OR, Operator.NOT))
     """Every logical operator of the structured-query language."""
 
     def visit_operation(self, operation: Operation) -> dict[str, Any]:

@@ -173,8 +173,11 @@ class SentenceTransformerEmbedder:
                 'The local embedder needs sentence-transformers: pip install "sqlitevec-store[local]"'
             ) from exc
         try:
+            kwargs = dict(self.model_kwargs)
+            device = kwargs.pop("device", None) if self.device is None else self.device
+            kwargs.pop("device", None)
             with _quiet_loading(enabled=not self.show_progress):
-                return SentenceTransformer(source, device=self.device, **self.model_kwargs)
+                return SentenceTransformer(source, device=device, **kwargs)
         except OSError as exc:
             raise SqliteVecStoreError(
                 f"Could not load the embedding model {self.model_name!r}: {exc}. Offline? "

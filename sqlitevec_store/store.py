@@ -365,7 +365,9 @@ class Database:
         Args:
             name: The collection name.
             model_id: The canonical id of the embedding model the caller uses,
-                or ``None`` when the caller brings its own vectors.
+                or ``None`` when the caller brings its own vectors. A new
+                collection records it at once; an existing one without a model
+                id records it on the first write.
             create: Create a missing collection (registering it writes to the file).
 
         Raises:
@@ -380,8 +382,7 @@ class Database:
             if not create or self._read_only:
                 hint = " (the database is open read-only)" if self._read_only else ""
                 raise CollectionNotFoundError(f"No collection named {name!r} in this database{hint}")
-            self.create_collection(name)
-            return Collection(self, name, model_id=model_id)
+            return self.create_collection(name, model_id=model_id)
         return Collection(self, info.name, model_id=model_id)
 
     def drop_collection(self, name: str, *, missing_ok: bool = False) -> bool:

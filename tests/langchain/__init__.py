@@ -1,0 +1,1 @@
+"""Tests of the LangChain adapter (a package so its conftest does not clash with other suites')."""
