@@ -70,6 +70,14 @@ def bundled_model_path() -> Path | None:
     return path if (path / "modules.json").is_file() else None
 
 
+# Loaded models, shared by every embedder with the same source, device and
+# options in this process (the LangChain and LlamaIndex wrappers included), so
+# a model is loaded once. Inference through one SentenceTransformer from several
+# threads is safe.
+_MODELS: dict[tuple[str, str | None, str], Any] = {}
+_MODELS_LOCK = threading.Lock()
+
+
 @contextmanager
 def _quiet_loading(*, enabled: bool) -> Iterator[None]:
     """Hide transformers' weight-loading progress bar (restored afterwards)."""
@@ -164,6 +172,18 @@ class SentenceTransformerEmbedder:
 
     def _load(self) -> Any:
         source = self._load_source()
+        kwargs = dict(self.model_kwargs)
+        device = kwargs.pop("device", None) if self.device is None else self.device
+        kwargs.pop("device", None)
+        key = (source, device, repr(sorted(kwargs.items())))
+        with _MODELS_LOCK:
+            model = _MODELS.get(key)
+            if model is None:
+                model = self._instantiate(source, device, kwargs)
+                _MODELS[key] = model
+        return model
+
+    def _instantiate(self, source: str, device: str | None, kwargs: dict[str, Any]) -> Any:
         logger.info("loading embedding model %s from %s", self.model_id, source)
         os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
         try:
@@ -173,9 +193,6 @@ class SentenceTransformerEmbedder:
                 'The local embedder needs sentence-transformers: pip install "sqlitevec-store[local]"'
             ) from exc
         try:
-            kwargs = dict(self.model_kwargs)
-            device = kwargs.pop("device", None) if self.device is None else self.device
-            kwargs.pop("device", None)
             with _quiet_loading(enabled=not self.show_progress):
                 return SentenceTransformer(source, device=device, **kwargs)
         except OSError as exc:

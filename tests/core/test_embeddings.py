@@ -90,3 +90,10 @@ def test_real_model_end_to_end_through_the_store(minilm: SentenceTransformerEmbe
         assert hits[0].text == texts[0]
         assert hits[0].similarity > hits[1].similarity
         assert db.collections()[0].model_id == DEFAULT_MODEL
+
+
+@pytest.mark.model
+def test_model_is_loaded_once_per_process(minilm: SentenceTransformerEmbedder) -> None:
+    other = SentenceTransformerEmbedder("all-MiniLM-L6-v2", batch_size=8)
+    assert other.model is minilm.model
+    assert SentenceTransformerEmbedder(model_kwargs={"device": "cpu"}).model is not None
