@@ -74,9 +74,7 @@ def langchain_search(db: Database, k: int) -> Callable[[str], list[Row]] | None:
         from langchain_sqlitevec import SentenceTransformerEmbeddings, SQLiteVecVectorStore
     except ImportError:
         return None
-    store = SQLiteVecVectorStore(
-        embedding=SentenceTransformerEmbeddings(), database=db, collection_name=COLLECTION
-    )
+    store = SQLiteVecVectorStore(embedding=SentenceTransformerEmbeddings(), database=db, collection_name=COLLECTION)
 
     def run(question: str) -> list[Row]:
         pairs = store.similarity_search_with_score(question, k=k)
@@ -100,8 +98,7 @@ def llamaindex_search(db: Database, k: int) -> Callable[[str], list[Row]] | None
     def run(question: str) -> list[Row]:
         nodes = retriever.retrieve(question)
         return [
-            (float(n.score or 0.0), " > ".join(n.node.metadata["heading_path"]), n.node.get_content())
-            for n in nodes
+            (float(n.score or 0.0), " > ".join(n.node.metadata["heading_path"]), n.node.get_content()) for n in nodes
         ]
 
     return run

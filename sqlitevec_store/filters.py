@@ -266,6 +266,9 @@ def _check_value(op: Op, key: str, value: Any) -> Any:
 # Compilation
 # ---------------------------------------------------------------------------
 
+#: Lists longer than this are bound as one JSON array instead of one parameter each.
+_LONG_LIST = 64
+
 _ORDER_SQL = {Op.GT: ">", Op.GTE: ">=", Op.LT: "<", Op.LTE: "<="}
 _NUMBER_KINDS = "('integer','real')"
 
@@ -356,15 +359,19 @@ class _Compiler:
         strings = [v for v in values if isinstance(v, str)]
         bools = sorted({v for v in values if isinstance(v, bool)})
         if numbers:
-            marks = ", ".join(self.number(v) for v in numbers)
-            parts.append(f"({self.kind(key)} IN {_NUMBER_KINDS} AND {self.value(key)} IN ({marks}))")
+            parts.append(f"({self.kind(key)} IN {_NUMBER_KINDS} AND {self.value(key)} IN {self.value_list(numbers)})")
         if strings:
-            marks = ", ".join(self.bind(v) for v in strings)
-            parts.append(f"({self.kind(key)} = 'text' AND {self.value(key)} IN ({marks}))")
+            parts.append(f"({self.kind(key)} = 'text' AND {self.value(key)} IN {self.value_list(strings)})")
         if bools:
             names = ", ".join("'true'" if b else "'false'" for b in bools)
             parts.append(f"{self.kind(key)} IN ({names})")
         return "(" + " OR ".join(parts) + ")" if parts else "0"
+
+    def value_list(self, values: Sequence[Scalar]) -> str:
+        """``(:a, :b, ...)``, or for long lists one bound JSON array (no SQL variable limit)."""
+        if len(values) > _LONG_LIST:
+            return f"(SELECT value FROM json_each({self.bind(json.dumps(list(values)))}))"
+        return "(" + ", ".join(self.number(v) if not isinstance(v, str) else self.bind(v) for v in values) + ")"
 
     def contains(self, key: str, scalar: Scalar) -> str:
         element = self.equal("e.type", "e.value", scalar)

@@ -509,3 +509,21 @@ def test_hypothesis_dict_dialect_matches_reference(docs: list[dict[str, Any]], s
     _fill(conn, "hd", docs, ENCODERS["ascii"])
     tree = parse_filter_dict(spec)
     assert _sql_indices(conn, "hd", tree) == reference_indices(tree, docs)
+
+
+def test_huge_in_lists_bind_as_one_array() -> None:
+    from sqlitevec_store import Database, Record
+
+    with Database(":memory:") as db:
+        col = db.collection()
+        col.upsert([Record(f"t{i}", [1.0, float(i)], {"i": i, "s": f"v{i}", "f": i / 3}, id=str(i)) for i in range(50)])
+        wanted = list(range(0, 300_000, 7))  # far beyond SQLite's variable limit
+        _sql, params = compile_filter(Comparison("i", Op.IN, wanted))
+        assert len(params) == 2  # the path and one JSON array
+        assert {h.id for h in col.search([1.0, 1.0], k=50, filter=Comparison("i", Op.IN, wanted))} == {
+            str(i) for i in range(0, 50, 7)
+        }
+        strings = [f"v{i}" for i in range(0, 300_000, 5)]
+        assert col.count(Comparison("s", Op.NIN, strings)) == 40
+        floats = [i / 3 for i in range(0, 200)]
+        assert col.count(Comparison("f", Op.IN, floats)) == 50

