@@ -258,14 +258,14 @@ def _iter_hits(collection: Collection, *, include_vectors: bool = False) -> Iter
 @click.group(cls=_Group, context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(__version__, prog_name="sqlitevec-store")
 def cli() -> None:
-    r"""Fill, query and inspect a sqlitevec-store file.
+    """Fill, query and inspect a sqlitevec-store file.
 
     \b
     Examples:
       sqlitevec-store index docs/ --db store.db
       sqlitevec-store query "how do I restore a backup?" --db store.db -k 3
       sqlitevec-store stats --db store.db
-    """
+    """  # noqa: D301 - click's \b keeps a paragraph unwrapped
 
 
 def main() -> None:
@@ -478,7 +478,7 @@ def index(
     batch_size: int,
     quiet: bool,
 ) -> None:
-    r"""Index Markdown and text files: PATHS are files, folders or globs.
+    """Index Markdown and text files: PATHS are files, folders or globs.
 
     Folders are searched recursively for *.md, *.markdown and *.txt (hidden
     files and folders skipped); quote globs ('docs/**/*.md'). Markdown is
@@ -494,7 +494,7 @@ def index(
     \b
     Example:
       sqlitevec-store index docs/ notes.txt 'wiki/**/*.md' --db store.db
-    """
+    """  # noqa: D301 - click's \b keeps a paragraph unwrapped
     started = time.perf_counter()
     base = os.path.dirname(os.path.abspath(db_path))
     db_file = os.path.abspath(db_path)
@@ -661,7 +661,7 @@ def query(
     mode: str,  # only "dense" until keyword and hybrid search exist
     as_json: bool,
 ) -> None:
-    r"""Search a collection for the chunks nearest to TEXT.
+    """Search a collection for the chunks nearest to TEXT.
 
     Scores are cosine similarities (1 is identical). The query is embedded
     with the model the collection was built with.
@@ -673,7 +673,7 @@ def query(
       {"source": {"$in": ["a.md", "b.md"]}}         operators: $eq $ne $gt $gte $lt
       {"$or": [{"level": 1}, {"level": 2}]}         $lte $in $nin $like $ilike
                                                     $exists $contains; $and $or $not
-    """
+    """  # noqa: D301 - click's \b keeps a paragraph unwrapped
     with _open_existing(db_path, read_only=True) as db:
         collection = _existing_collection(db, collection_name)
         model = _resolve_model(collection, model_name)
@@ -727,8 +727,8 @@ def stats(db_path: Path, as_json: bool) -> None:
     """Show the collections, their size and model, and the file's size.
 
     "unused" counts vector slots sqlite-vec has allocated but that hold no
-    vector: space left by deletions (`compact` returns it) plus the unfilled
-    end of the last block of 1024 slots.
+    vector: holes left by deletions plus the unfilled end of the last block of
+    1024 slots; "reclaimable" is the part `compact` returns.
     """
     with _open_existing(db_path, read_only=True) as db:
         collections = [
@@ -752,7 +752,7 @@ def stats(db_path: Path, as_json: bool) -> None:
     if not collections:
         click.echo("No collections.")
         return
-    headers = ["collection", "records", "dimension", "model", "index", "vector slots", "unused"]
+    headers = ["collection", "records", "dimension", "model", "index", "vector slots", "unused", "reclaimable"]
     rows = [
         [
             c["name"],
@@ -762,11 +762,12 @@ def stats(db_path: Path, as_json: bool) -> None:
             c["index"],
             str(c["vector_slots"]),
             str(c["unused_slots"]),
+            str(c["reclaimable_slots"]),
         ]
         for c in collections
     ]
     click.echo()
-    for line in _table(headers, rows, right=[1, 2, 5, 6]):
+    for line in _table(headers, rows, right=[1, 2, 5, 6, 7]):
         click.echo(line)
 
 

@@ -68,6 +68,9 @@ DEFAULT_COLLECTION = "default"
 #: for generators); the whole call stays one transaction.
 WRITE_CHUNK_SIZE = 1000
 
+#: vec0's default chunk size: vectors are allocated this many at a time.
+VEC0_CHUNK_SIZE = 1024
+
 _EXPECTED_REGISTRY_COLUMNS = ("name", "dimension", "model_id", "distance", "schema_version", "created_at")
 
 
@@ -896,9 +899,11 @@ class Collection:
 
         Returns:
             ``count`` (records), ``dimension``, ``model_id``, ``vector_slots``
-            (slots sqlite-vec has allocated) and ``unused_slots`` (allocated
-            but empty: space of deleted vectors, plus the unfilled tail of the
-            last chunk; :meth:`compact` returns what deletions left behind).
+            (slots sqlite-vec has allocated), ``unused_slots`` (allocated but
+            empty: holes left by deletions plus the unfilled tail of the last
+            chunk, which later inserts fill) and ``reclaimable_slots`` (what
+            :meth:`compact` would free: the slots beyond the whole chunks that
+            the live vectors need).
         """
         info = self.info()
         with self._guard() as conn:
@@ -911,6 +916,7 @@ class Collection:
             "model_id": info.model_id,
             "vector_slots": slots,
             "unused_slots": max(slots - count, 0),
+            "reclaimable_slots": max(slots - math.ceil(count / VEC0_CHUNK_SIZE) * VEC0_CHUNK_SIZE, 0),
         }
 
     def compact(self) -> dict[str, int]:

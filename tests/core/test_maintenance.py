@@ -31,11 +31,13 @@ def test_stats(memdb: Database) -> None:
         "model_id": None,
         "vector_slots": 0,
         "unused_slots": 0,
+        "reclaimable_slots": 0,
     }
     fill(memdb, 1500)
     stats = col.stats()
     assert stats["count"] == 1500 and stats["dimension"] == 64
-    assert stats["vector_slots"] >= 1500 and stats["unused_slots"] == stats["vector_slots"] - 1500
+    assert stats["vector_slots"] == 2048 and stats["unused_slots"] == 2048 - 1500
+    assert stats["reclaimable_slots"] == 0  # a fresh collection has nothing to compact
 
 
 def test_compact_reclaims_deleted_vectors_and_file_shrinks(db: Database, db_path: Path) -> None:
@@ -47,12 +49,14 @@ def test_compact_reclaims_deleted_vectors_and_file_shrinks(db: Database, db_path
     assert col.delete([str(i) for i in range(0, 6000, 2)]) == 3000
     before = col.stats()
     assert before["unused_slots"] >= 3000
+    assert before["reclaimable_slots"] == before["vector_slots"] - 3072
     db.vacuum()
     assert db.file_stats()["size_bytes"] > 0.8 * full_size  # vacuum alone cannot free it
 
     result = col.compact()
     assert result["slots_after"] < result["slots_before"]
     assert col.stats()["unused_slots"] < 1024  # only the last chunk's unfilled tail
+    assert col.stats()["reclaimable_slots"] == 0
     db.vacuum()
     db.conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
     assert db.file_stats()["size_bytes"] < 0.7 * full_size
