@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import logging
 import sqlite3
+import time
 from pathlib import Path
 from types import ModuleType
 from typing import Any, cast
@@ -258,6 +259,11 @@ def _connect_any(name: str, busy_timeout_ms: int, read_only: bool, immutable: bo
     return conn
 
 
+def _is_busy(exc: BaseException) -> bool:
+    message = str(exc).lower()
+    return "locked" in message or "busy" in message
+
+
 def _probe(conn: Connection, name: str) -> None:
     """Read the schema once, so a file that is not a database fails here, before anything is written."""
     conn.execute("SELECT count(*) FROM sqlite_master").fetchone()
@@ -269,9 +275,20 @@ def enable_wal(conn: Connection) -> None:
     Raises:
         SqliteVecStoreError: The journal mode cannot be changed.
     """
-    try:
-        mode = conn.execute("PRAGMA journal_mode = WAL").fetchone()[0]
-    except database_errors() as exc:
-        raise SqliteVecStoreError(f"Cannot switch the database to WAL: {exc}") from exc
+    # Switching needs a write lock, and SQLite does not call the busy handler
+    # for that upgrade: when several processes open a new file at once, retry
+    # while SQLite says busy, for up to the busy timeout.
+    timeout_ms = int(conn.execute("PRAGMA busy_timeout").fetchone()[0]) or DEFAULT_BUSY_TIMEOUT_MS
+    deadline = time.monotonic() + timeout_ms / 1000
+    delay = 0.001
+    while True:
+        try:
+            mode = conn.execute("PRAGMA journal_mode = WAL").fetchone()[0]
+            break
+        except database_errors() as exc:
+            if not _is_busy(exc) or time.monotonic() >= deadline:
+                raise SqliteVecStoreError(f"Cannot switch the database to WAL: {exc}") from exc
+            time.sleep(delay)
+            delay = min(delay * 2, 0.05)
     if str(mode).lower() != "wal":
         logger.warning("journal mode is %s, not WAL: concurrent readers may wait for writers", mode)

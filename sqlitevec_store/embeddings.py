@@ -75,7 +75,16 @@ def bundled_model_path() -> Path | None:
 # a model is loaded once. Inference through one SentenceTransformer from several
 # threads is safe.
 _MODELS: dict[tuple[str, str | None, str], Any] = {}
-_MODELS_LOCK = threading.Lock()
+_MODELS_LOCK = threading.RLock()
+
+
+def _reset_lock_after_fork() -> None:
+    global _MODELS_LOCK  # noqa: PLW0603 - a fresh lock for the forked child
+    _MODELS_LOCK = threading.RLock()
+
+
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_reset_lock_after_fork)
 
 
 @contextmanager
@@ -149,7 +158,6 @@ class SentenceTransformerEmbedder:
         self.encode_kwargs = dict(encode_kwargs or {})
         self.query_encode_kwargs = dict(query_encode_kwargs or {})
         self._model: Any = None
-        self._lock = threading.Lock()
 
     def __repr__(self) -> str:
         return f"SentenceTransformerEmbedder({self.model_id!r}, device={self.device!r})"
@@ -165,7 +173,7 @@ class SentenceTransformerEmbedder:
     def model(self) -> Any:
         """The ``SentenceTransformer``, loaded on first use."""
         if self._model is None:
-            with self._lock:
+            with _MODELS_LOCK:
                 if self._model is None:
                     self._model = self._load()
         return self._model

@@ -212,10 +212,10 @@ def validate_filter_key(key: Any) -> str:
         raise UnsupportedFilterError(f"Filter keys must be strings, got {type(key).__name__}")
     if not key or len(key) > 512:
         raise UnsupportedFilterError(f"Filter keys must be 1 to 512 characters long, got {key!r}")
-    if '"' in key or "\\" in key or any(ord(c) < 32 or ord(c) == 127 for c in key):
+    if '"' in key or "\\" in key or any(ord(c) < 32 or ord(c) == 127 or 0xD800 <= ord(c) <= 0xDFFF for c in key):
         raise UnsupportedFilterError(
-            f"Filter key {key!r} contains a double quote, a backslash or a control "
-            "character; such keys can be stored but not filtered on"
+            f"Filter key {key!r} contains a double quote, a backslash, a control character "
+            "or a lone surrogate; such keys cannot be filtered on"
         )
     return key
 
@@ -234,10 +234,20 @@ def _check_scalar(value: Any, key: str, op: Op, *, allow_bool: bool = True) -> S
             raise UnsupportedFilterError(f"{op.value} on {key!r}: {value} is not a finite number")
         return value
     if isinstance(value, str):
-        return value
+        return _encodable(value, key, op)
     raise UnsupportedFilterError(
         f"{op.value} on {key!r} takes a string, number or boolean, got {type(value).__name__} ({value!r})"
     )
+
+
+def _encodable(value: str, key: str, op: Op) -> str:
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError as exc:
+        raise UnsupportedFilterError(
+            f"{op.value} on {key!r}: the value contains a character that is not valid UTF-8 ({exc.reason})"
+        ) from None
+    return value
 
 
 def _check_value(op: Op, key: str, value: Any) -> Any:
@@ -256,7 +266,7 @@ def _check_value(op: Op, key: str, value: Any) -> Any:
             raise UnsupportedFilterError(
                 f"{op.value} on {key!r} takes a string, got {type(value).__name__} ({value!r})"
             )
-        return value
+        return _encodable(value, key, op)
     if op in (Op.GT, Op.GTE, Op.LT, Op.LTE):
         return _check_scalar(value, key, op, allow_bool=False)
     return _check_scalar(value, key, op)
