@@ -20,3 +20,35 @@ def test_readme_has_snippets() -> None:
 def test_readme_snippet_runs(index: int, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.chdir(tmp_path)
     exec(compile(SNIPPETS[index], f"README.md snippet {index}", "exec"), {"__name__": "readme"})
+
+
+def _cli_block() -> str:
+    text = README.read_text(encoding="utf-8")
+    section = text[text.index("## Command line") :]
+    return re.findall(r"```bash\n(.*?)```", section, flags=re.DOTALL)[0]
+
+
+@pytest.mark.model
+def test_readme_cli_block_runs(tmp_path: Path) -> None:
+    """Run each command of the README's command-line block, in order, on the sample docs."""
+    import os
+    import shlex
+    import shutil
+    import subprocess
+    import sys
+
+    shutil.copytree(README.parent / "examples" / "docs", tmp_path / "docs")
+    bindir = Path(sys.executable).parent
+    env = {**os.environ, "PATH": f"{bindir}{os.pathsep}{os.environ.get('PATH', '')}", "HF_HUB_OFFLINE": "1"}
+    outputs = []
+    for line in _cli_block().splitlines():
+        command = line.split("  #")[0].strip()
+        if not command:
+            continue
+        argv = shlex.split(command)
+        assert argv[0] == "sqlitevec-store"
+        result = subprocess.run(argv, cwd=tmp_path, env=env, capture_output=True, text=True, check=False)
+        assert result.returncode == 0, f"{command}\n{result.stdout}\n{result.stderr}"
+        outputs.append(result.stdout)
+    assert "Restoring a backup" in outputs[2]
+    assert (tmp_path / "dump.jsonl").exists() and (tmp_path / "other.db").exists()
