@@ -1,7 +1,8 @@
 """LangChain integration for sqlitevec-store: a vector store in one SQLite file.
 
 * :class:`SQLiteVecVectorStore`: a LangChain ``VectorStore`` (sqlite-vec search,
-  PGVector/Chroma-style dict filters, async methods, ``as_retriever()``).
+  PGVector/Chroma-style dict filters, async methods, ``as_retriever()``), with
+  keyword (BM25) and hybrid search, also as retriever search types.
 * :class:`SentenceTransformerEmbeddings`: local sentence-transformers embeddings,
   all-MiniLM-L6-v2 offline by default.
 * :class:`SQLiteVecTranslator`: the structured-query translator that lets
@@ -16,7 +17,7 @@ from importlib.metadata import PackageNotFoundError, version
 
 from .embeddings import SentenceTransformerEmbeddings
 from .translator import SQLiteVecTranslator
-from .vectorstores import SQLiteVecVectorStore, cosine_relevance_score
+from .vectorstores import SQLiteVecRetriever, SQLiteVecVectorStore, cosine_relevance_score
 
 try:
     __version__ = version("sqlitevec-store")
@@ -24,6 +25,7 @@ except PackageNotFoundError:  # pragma: no cover - running from a checkout witho
     __version__ = "0.0.0"
 
 __all__ = [
+    "SQLiteVecRetriever",
     "SQLiteVecTranslator",
     "SQLiteVecVectorStore",
     "SentenceTransformerEmbeddings",

@@ -10,14 +10,16 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Collection as AbcCollection
 from pathlib import Path
 from types import EllipsisType
-from typing import Any
+from typing import Any, ClassVar
 
+from langchain_core.callbacks import AsyncCallbackManagerForRetrieverRun, CallbackManagerForRetrieverRun
 from langchain_core.documents import Document
 from langchain_core.embeddings import Embeddings
 from langchain_core.runnables.config import run_in_executor
-from langchain_core.vectorstores import VectorStore
+from langchain_core.vectorstores import VectorStore, VectorStoreRetriever
 from typing_extensions import Self
 
 from sqlitevec_store import (
@@ -33,7 +35,7 @@ from sqlitevec_store import (
 )
 from sqlitevec_store.records import chunks
 
-__all__ = ["SQLiteVecVectorStore", "cosine_relevance_score"]
+__all__ = ["SQLiteVecRetriever", "SQLiteVecVectorStore", "cosine_relevance_score"]
 
 
 def cosine_relevance_score(distance: float) -> float:
@@ -191,9 +193,32 @@ class SQLiteVecVectorStore(VectorStore):
         [Document(id='2', metadata={'bar': 'baz'}, page_content='thud')]
         ```
 
-        ``search_type`` may be ``"similarity"``, ``"mmr"`` or
-        ``"similarity_score_threshold"`` (with ``search_kwargs={"score_threshold": 0.8}``);
-        ``search_kwargs`` may include ``filter``.
+        ``search_type`` may be ``"similarity"``, ``"mmr"``,
+        ``"similarity_score_threshold"`` (with ``search_kwargs={"score_threshold": 0.8}``),
+        ``"hybrid"`` or ``"keyword"`` (see below); ``search_kwargs`` may include
+        ``filter``. The retriever is a :class:`SQLiteVecRetriever`, langchain-core's
+        ``VectorStoreRetriever`` extended with the two extra search types.
+
+    Hybrid and keyword search:
+        ```python
+        docs = vector_store.hybrid_search("ERR_CONN_42 after upgrade", k=4)
+        docs = vector_store.keyword_search("pg_hba.conf", k=4)  # BM25 only, no embedding
+        retriever = vector_store.as_retriever(
+            search_type="hybrid", search_kwargs={"k": 4, "alpha": 0.7, "filter": {"lang": "en"}}
+        )
+        ```
+
+        Each collection keeps an SQLite FTS5 index beside its vectors.
+        ``keyword_search`` ranks by BM25 over the query's words (plain text, never
+        parsed as FTS5 syntax unless ``raw=True``). ``hybrid_search`` fuses the
+        vector and keyword rankings: ``alpha`` weighs the vector side (1: pure
+        vector, 0: pure keyword; default 0.7 over min-max normalized scores, the
+        best on the project's benchmark), ``fusion="rrf"`` selects reciprocal
+        rank fusion instead, ``fetch_k`` sets the candidates per side (default
+        20). The ``*_with_score`` variants return the core's ``similarity`` in
+        ``[0, 1]``, higher is better (fused score; BM25 squashed as
+        ``s / (1 + s)`` for keyword search), the same number the LlamaIndex
+        adapter reports.
 
     Close the store with :meth:`close` (or use it as a context manager) when it
     opened the database itself.
@@ -643,6 +668,141 @@ class SQLiteVecVectorStore(VectorStore):
         tree = _parse_filter(filter)
         return await run_in_executor(None, self._mmr, embedding, k, fetch_k, lambda_mult, tree)
 
+    # -- keyword and hybrid search ---------------------------------------------
+
+    def _keyword(self, query: str, k: int, tree: Filter | None, raw: bool) -> list[tuple[Document, float]]:
+        hits = self.collection.keyword_search(query, k=k, filter=tree, raw=raw)
+        return [(_document(hit), hit.similarity) for hit in hits]
+
+    def _hybrid(
+        self,
+        vector: Sequence[float],
+        query: str,
+        k: int,
+        tree: Filter | None,
+        *,
+        alpha: float | None,
+        fetch_k: int | None,
+        fusion: str,
+    ) -> list[tuple[Document, float]]:
+        hits = self.collection.hybrid_search(
+            vector, query, k=k, filter=tree, alpha=alpha, fetch_k=fetch_k, fusion=fusion
+        )
+        return [(_document(hit), hit.similarity) for hit in hits]
+
+    def keyword_search_with_score(
+        self, query: str, k: int = 4, filter: Mapping[str, Any] | None = None, *, raw: bool = False
+    ) -> list[tuple[Document, float]]:
+        """The ``k`` documents best matching ``query`` by BM25, with scores in ``[0, 1)`` (higher is better).
+
+        No embedding is computed. ``query`` is plain text (each word quoted,
+        stopwords dropped, words ORed) unless ``raw`` is true, when it is an
+        FTS5 query (``AND``, ``NEAR``, ``"phrase"``, ``prefix*``; a syntax
+        error raises ``ValueError``).
+        """
+        return self._keyword(query, k, _parse_filter(filter), raw)
+
+    def keyword_search(
+        self, query: str, k: int = 4, filter: Mapping[str, Any] | None = None, *, raw: bool = False
+    ) -> list[Document]:
+        """The ``k`` documents best matching ``query`` by BM25 (see :meth:`keyword_search_with_score`)."""
+        return [doc for doc, _ in self.keyword_search_with_score(query, k, filter, raw=raw)]
+
+    async def akeyword_search_with_score(
+        self, query: str, k: int = 4, filter: Mapping[str, Any] | None = None, *, raw: bool = False
+    ) -> list[tuple[Document, float]]:
+        """Async :meth:`keyword_search_with_score`."""
+        return await run_in_executor(None, self._keyword, query, k, _parse_filter(filter), raw)
+
+    async def akeyword_search(
+        self, query: str, k: int = 4, filter: Mapping[str, Any] | None = None, *, raw: bool = False
+    ) -> list[Document]:
+        """Async :meth:`keyword_search`."""
+        return [doc for doc, _ in await self.akeyword_search_with_score(query, k, filter, raw=raw)]
+
+    def hybrid_search_with_score(
+        self,
+        query: str,
+        k: int = 4,
+        filter: Mapping[str, Any] | None = None,
+        *,
+        alpha: float | None = None,
+        fetch_k: int | None = None,
+        fusion: str = "relative_score",
+    ) -> list[tuple[Document, float]]:
+        """Vector and keyword search fused, with the fused score in ``[0, 1]`` (higher is better).
+
+        Args:
+            query: The query text (embedded for the vector side, words for BM25).
+            k: How many documents to return.
+            filter: A metadata filter in the dict dialect; every result matches it.
+            alpha: Weight of the vector side (1: pure vector, 0: pure keyword);
+                ``None``: 0.7 for ``relative_score``, 0.5 for ``rrf``.
+            fetch_k: Candidates per side (default 20, at least ``k``).
+            fusion: ``"relative_score"`` (min-max normalized scores) or ``"rrf"``.
+
+        """
+        tree = _parse_filter(filter)
+        vector = self._embedding.embed_query(query)
+        return self._hybrid(vector, query, k, tree, alpha=alpha, fetch_k=fetch_k, fusion=fusion)
+
+    def hybrid_search(
+        self,
+        query: str,
+        k: int = 4,
+        filter: Mapping[str, Any] | None = None,
+        *,
+        alpha: float | None = None,
+        fetch_k: int | None = None,
+        fusion: str = "relative_score",
+    ) -> list[Document]:
+        """Vector and keyword search fused (see :meth:`hybrid_search_with_score`)."""
+        pairs = self.hybrid_search_with_score(query, k, filter, alpha=alpha, fetch_k=fetch_k, fusion=fusion)
+        return [doc for doc, _ in pairs]
+
+    async def ahybrid_search_with_score(
+        self,
+        query: str,
+        k: int = 4,
+        filter: Mapping[str, Any] | None = None,
+        *,
+        alpha: float | None = None,
+        fetch_k: int | None = None,
+        fusion: str = "relative_score",
+    ) -> list[tuple[Document, float]]:
+        """Async :meth:`hybrid_search_with_score`."""
+        tree = _parse_filter(filter)
+        vector = await self._embedding.aembed_query(query)
+        return await run_in_executor(
+            None, self._hybrid, vector, query, k, tree, alpha=alpha, fetch_k=fetch_k, fusion=fusion
+        )
+
+    async def ahybrid_search(
+        self,
+        query: str,
+        k: int = 4,
+        filter: Mapping[str, Any] | None = None,
+        *,
+        alpha: float | None = None,
+        fetch_k: int | None = None,
+        fusion: str = "relative_score",
+    ) -> list[Document]:
+        """Async :meth:`hybrid_search`."""
+        pairs = await self.ahybrid_search_with_score(query, k, filter, alpha=alpha, fetch_k=fetch_k, fusion=fusion)
+        return [doc for doc, _ in pairs]
+
+    def as_retriever(self, **kwargs: Any) -> SQLiteVecRetriever:
+        """A retriever over this store; ``search_type`` may also be ``"hybrid"`` or ``"keyword"``.
+
+        Args:
+            **kwargs: ``search_type``, ``search_kwargs`` (``k``, ``filter``, and
+                for hybrid ``alpha``, ``fetch_k``, ``fusion``; for keyword
+                ``raw``), ``tags`` and the other ``VectorStoreRetriever`` fields.
+
+        """
+        tags = kwargs.pop("tags", None) or [*self._get_retriever_tags()]
+        return SQLiteVecRetriever(vectorstore=self, tags=tags, **kwargs)
+
     # -- constructors -------------------------------------------------------
 
     @classmethod
@@ -740,6 +900,42 @@ class SQLiteVecVectorStore(VectorStore):
         return await cls.afrom_texts(
             [d.page_content for d in docs], embedding, [d.metadata for d in docs], ids=ids, **kwargs
         )
+
+
+class SQLiteVecRetriever(VectorStoreRetriever):
+    """langchain-core's ``VectorStoreRetriever`` plus ``search_type="hybrid"`` and ``"keyword"``.
+
+    Made by :meth:`SQLiteVecVectorStore.as_retriever`; ``search_kwargs`` go to
+    :meth:`SQLiteVecVectorStore.hybrid_search` or
+    :meth:`SQLiteVecVectorStore.keyword_search`.
+    """
+
+    vectorstore: SQLiteVecVectorStore
+    allowed_search_types: ClassVar[AbcCollection[str]] = (
+        "similarity",
+        "similarity_score_threshold",
+        "mmr",
+        "hybrid",
+        "keyword",
+    )
+
+    def _get_relevant_documents(
+        self, query: str, *, run_manager: CallbackManagerForRetrieverRun, **kwargs: Any
+    ) -> list[Document]:
+        if self.search_type == "hybrid":
+            return self.vectorstore.hybrid_search(query, **(self.search_kwargs | kwargs))
+        if self.search_type == "keyword":
+            return self.vectorstore.keyword_search(query, **(self.search_kwargs | kwargs))
+        return super()._get_relevant_documents(query, run_manager=run_manager, **kwargs)
+
+    async def _aget_relevant_documents(
+        self, query: str, *, run_manager: AsyncCallbackManagerForRetrieverRun, **kwargs: Any
+    ) -> list[Document]:
+        if self.search_type == "hybrid":
+            return await self.vectorstore.ahybrid_search(query, **(self.search_kwargs | kwargs))
+        if self.search_type == "keyword":
+            return await self.vectorstore.akeyword_search(query, **(self.search_kwargs | kwargs))
+        return await super()._aget_relevant_documents(query, run_manager=run_manager, **kwargs)
 
 
 # ---------------------------------------------------------------------------

@@ -41,7 +41,7 @@ from .embeddings import DEFAULT_MODEL, canonical_model_id
 from .errors import CollectionNotFoundError, ModelMismatchError, SqliteVecStoreError
 from .filters import Filter, parse_filter_dict
 from .records import Hit, Record
-from .schema import validate_collection_name
+from .schema import SCHEMA_VERSION, validate_collection_name
 from .store import DEFAULT_COLLECTION, Collection, Database
 
 __all__ = ["Embedder", "cli", "main", "make_embedder", "split_paragraphs"]
@@ -644,10 +644,16 @@ def _other_metadata(hit: Hit) -> str:
 )
 @click.option(
     "--mode",
-    type=click.Choice(["dense"]),
+    type=click.Choice(["dense", "keyword", "hybrid"]),
     default="dense",
     show_default=True,
-    help="Search mode: dense (vector similarity).",
+    help="dense: vector similarity; keyword: BM25 over the words (no model needed); hybrid: both, fused.",
+)
+@click.option(
+    "--alpha",
+    type=click.FloatRange(0.0, 1.0),
+    default=None,
+    help="Hybrid only: weight of the vector side, 1 = pure vector, 0 = pure keyword. Default 0.7.",
 )
 @click.option("--json", "as_json", is_flag=True, help="One JSON object per hit (JSON lines).")
 def query(
@@ -658,13 +664,16 @@ def query(
     model_name: str | None,
     k: int,
     filter_: Filter | None,
-    mode: str,  # only "dense" until keyword and hybrid search exist
+    mode: str,
+    alpha: float | None,
     as_json: bool,
 ) -> None:
     """Search a collection for the chunks nearest to TEXT.
 
-    Scores are cosine similarities (1 is identical). The query is embedded
-    with the model the collection was built with.
+    Dense scores are cosine similarities (1 is identical); the query is
+    embedded with the model the collection was built with. Keyword mode ranks
+    by BM25 (score s shown as s / (1 + s)); TEXT is plain words, never FTS5
+    syntax. Hybrid scores are the fused score in [0, 1].
 
     \b
     Filters use the JSON dialect of LangChain's PGVector/Chroma:
@@ -674,15 +683,27 @@ def query(
       {"$or": [{"level": 1}, {"level": 2}]}         $lte $in $nin $like $ilike
                                                     $exists $contains; $and $or $not
     """  # noqa: D301 - click's \b keeps a paragraph unwrapped
+    if alpha is not None and mode != "hybrid":
+        raise click.UsageError("--alpha applies to --mode hybrid only")
     with _open_existing(db_path, read_only=True) as db:
         collection = _existing_collection(db, collection_name)
-        model = _resolve_model(collection, model_name)
         hits: list[Hit] = []
-        if collection.dimension is not None:
+        if mode != "dense" and collection.info().schema_version < SCHEMA_VERSION:
+            raise click.ClickException(
+                f"Collection {collection.name!r} was written by an older sqlitevec-store and has no keyword "
+                f"index yet; run `sqlitevec-store compact --db {str(db_path)!r}` once to build it."
+            )
+        if mode == "keyword":
+            hits = collection.keyword_search(text, k=k, filter=filter_)
+        elif collection.dimension is not None:
+            model = _resolve_model(collection, model_name)
             if model is None:
                 raise _no_model(collection_name)
             vector = make_embedder(model).embed_query(text)
-            hits = collection.search(vector, k=k, filter=filter_)
+            if mode == "hybrid":
+                hits = collection.hybrid_search(vector, text, k=k, filter=filter_, alpha=alpha)
+            else:
+                hits = collection.search(vector, k=k, filter=filter_)
 
     if as_json:
         for hit in hits:

@@ -48,12 +48,24 @@ class Hit:
         id: The record's id.
         text: The record's text.
         metadata: The record's metadata.
-        distance: Cosine distance to the query, ``1 - cos``, in ``[0, 2]``;
-            lower is closer.
-        similarity: Cosine similarity, ``1 - distance``, in ``[-1, 1]``.
+        distance: Vector search: cosine distance to the query, ``1 - cos``,
+            in ``[0, 2]``; lower is closer. Keyword and hybrid search:
+            ``1 - similarity``, in ``[0, 1]``.
+        similarity: Vector search: cosine similarity, ``1 - distance``, in
+            ``[-1, 1]``. Keyword search: the BM25 score squashed into
+            ``[0, 1)`` as ``bm25 / (1 + bm25)``. Hybrid search: the fused
+            score, in ``[0, 1]`` (1 for a record ranked first by both lists;
+            see :mod:`sqlitevec_store.fusion`). Higher is closer; the same
+            number reaches LangChain (relevance score) and LlamaIndex
+            (similarity) for keyword and hybrid hits.
         doc_id: The record's source-document id, if any.
         extra: The record's framework bookkeeping, if any.
         vector: The stored (unit-length) vector, when it was asked for.
+        score: The ranking score of the search that returned the hit, higher
+            is better: cosine similarity (vector search), the BM25 score
+            (keyword search, ``-bm25()`` of FTS5, unbounded, comparable only
+            within one query), the fused score (hybrid search). ``None`` for
+            :meth:`~sqlitevec_store.Collection.get` and ``find``.
 
     """
 
@@ -65,6 +77,7 @@ class Hit:
     doc_id: str | None = None
     extra: dict[str, Any] | None = None
     vector: npt.NDArray[np.float32] | None = field(default=None, compare=False, repr=False)
+    score: float | None = field(default=None, compare=False)
 
 
 @dataclass(frozen=True)

@@ -18,6 +18,21 @@ alone):
     Vectors are stored normalized to unit length, so vec0's default L2
     distance orders results exactly as cosine distance does; the cosine
     distance is ``L2² / 2``.
+``svs_<name>_fts`` (schema version 2)
+    An FTS5 full-text index over ``text``, an *external-content* table
+    (``content=svs_<name>_items``, ``content_rowid=pk``): it stores the index
+    only, not a second copy of every text, and ``'rebuild'`` recreates it from
+    the records table (what the version 1 -> 2 migration does). Three triggers
+    on the records table (``..._fts_ai``, ``_ad``, ``_au``) keep it in sync,
+    so every write to a record (upsert, delete, clear) updates the index in the
+    same statement, hence the same transaction. Compaction rebuilds only the
+    vector table and leaves it alone. Tokenizer: ``porter unicode61
+    remove_diacritics 2`` (English stemming, Unicode case folding, accents
+    ignored).
+
+Migrations: :data:`MIGRATIONS` maps a version ``v`` to the statements that
+bring one collection from ``v`` to ``v + 1``; the store runs them, and records
+the new version, in one transaction when a writable database is opened.
 
 Every identifier passes :func:`quote_identifier`, and collection names must
 match :data:`COLLECTION_NAME_PATTERN` before they get there.
@@ -26,7 +41,7 @@ match :data:`COLLECTION_NAME_PATTERN` before they get there.
 from __future__ import annotations
 
 import re
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 from .errors import InvalidCollectionNameError, InvalidInputError
 
@@ -36,9 +51,14 @@ __all__ = [
     "SCHEMA_VERSION",
     "VEC0_MAX_K",
     "CollectionTables",
+    "FTS_TOKENIZER",
+    "MIGRATIONS",
+    "create_fts_sql",
     "create_items_sql",
     "create_registry_sql",
     "create_vec_sql",
+    "keyword_match_expression",
+    "keyword_sql",
     "knn_sql",
     "placeholders",
     "scan_sql",
@@ -49,7 +69,8 @@ __all__ = [
 ]
 
 #: Version of the on-disk layout described above (independent of the package version).
-SCHEMA_VERSION = 1
+#: 1: registry, records and vec0 tables. 2: adds the FTS5 keyword index.
+SCHEMA_VERSION = 2
 
 #: The registry table's name.
 REGISTRY_TABLE = "sqlitevec_store_collections"
@@ -118,10 +139,16 @@ class CollectionTables:
         self.items = quote_identifier(f"{base}_items")
         self.vec = quote_identifier(f"{base}_vec")
         self.doc_index = quote_identifier(f"{base}_items_doc_id")
+        self.fts = quote_identifier(f"{base}_fts")
+        self.fts_triggers = tuple(quote_identifier(f"{base}_fts_{op}") for op in ("ai", "ad", "au"))
+        self.items_name = f"{base}_items"
 
     def all_tables(self) -> tuple[str, ...]:
-        """Tables to drop with the collection (vec0 drops its own shadow tables)."""
-        return (self.vec, self.items)
+        """Tables to drop with the collection.
+
+        vec0 and FTS5 drop their own shadow tables; the triggers go with the records table.
+        """
+        return (self.fts, self.vec, self.items)
 
 
 def create_items_sql(tables: CollectionTables) -> list[str]:
@@ -144,6 +171,103 @@ def create_vec_sql(tables: CollectionTables, dimension: int) -> str:
     if not isinstance(dimension, int) or isinstance(dimension, bool) or dimension < 1:
         raise InvalidInputError(f"dimension must be a positive integer, got {dimension!r}")
     return f"CREATE VIRTUAL TABLE IF NOT EXISTS {tables.vec} USING vec0(embedding float[{dimension}])"
+
+
+#: The FTS5 tokenizer of the keyword index (part of the schema: changing it needs a migration).
+FTS_TOKENIZER = "porter unicode61 remove_diacritics 2"
+
+
+def create_fts_sql(tables: CollectionTables) -> list[str]:
+    """The external-content FTS5 index over ``text`` and the triggers that keep it in sync.
+
+    The content table's name comes from a validated collection name, so it can
+    be written as a string literal.
+    """
+    fts = tables.fts
+    insert, delete, update = tables.fts_triggers
+    return [
+        f"CREATE VIRTUAL TABLE IF NOT EXISTS {fts} USING fts5(text, content='{tables.items_name}', "
+        f"content_rowid='pk', tokenize='{FTS_TOKENIZER}')",
+        f"CREATE TRIGGER IF NOT EXISTS {insert} AFTER INSERT ON {tables.items} BEGIN "
+        f"INSERT INTO {fts} (rowid, text) VALUES (new.pk, new.text); END",
+        f"CREATE TRIGGER IF NOT EXISTS {delete} AFTER DELETE ON {tables.items} BEGIN "
+        f"INSERT INTO {fts} ({fts}, rowid, text) VALUES ('delete', old.pk, old.text); END",
+        f"CREATE TRIGGER IF NOT EXISTS {update} AFTER UPDATE OF text ON {tables.items} BEGIN "
+        f"INSERT INTO {fts} ({fts}, rowid, text) VALUES ('delete', old.pk, old.text); "
+        f"INSERT INTO {fts} (rowid, text) VALUES (new.pk, new.text); END",
+    ]
+
+
+def fts_command_sql(tables: CollectionTables, command: str) -> str:
+    """An FTS5 special command on the index: ``rebuild``, ``optimize`` or ``integrity-check``."""
+    if command not in ("rebuild", "optimize", "integrity-check"):
+        raise InvalidInputError(f"Not an FTS5 command used here: {command!r}")
+    if command == "integrity-check":
+        # rank = 1 also compares the index with the external content table.
+        return f"INSERT INTO {tables.fts} ({tables.fts}, rank) VALUES ('integrity-check', 1)"
+    return f"INSERT INTO {tables.fts} ({tables.fts}) VALUES ('{command}')"
+
+
+def _migrate_1_to_2(tables: CollectionTables) -> list[str]:
+    """Version 2 adds the keyword index: create it, then index every existing text."""
+    return [*create_fts_sql(tables), fts_command_sql(tables, "rebuild")]
+
+
+#: ``MIGRATIONS[v](tables)``: the statements that bring one collection from
+#: schema version ``v`` to ``v + 1``. Every version below
+#: :data:`SCHEMA_VERSION` has an entry.
+MIGRATIONS: dict[int, Callable[[CollectionTables], list[str]]] = {1: _migrate_1_to_2}
+
+
+def keyword_sql(tables: CollectionTables, filter_sql: str | None) -> str:
+    """BM25 keyword search, optionally restricted by a filter.
+
+    The filter is part of the ``WHERE`` clause evaluated before ``ORDER BY
+    ... LIMIT``, so the result is the exact top-k among matching rows.
+    Parameters: ``:match`` (an FTS5 query), ``:k`` and the filter's own.
+    Columns: pk, id, text, metadata, doc_id, extra, bm25 (FTS5's ``bm25()``:
+    negative, lower is better).
+    """
+    restrict = f" AND {tables.fts}.rowid IN (SELECT pk FROM {tables.items} WHERE {filter_sql})" if filter_sql else ""
+    return (
+        f"SELECT i.pk, i.id, i.text, i.metadata, i.doc_id, i.extra, bm25({tables.fts}) AS score "
+        f"FROM {tables.fts} JOIN {tables.items} AS i ON i.pk = {tables.fts}.rowid "
+        f"WHERE {tables.fts} MATCH :match{restrict} ORDER BY score, i.pk LIMIT :k"
+    )
+
+
+_QUERY_CHUNK = re.compile(r"\S+")
+_WORD_CHARACTER = re.compile(r"\w")
+
+#: Words left out of keyword queries built from plain text (unless nothing
+#: else is left): they match most paragraphs and only add noise to BM25.
+_STOPWORD_TEXT = """a about an and are as at be by can could did do does for from had has have how i if in into is
+    it its me my of on or our should so than that the their them then there these they this to was we were what
+    when where which who whom why will with would you your"""
+STOPWORDS = frozenset(_STOPWORD_TEXT.split())
+
+
+def keyword_match_expression(text: str, *, operator: str = "OR", stopwords: frozenset[str] = STOPWORDS) -> str | None:
+    """Turn plain user text into a safe FTS5 query, or ``None`` if it has no words.
+
+    The text is split on whitespace; each piece holding a word character
+    becomes one FTS5 string (double quotes doubled), which FTS5 tokenizes like
+    the documents, so ``ERR_CONN_42`` or ``pg_stat_activity`` match as a
+    phrase. Operators, ``*``, parentheses and quotes in the text are therefore
+    never syntax. NUL characters count as spaces. Pieces that are stopwords are dropped unless all of them
+    are. The strings are joined with ``OR`` (any word may match; BM25 ranks
+    documents matching more and rarer words first) or ``AND``.
+    """
+    if operator not in ("OR", "AND"):
+        raise InvalidInputError(f"operator must be 'OR' or 'AND', got {operator!r}")
+    # FTS5 reads a query only up to a NUL character: treat NUL as a space.
+    pieces = list(
+        dict.fromkeys(p for p in _QUERY_CHUNK.findall(text.replace("\x00", " ")) if _WORD_CHARACTER.search(p))
+    )
+    kept = [p for p in pieces if p.strip(".,;:!?'\"()[]{}").lower() not in stopwords] or pieces
+    if not kept:
+        return None
+    return f" {operator} ".join('"' + p.replace('"', '""') + '"' for p in kept)
 
 
 def knn_sql(tables: CollectionTables, filter_sql: str | None, *, with_vectors: bool = False) -> str:
@@ -226,6 +350,16 @@ def registry_update_sql(column: str) -> str:
     if column not in ("dimension", "model_id"):
         raise InvalidInputError(f"Not a registry column: {column!r}")
     return f"UPDATE {quote_identifier(REGISTRY_TABLE)} SET {column} = ? WHERE name = ?"
+
+
+def registry_set_version_sql() -> str:
+    """Record a collection's schema version after a migration. Parameters: version, name."""
+    return f"UPDATE {quote_identifier(REGISTRY_TABLE)} SET schema_version = ? WHERE name = ?"
+
+
+def registry_versions_sql() -> str:
+    """Every collection's name and schema version."""
+    return f"SELECT name, schema_version FROM {quote_identifier(REGISTRY_TABLE)} ORDER BY name"
 
 
 def registry_delete_sql() -> str:

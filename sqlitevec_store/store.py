@@ -14,8 +14,15 @@ Guarantees:
   before its top-k cut, so a search returns the ``k`` nearest among the
   matching rows, however rare they are. ``k`` above sqlite-vec's cap of 4096
   falls back to an exact in-process scan.
-* **Scores.** ``distance`` is the cosine distance ``1 - cos`` in ``[0, 2]``,
-  ``similarity`` is ``1 - distance`` in ``[-1, 1]``.
+* **Scores.** Vector search: ``distance`` is the cosine distance ``1 - cos``
+  in ``[0, 2]``, ``similarity`` is ``1 - distance`` in ``[-1, 1]``. Keyword
+  and hybrid search: ``similarity`` in ``[0, 1]`` (squashed BM25, or the fused
+  score) and ``distance = 1 - similarity``; ``Hit.score`` is the raw ranking
+  score (see :class:`~sqlitevec_store.records.Hit`).
+* **Keyword index.** Each collection's FTS5 index is kept in sync by triggers
+  on the records table, so it commits or rolls back with the records.
+  Collections written by schema version 1 get it when a writable database is
+  opened (:meth:`Database.migrate`).
 * **Threads.** A :class:`Database` may be shared between threads (for example
   the thread pool frameworks run async methods on); access to its connection
   is serialized by a lock. After ``os.fork()`` a file database reopens its
@@ -25,6 +32,7 @@ Guarantees:
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import json
 import math
 import os
@@ -45,6 +53,7 @@ from .connection import (
     Connection,
     database_errors,
     enable_wal,
+    logger,
     open_connection,
     prepare_connection,
 )
@@ -59,9 +68,10 @@ from .errors import (
     SqliteVecStoreError,
 )
 from .filters import Filter, compile_filter
+from .fusion import DEFAULT_ALPHA, FUSION_METHODS, RRF_K, alpha_fusion, rrf_fusion
 from .records import CollectionInfo, Hit, Record, chunks
 
-__all__ = ["Collection", "Database", "DEFAULT_COLLECTION", "WRITE_CHUNK_SIZE"]
+__all__ = ["Collection", "Database", "DEFAULT_COLLECTION", "DEFAULT_HYBRID_FETCH_K", "WRITE_CHUNK_SIZE"]
 
 #: The collection used when none is named (both adapters and the CLI agree).
 DEFAULT_COLLECTION = "default"
@@ -69,6 +79,9 @@ DEFAULT_COLLECTION = "default"
 #: Records are validated and written this many at a time (bounding memory
 #: for generators); the whole call stays one transaction.
 WRITE_CHUNK_SIZE = 1000
+
+#: How many candidates hybrid search takes from each ranking by default (at least ``k``).
+DEFAULT_HYBRID_FETCH_K = 20
 
 #: vec0's default chunk size: vectors are allocated this many at a time.
 VEC0_CHUNK_SIZE = 1024
@@ -157,6 +170,8 @@ class Database:
             self._check_registry()
             if self._owns_connection and not read_only and self.path not in (":memory:", ""):
                 self._maybe_enable_wal()
+            if not read_only:
+                self.migrate(strict=False)
         except BaseException:
             if self._owns_connection:
                 self._conn.close()
@@ -265,6 +280,57 @@ class Database:
                     f"The table {schema.REGISTRY_TABLE!r} was not written by sqlitevec-store "
                     f"(columns {columns}); refusing to use this file"
                 )
+
+    def migrate(self, *, strict: bool = True) -> list[str]:
+        """Bring every collection written by an older schema version up to date.
+
+        Each collection is migrated in its own transaction: the steps of
+        :data:`schema.MIGRATIONS` from its version to :data:`schema.SCHEMA_VERSION`,
+        then the new version in the registry (a failure leaves that
+        collection as it was). Opening a writable database calls this with
+        ``strict=False``; collections of a newer version are left alone
+        (opening them raises :class:`SchemaError`).
+
+        Args:
+            strict: Raise when a collection cannot be migrated (with
+                ``False``, log a warning and go on; keyword search on it will
+                try again and raise).
+
+        Returns:
+            The names of the collections migrated.
+        """
+        migrated: list[str] = []
+        with self._lock:
+            conn = self.conn
+            if not self._registry_exists(conn):
+                return migrated
+            stale = [
+                name
+                for name, version in conn.execute(schema.registry_versions_sql()).fetchall()
+                if version < schema.SCHEMA_VERSION
+            ]
+            for name in stale:
+                try:
+                    if self._migrate_one(name):
+                        migrated.append(name)
+                except database_errors() as exc:
+                    if strict:
+                        raise SchemaError(f"Cannot migrate collection {name!r}: {exc}") from exc
+                    logger.warning("collection %r not migrated: %s", name, exc)
+        return migrated
+
+    def _migrate_one(self, name: str) -> bool:
+        with self.atomic() as conn:
+            # Read again inside the write transaction: another connection may have migrated it meanwhile.
+            row = conn.execute(schema.registry_select_sql(one=True), (name,)).fetchone()
+            if row is None or row[4] >= schema.SCHEMA_VERSION:
+                return False
+            tables = schema.CollectionTables(name)
+            for step in range(row[4], schema.SCHEMA_VERSION):
+                for statement in schema.MIGRATIONS[step](tables):
+                    conn.execute(statement)
+            conn.execute(schema.registry_set_version_sql(), (schema.SCHEMA_VERSION, name))
+        return True
 
     def _maybe_enable_wal(self) -> None:
         """Use WAL for new files and files this package already uses.
@@ -375,7 +441,7 @@ class Database:
             if info is None:
                 conn.execute(schema.registry_insert_sql(), (name, dimension, model_id, schema.SCHEMA_VERSION))
                 tables = schema.CollectionTables(name)
-                for statement in schema.create_items_sql(tables):
+                for statement in [*schema.create_items_sql(tables), *schema.create_fts_sql(tables)]:
                     conn.execute(statement)
                 if dimension is not None:
                     conn.execute(schema.create_vec_sql(tables, dimension))
@@ -982,6 +1048,9 @@ class Collection:
             conn.execute(schema.create_vec_sql(self.tables, dimension))
             for statement in schema.compact_restore_sql(self.tables):
                 conn.execute(statement)
+            if self.info().schema_version >= 2:
+                # The keyword index keeps its rows (compaction moves no record); merge its segments.
+                conn.execute(schema.fts_command_sql(self.tables, "optimize"))
         return {"slots_before": before, "slots_after": self.stats()["vector_slots"]}
 
     # -- search -----------------------------------------------------------
@@ -1027,14 +1096,12 @@ class Collection:
         sql = schema.knn_sql(self.tables, filter_sql, with_vectors=include_vectors)
         with self._guard() as conn:
             rows = conn.execute(sql, {**params, "query": query.tobytes(), "k": k}).fetchall()
-        return [
-            _hit(
-                row,
-                _distance_from_l2(row[6]),
-                np.frombuffer(row[7], np.float32).copy() if include_vectors else None,
-            )
-            for row in rows
-        ]
+        hits = []
+        for row in rows:
+            distance = _distance_from_l2(row[6])
+            stored = np.frombuffer(row[7], np.float32).copy() if include_vectors else None
+            hits.append(_hit(row, distance, stored, score=1.0 - distance))
+        return hits
 
     def _scan_search(
         self, query: npt.NDArray[np.float32], k: int, filter: Filter | None, include_vectors: bool
@@ -1059,10 +1126,161 @@ class Collection:
                 )
             }
         return [
-            _hit(by_pk[int(pks[i])], float(distances[i]), matrix[i].copy() if include_vectors else None)
+            _hit(
+                by_pk[int(pks[i])],
+                float(distances[i]),
+                matrix[i].copy() if include_vectors else None,
+                score=1.0 - float(distances[i]),
+            )
             for i in order
             if int(pks[i]) in by_pk
         ]
+
+    def _require_keyword_index(self) -> None:
+        """Build the keyword index of a collection written before it existed, or say why it cannot."""
+        info = self.info()
+        if info.schema_version >= 2:
+            return
+        if self.db.read_only:
+            raise SchemaError(
+                f"Collection {info.name!r} was written by an older sqlitevec-store (schema version "
+                f"{info.schema_version}) and has no keyword index yet. Open the file once without "
+                "read_only=True to build it; vector search works meanwhile."
+            )
+        self.db.migrate()
+
+    def keyword_search(
+        self,
+        text: str,
+        *,
+        k: int = 4,
+        filter: Filter | None = None,
+        raw: bool = False,
+    ) -> list[Hit]:
+        """The ``k`` records best matching ``text`` by BM25 (SQLite FTS5), best first.
+
+        Plain text (the default) is never parsed as FTS5 syntax: each
+        whitespace-separated word becomes a quoted FTS5 string, common English
+        stopwords are dropped, and the rest are ORed
+        (:func:`schema.keyword_match_expression`), so a record matching any
+        word can be found and BM25 ranks those matching more and rarer words
+        first. Text without any word (``""``, ``"?!"``) finds nothing.
+
+        Args:
+            text: The query.
+            k: How many hits at most.
+            filter: A metadata filter; the result is the exact top-``k``
+                among matching records.
+            raw: Pass ``text`` to FTS5 as a query in its own syntax (``AND``,
+                ``NEAR``, ``"phrases"``, ``prefix*``).
+
+        Returns:
+            Hits whose ``score`` is the BM25 score (higher is better) and
+            ``similarity`` ``score / (1 + score)``; see :class:`Hit`.
+
+        Raises:
+            InvalidInputError: ``raw`` and ``text`` is not a valid FTS5 query.
+            SchemaError: The collection predates the keyword index and the
+                database is open read-only.
+
+        """
+        k = _check_k(k)
+        if not isinstance(text, str):
+            raise InvalidInputTypeError(f"query text must be a string, got {type(text).__name__}")
+        _check_encodable(text, "query text")
+        match = (text if text.strip() else None) if raw else schema.keyword_match_expression(text)
+        if match is None:
+            return []
+        self._require_keyword_index()
+        filter_sql, params = compile_filter(filter, "metadata") if filter is not None else (None, {})
+        sql = schema.keyword_sql(self.tables, filter_sql)
+        try:
+            with self._guard() as conn:
+                rows = conn.execute(sql, {**params, "match": match, "k": k}).fetchall()
+        except database_errors() as exc:
+            if raw and _is_fts_query_error(exc):
+                raise InvalidInputError(f"Invalid FTS5 query {text!r}: {exc}") from exc
+            raise
+        hits = []
+        for row in rows:
+            bm25 = max(-float(row[6]), 0.0)
+            similarity = bm25 / (1.0 + bm25)
+            hits.append(_hit(row, 1.0 - similarity, None, score=bm25, similarity=similarity))
+        return hits
+
+    def hybrid_search(
+        self,
+        vector: Sequence[float] | npt.NDArray[Any],
+        text: str,
+        *,
+        k: int = 4,
+        filter: Filter | None = None,
+        alpha: float | None = None,
+        fetch_k: int | None = None,
+        fusion: str = "relative_score",
+    ) -> list[Hit]:
+        """Vector and keyword search fused into one ranking, best first.
+
+        Takes the ``fetch_k`` nearest records by vector and the ``fetch_k``
+        best by BM25 (both exact under ``filter``), and fuses them
+        (:mod:`sqlitevec_store.fusion`):
+
+        * ``fusion="relative_score"`` (default): ``alpha * vector + (1 -
+          alpha) * keyword`` over min-max normalized scores; ``alpha=None``
+          means :data:`fusion.DEFAULT_ALPHA` (0.7, the best fusion measured on
+          benchmarks/hybrid_quality.py).
+        * ``fusion="rrf"``: reciprocal rank fusion with ``c = 60``
+          (:data:`fusion.RRF_K`), weights ``alpha`` and ``1 - alpha`` (0.5
+          each when ``alpha`` is ``None``).
+
+        ``alpha`` follows LlamaIndex's convention: 1 is pure vector search, 0
+        pure keyword search.
+
+        Args:
+            vector: The query embedding.
+            text: The query text (plain words; see :meth:`keyword_search`).
+            k: How many hits at most.
+            filter: A metadata filter; every hit matches it.
+            alpha: The weight of the vector side in ``[0, 1]``, or ``None``
+                for the default.
+            fetch_k: Candidates per ranking (default
+                ``max(k, DEFAULT_HYBRID_FETCH_K)``; at least ``k``).
+            fusion: ``"relative_score"`` or ``"rrf"``.
+
+        Returns:
+            Hits whose ``similarity`` and ``score`` are the fused score in
+            ``[0, 1]`` (1: ranked first by both) and ``distance`` is
+            ``1 - score``.
+
+        """
+        k = _check_k(k)
+        fetch_k = max(k, DEFAULT_HYBRID_FETCH_K if fetch_k is None else _check_k(fetch_k, "fetch_k"))
+        if alpha is not None and (
+            isinstance(alpha, bool) or not isinstance(alpha, (int, float)) or not 0.0 <= alpha <= 1.0
+        ):
+            raise InvalidInputError(f"alpha must be None or a number in [0, 1], got {alpha!r}")
+        if fusion not in FUSION_METHODS:
+            raise InvalidInputError(f"fusion must be one of {FUSION_METHODS}, got {fusion!r}")
+        if not isinstance(text, str):
+            raise InvalidInputTypeError(f"query text must be a string, got {type(text).__name__}")
+        self._require_keyword_index()
+        with self.db.snapshot():
+            dense = self.search(vector, k=fetch_k, filter=filter)
+            keyword = self.keyword_search(text, k=fetch_k, filter=filter)
+        by_id = {hit.id: hit for hit in keyword}
+        by_id.update((hit.id, hit) for hit in dense)
+        if fusion == "rrf":
+            weight = 0.5 if alpha is None else float(alpha)
+            fused = rrf_fusion(
+                [[h.id for h in dense], [h.id for h in keyword]], weights=[weight, 1.0 - weight], c=RRF_K
+            )
+        else:
+            fused = alpha_fusion(
+                [(h.id, h.similarity) for h in dense],
+                [(h.id, h.score or 0.0) for h in keyword],
+                alpha=DEFAULT_ALPHA if alpha is None else float(alpha),
+            )
+        return [_scored(by_id[key], score) for key, score in fused[:k]]
 
     def mmr(
         self,
@@ -1124,21 +1342,39 @@ def maximal_marginal_relevance(
 
 
 def _replace_vector(hit: Hit, vector: npt.NDArray[np.float32] | None) -> Hit:
-    return Hit(hit.id, hit.text, hit.metadata, hit.distance, hit.similarity, hit.doc_id, hit.extra, vector)
+    return dataclasses.replace(hit, vector=vector)
 
 
-def _hit(row: Sequence[Any], distance: float, vector: npt.NDArray[np.float32] | None) -> Hit:
+def _hit(
+    row: Sequence[Any],
+    distance: float,
+    vector: npt.NDArray[np.float32] | None,
+    *,
+    score: float | None = None,
+    similarity: float | None = None,
+) -> Hit:
     _pk, record_id, text, metadata, doc_id, extra = row[:6]
     return Hit(
         id=record_id,
         text=text,
         metadata=json.loads(metadata),
         distance=distance,
-        similarity=1.0 - distance,
+        similarity=1.0 - distance if similarity is None else similarity,
         doc_id=doc_id,
         extra=None if extra is None else json.loads(extra),
         vector=vector,
+        score=score,
     )
+
+
+def _scored(hit: Hit, score: float) -> Hit:
+    """A hybrid hit: ``similarity`` and ``score`` are the fused score, ``distance`` its complement."""
+    return dataclasses.replace(hit, similarity=score, distance=1.0 - score, score=score)
+
+
+def _is_fts_query_error(exc: BaseException) -> bool:
+    message = str(exc).lower()
+    return not any(word in message for word in ("locked", "busy", "no such table", "disk", "corrupt"))
 
 
 def _check_strings(values: Iterable[Any], what: str) -> list[str]:

@@ -354,6 +354,37 @@ def test_query_extra_metadata_column(db: Path, work: Path) -> None:
     assert '{"lang":"en"}' in row
 
 
+def test_query_keyword_mode_needs_no_model(indexed: Path, embedders: list[FakeEmbedder]) -> None:
+    result = run("query", "pip install", "--db", str(indexed), "--mode", "keyword", "-k", "2", "--json")
+    hits = [json.loads(line) for line in result.stdout.splitlines()]
+    assert hits and "pip install" in hits[0]["text"].lower()
+    assert all(0 < h["similarity"] < 1 for h in hits)
+    assert sum(e.query_calls for e in embedders) == 0
+    result = run("query", '"AND (* NEAR', "--db", str(indexed), "--mode", "keyword")
+    assert result.stdout == ""
+
+
+def test_query_hybrid_mode(indexed: Path) -> None:
+    text = "Guide > Install\n\nRun pip install."
+    result = run("query", text, "--db", str(indexed), "--mode", "hybrid", "-k", "3", "--json")
+    hits = [json.loads(line) for line in result.stdout.splitlines()]
+    assert hits[0]["id"] == "docs/guide.md#1" and hits[0]["similarity"] == pytest.approx(1.0)
+    result = run("query", text, "--db", str(indexed), "--mode", "hybrid", "--alpha", "0")
+    header, *rows = result.stdout.splitlines()
+    assert header.split() == ["score", "id", "heading", "preview"] and rows
+    run("query", text, "--db", str(indexed), "--alpha", "0.5", code=2)  # --alpha needs --mode hybrid
+    run("query", text, "--db", str(indexed), "--mode", "hybrid", "--alpha", "2", code=2)
+
+
+def test_query_keyword_on_a_v1_file_explains(indexed: Path) -> None:
+    with Database(indexed) as store:
+        store.conn.execute("UPDATE sqlitevec_store_collections SET schema_version = 1")
+    result = run("query", "pip", "--db", str(indexed), "--mode", "keyword", code=1)
+    assert "compact" in result.output
+    run("compact", "--db", str(indexed))
+    assert run("query", "pip", "--db", str(indexed), "--mode", "keyword").stdout
+
+
 def test_query_empty_collection(db: Path) -> None:
     run("index", "docs/*.rst", "--db", str(db), "-q")  # creates the collection, indexes nothing
     result = run("query", "x", "--db", str(db))
@@ -634,7 +665,7 @@ def test_collection_without_a_model(work: Path) -> None:
         ("--filter", "[1, 2]", "must be a JSON object"),
         ("--filter", '{"heading": {"$regex": "x"}}', "Unknown filter operator '$regex'"),
         ("--filter", '{"level": {"$gt": true}}', "cannot compare a boolean"),
-        ("--mode", "hybrid", "'hybrid' is not 'dense'"),
+        ("--mode", "sparse", "'sparse' is not one of 'dense', 'keyword', 'hybrid'"),
         ("-k", "0", "0 is not in the range x>=1"),
         ("--collection", "bad name!", "Invalid collection name"),
     ],
@@ -680,7 +711,7 @@ def test_console_script(work: Path) -> None:
     missing = sh("query", "x", "--db", "missing.db")
     assert missing.returncode == 1 and missing.stderr.startswith("Error: ")
     assert not (work / "missing.db").exists()
-    usage = sh("query", "x", "--db", "store.db", "--mode", "keyword")
+    usage = sh("query", "x", "--db", "store.db", "--mode", "sparse")
     assert usage.returncode == 2
     version = sh("--version")
     assert version.returncode == 0 and "sqlitevec-store, version" in version.stdout
@@ -729,4 +760,4 @@ def test_help() -> None:
     for command in ("index", "query", "stats", "compact", "export", "import", "drop"):
         assert f"  {command} " in text
         assert "--db FILE" in run(command, "--help").stdout
-    assert "--mode [dense]" in run("query", "--help").stdout
+    assert "--mode [dense|keyword|hybrid]" in run("query", "--help").stdout

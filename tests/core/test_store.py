@@ -32,7 +32,7 @@ from sqlitevec_store import (
     UnsupportedFilterError,
     parse_filter_dict,
 )
-from sqlitevec_store.schema import VEC0_MAX_K
+from sqlitevec_store.schema import SCHEMA_VERSION, VEC0_MAX_K
 from tests.fakes import FakeEmbedder
 
 EMB = FakeEmbedder(dimension=8)
@@ -379,7 +379,7 @@ def test_reopen_file_keeps_everything(db_path: Path) -> None:
         col.upsert([rec("alpha", {"nested": {"a": [1, 2, {"b": None}]}, "u": "ünï 🙂"}, "a")])
     with Database(db_path) as db:
         info = db.collections()[0]
-        assert (info.name, info.dimension, info.model_id, info.schema_version) == ("docs", 8, "m/one", 1)
+        assert (info.name, info.dimension, info.model_id, info.schema_version) == ("docs", 8, "m/one", SCHEMA_VERSION)
         col = db.collection("docs")
         assert col.get(["a"])[0].metadata == {"nested": {"a": [1, 2, {"b": None}]}, "u": "ünï 🙂"}
         assert col.search(EMB.vector("alpha"), k=1)[0].id == "a"

@@ -256,7 +256,9 @@ def test_query_on_an_empty_store(store: SQLiteVecVectorStore) -> None:
 
 def test_query_errors(store: SQLiteVecVectorStore) -> None:
     store.add([text_node("a", 1)])
-    with pytest.raises(ValueError, match="default, mmr"):
+    with pytest.raises(ValueError, match="default, mmr, text_search, hybrid"):
+        store.query(VectorStoreQuery(query_embedding=vec(1), mode=VectorStoreQueryMode.SPARSE))
+    with pytest.raises(ValueError, match="query_str"):
         store.query(VectorStoreQuery(query_embedding=vec(1), mode=VectorStoreQueryMode.HYBRID))
     with pytest.raises(ValueError, match="query_embedding"):
         store.query(VectorStoreQuery(query_str="no vector"))
