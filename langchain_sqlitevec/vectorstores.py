@@ -26,7 +26,6 @@ from sqlitevec_store import (
     DEFAULT_COLLECTION,
     Collection,
     CollectionInfo,
-    CollectionNotFoundError,
     Database,
     Filter,
     Hit,
@@ -303,12 +302,8 @@ class SQLiteVecVectorStore(VectorStore):
     # -- plumbing -----------------------------------------------------------
 
     def _open_collection(self) -> Collection:
-        try:
-            return self._db.collection(self._collection_name, model_id=self._model_id, create=False)
-        except CollectionNotFoundError:
-            # Create it with the model id recorded up front (Database.collection()
-            # does not pass model_id on when it creates a collection).
-            return self._db.create_collection(self._collection_name, model_id=self._model_id)
+        # Opens, or creates with the model id recorded up front; never embeds.
+        return self._db.collection(self._collection_name, model_id=self._model_id)
 
     @property
     def collection(self) -> Collection:
