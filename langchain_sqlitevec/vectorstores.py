@@ -24,6 +24,7 @@ from typing_extensions import Self
 
 from sqlitevec_store import (
     DEFAULT_COLLECTION,
+    DEFAULT_OVERSAMPLE,
     Collection,
     CollectionInfo,
     Database,
@@ -233,6 +234,8 @@ class SQLiteVecVectorStore(VectorStore):
         database: Database | None = None,
         collection_name: str = DEFAULT_COLLECTION,
         model_id: str | EllipsisType | None = ...,
+        index_type: str = "flat",
+        oversample: int = DEFAULT_OVERSAMPLE,
     ) -> None:
         """Open (or create) a collection. Never calls the embedding model.
 
@@ -245,11 +248,19 @@ class SQLiteVecVectorStore(VectorStore):
             model_id: The embedding model's id to record and check; by default
                 ``embedding.model_id`` if the embedding has one, else ``None``
                 (no check).
+            index_type: How searches run: ``"flat"`` (exact; the vectors are
+                scanned from a copy in RAM, ~155 MB per 100K vectors of 384
+                dimensions), ``"rescore"`` (approximate: 1-bit codes, then
+                exact rescoring of ``k * oversample`` candidates) or ``"vec0"``
+                (exact, sqlite-vec's own KNN, no RAM copy). See
+                :class:`sqlitevec_store.Collection`.
+            oversample: Candidates per result for ``"rescore"``.
 
         Raises:
             ValueError: More than one of ``db_path``, ``connection`` and
-                ``database``; a bad collection name; or the collection was built
-                with another embedding model (``ModelMismatchError``).
+                ``database``; a bad collection name or ``index_type``; or the
+                collection was built with another embedding model
+                (``ModelMismatchError``).
             TypeError: An argument of the wrong type.
 
         """
@@ -291,6 +302,8 @@ class SQLiteVecVectorStore(VectorStore):
         self._embedding = embedding
         self._model_id: str | None = model_id
         self._collection_name = collection_name
+        self._index_type = index_type
+        self._oversample = oversample
         self._lock = threading.Lock()
         self._collection: Collection | None = None
         try:
@@ -303,7 +316,9 @@ class SQLiteVecVectorStore(VectorStore):
 
     def _open_collection(self) -> Collection:
         # Opens, or creates with the model id recorded up front; never embeds.
-        return self._db.collection(self._collection_name, model_id=self._model_id)
+        return self._db.collection(
+            self._collection_name, model_id=self._model_id, index_type=self._index_type, oversample=self._oversample
+        )
 
     @property
     def collection(self) -> Collection:
@@ -813,6 +828,8 @@ class SQLiteVecVectorStore(VectorStore):
         database: Database | None = None,
         collection_name: str = DEFAULT_COLLECTION,
         model_id: str | EllipsisType | None = ...,
+        index_type: str = "flat",
+        oversample: int = DEFAULT_OVERSAMPLE,
         **kwargs: Any,
     ) -> Self:
         """Open a store (see the constructor) and add ``texts`` to it.
@@ -827,6 +844,8 @@ class SQLiteVecVectorStore(VectorStore):
             database: A core ``Database`` instead of ``db_path``.
             collection_name: The collection.
             model_id: The model id to record and check (default: ``embedding.model_id``).
+            index_type: How searches run (see the constructor).
+            oversample: Candidates per result for ``index_type="rescore"``.
             **kwargs: ``batch_size``, as for :meth:`add_texts`.
 
         """
@@ -838,6 +857,8 @@ class SQLiteVecVectorStore(VectorStore):
             database=database,
             collection_name=collection_name,
             model_id=model_id,
+            index_type=index_type,
+            oversample=oversample,
         )
         try:
             store.add_texts(texts, metadatas, ids=ids, batch_size=batch_size)
@@ -859,6 +880,8 @@ class SQLiteVecVectorStore(VectorStore):
         database: Database | None = None,
         collection_name: str = DEFAULT_COLLECTION,
         model_id: str | EllipsisType | None = ...,
+        index_type: str = "flat",
+        oversample: int = DEFAULT_OVERSAMPLE,
         **kwargs: Any,
     ) -> Self:
         """Async :meth:`from_texts`."""
@@ -872,6 +895,8 @@ class SQLiteVecVectorStore(VectorStore):
             database=database,
             collection_name=collection_name,
             model_id=model_id,
+            index_type=index_type,
+            oversample=oversample,
         )
         try:
             await store.aadd_texts(texts, metadatas, ids=ids, batch_size=batch_size)

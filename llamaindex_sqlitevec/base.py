@@ -35,6 +35,7 @@ from llama_index.core.vector_stores.utils import metadata_dict_to_node, node_to_
 
 from sqlitevec_store import (
     DEFAULT_COLLECTION,
+    DEFAULT_OVERSAMPLE,
     Collection,
     Comparison,
     Database,
@@ -135,6 +136,13 @@ class SQLiteVecVectorStore(BasePydanticVectorStore):
             one opened with ``check_same_thread=False``.
         database: An open :class:`~sqlitevec_store.Database` to share (not
             closed by :meth:`close`).
+        index_type: How searches run: ``"flat"`` (exact; the vectors are
+            scanned from a copy in RAM, ~155 MB per 100K vectors of 384
+            dimensions), ``"rescore"`` (approximate: 1-bit codes, then exact
+            rescoring of ``k * oversample`` candidates) or ``"vec0"`` (exact,
+            sqlite-vec's own KNN, no RAM copy). See
+            :class:`sqlitevec_store.Collection`.
+        oversample: Candidates per result for ``"rescore"``.
 
     Example:
         .. code-block:: python
@@ -163,6 +171,8 @@ class SQLiteVecVectorStore(BasePydanticVectorStore):
     collection_name: str = Field(default=DEFAULT_COLLECTION, description="Collection name inside the file.")
     embed_dim: int | None = Field(default=None, description="Embedding dimension, if known.")
     model_id: str | None = Field(default=None, description="Canonical id of the embedding model.")
+    index_type: str = Field(default="flat", description="How searches run: 'flat', 'rescore' or 'vec0'.")
+    oversample: int = Field(default=DEFAULT_OVERSAMPLE, description="Candidates per result for 'rescore'.")
 
     _db: Database = PrivateAttr()
     _collection: Collection = PrivateAttr()
@@ -177,6 +187,8 @@ class SQLiteVecVectorStore(BasePydanticVectorStore):
         model_id: str | None = None,
         connection: Any = None,
         database: Database | None = None,
+        index_type: str = "flat",
+        oversample: int = DEFAULT_OVERSAMPLE,
         **kwargs: Any,
     ) -> None:
         if connection is not None and database is not None:
@@ -190,6 +202,8 @@ class SQLiteVecVectorStore(BasePydanticVectorStore):
             "collection_name": collection_name,
             "embed_dim": embed_dim,
             "model_id": model_id,
+            "index_type": index_type,
+            "oversample": oversample,
         }
         # The parent's synthesized __init__ does not know this class's fields.
         super().__init__(**fields, **kwargs)
@@ -207,8 +221,16 @@ class SQLiteVecVectorStore(BasePydanticVectorStore):
     def _open_collection(self) -> Collection:
         db, name = self._db, self.collection_name
         if not db.has_collection(name):
-            return db.create_collection(name, dimension=self.embed_dim, model_id=self.model_id)
-        collection = db.collection(name, model_id=self.model_id, create=False)
+            return db.create_collection(
+                name,
+                dimension=self.embed_dim,
+                model_id=self.model_id,
+                index_type=self.index_type,
+                oversample=self.oversample,
+            )
+        collection = db.collection(
+            name, model_id=self.model_id, create=False, index_type=self.index_type, oversample=self.oversample
+        )
         dimension = collection.dimension
         if self.embed_dim is not None and dimension is not None and dimension != self.embed_dim:
             raise DimensionMismatchError(

@@ -24,6 +24,7 @@ from .errors import (
     UnsupportedFilterError,
 )
 from .filters import And, Comparison, Filter, Not, Op, Or, compile_filter, parse_filter_dict
+from .index import DEFAULT_OVERSAMPLE, INDEX_TYPES, available_index_types
 from .records import CollectionInfo, Hit, Record
 from .schema import SCHEMA_VERSION
 from .store import DEFAULT_COLLECTION, Collection, Database, maximal_marginal_relevance
@@ -36,6 +37,8 @@ except PackageNotFoundError:  # pragma: no cover - running from a checkout witho
 __all__ = [
     "DEFAULT_COLLECTION",
     "DEFAULT_MODEL",
+    "DEFAULT_OVERSAMPLE",
+    "INDEX_TYPES",
     "SCHEMA_VERSION",
     "And",
     "Collection",
@@ -61,6 +64,7 @@ __all__ = [
     "SqliteVecStoreError",
     "UnsupportedFilterError",
     "__version__",
+    "available_index_types",
     "canonical_model_id",
     "compile_filter",
     "maximal_marginal_relevance",

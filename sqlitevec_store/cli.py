@@ -41,7 +41,7 @@ from .embeddings import DEFAULT_MODEL, canonical_model_id
 from .errors import CollectionNotFoundError, ModelMismatchError, SqliteVecStoreError
 from .filters import Filter, parse_filter_dict
 from .records import Hit, Record
-from .schema import SCHEMA_VERSION, validate_collection_name
+from .schema import KEYWORD_INDEX_VERSION, validate_collection_name
 from .store import DEFAULT_COLLECTION, Collection, Database
 
 __all__ = ["Embedder", "cli", "main", "make_embedder", "split_paragraphs"]
@@ -184,9 +184,11 @@ def _open_existing(db_path: Path, *, read_only: bool) -> Database:
     return Database(db_path, read_only=read_only)
 
 
-def _existing_collection(db: Database, name: str, model_id: str | None = None) -> Collection:
+def _existing_collection(
+    db: Database, name: str, model_id: str | None = None, *, index_type: str = "vec0"
+) -> Collection:
     try:
-        return db.collection(name, model_id=model_id, create=False)
+        return db.collection(name, model_id=model_id, create=False, index_type=index_type)
     except CollectionNotFoundError:
         names = db.collection_names()
         have = f"it has: {', '.join(names)}" if names else "it has no collections"
@@ -655,6 +657,14 @@ def _other_metadata(hit: Hit) -> str:
     default=None,
     help="Hybrid only: weight of the vector side, 1 = pure vector, 0 = pure keyword. Default 0.7.",
 )
+@click.option(
+    "--index-type",
+    type=click.Choice(["vec0", "flat", "rescore"]),
+    default="vec0",
+    show_default=True,
+    help="How the vector search runs. vec0 (sqlite-vec's exact KNN) suits one query per process; "
+    "flat and rescore first read every vector into RAM, which pays off only over many queries.",
+)
 @click.option("--json", "as_json", is_flag=True, help="One JSON object per hit (JSON lines).")
 def query(
     *,
@@ -666,6 +676,7 @@ def query(
     filter_: Filter | None,
     mode: str,
     alpha: float | None,
+    index_type: str,
     as_json: bool,
 ) -> None:
     """Search a collection for the chunks nearest to TEXT.
@@ -686,9 +697,9 @@ def query(
     if alpha is not None and mode != "hybrid":
         raise click.UsageError("--alpha applies to --mode hybrid only")
     with _open_existing(db_path, read_only=True) as db:
-        collection = _existing_collection(db, collection_name)
+        collection = _existing_collection(db, collection_name, index_type=index_type)
         hits: list[Hit] = []
-        if mode != "dense" and collection.info().schema_version < SCHEMA_VERSION:
+        if mode != "dense" and collection.info().schema_version < KEYWORD_INDEX_VERSION:
             raise click.ClickException(
                 f"Collection {collection.name!r} was written by an older sqlitevec-store and has no keyword "
                 f"index yet; run `sqlitevec-store compact --db {str(db_path)!r}` once to build it."

@@ -48,11 +48,14 @@ from .errors import InvalidCollectionNameError, InvalidInputError
 __all__ = [
     "COLLECTION_NAME_PATTERN",
     "REGISTRY_TABLE",
+    "CHANGE_LOG_VERSION",
+    "KEYWORD_INDEX_VERSION",
     "SCHEMA_VERSION",
     "VEC0_MAX_K",
     "CollectionTables",
     "FTS_TOKENIZER",
     "MIGRATIONS",
+    "create_changes_sql",
     "create_fts_sql",
     "create_items_sql",
     "create_registry_sql",
@@ -70,7 +73,13 @@ __all__ = [
 
 #: Version of the on-disk layout described above (independent of the package version).
 #: 1: registry, records and vec0 tables. 2: adds the FTS5 keyword index.
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 3
+
+#: The first schema version with the FTS5 keyword index.
+KEYWORD_INDEX_VERSION = 2
+
+#: The first schema version with the change log (and pks that are never reused).
+CHANGE_LOG_VERSION = 3
 
 #: The registry table's name.
 REGISTRY_TABLE = "sqlitevec_store_collections"
@@ -142,13 +151,15 @@ class CollectionTables:
         self.fts = quote_identifier(f"{base}_fts")
         self.fts_triggers = tuple(quote_identifier(f"{base}_fts_{op}") for op in ("ai", "ad", "au"))
         self.items_name = f"{base}_items"
+        self.changes = quote_identifier(f"{base}_changes")
+        self.change_triggers = tuple(quote_identifier(f"{base}_changes_{op}") for op in ("ad", "au"))
 
     def all_tables(self) -> tuple[str, ...]:
         """Tables to drop with the collection.
 
         vec0 and FTS5 drop their own shadow tables; the triggers go with the records table.
         """
-        return (self.fts, self.vec, self.items)
+        return (self.fts, self.vec, self.changes, self.items)
 
 
 def create_items_sql(tables: CollectionTables) -> list[str]:
@@ -213,10 +224,41 @@ def _migrate_1_to_2(tables: CollectionTables) -> list[str]:
     return [*create_fts_sql(tables), fts_command_sql(tables, "rebuild")]
 
 
+def create_changes_sql(tables: CollectionTables) -> list[str]:
+    """The change log that lets a process keep a RAM copy of the vectors in step (schema version 3).
+
+    ``svs_<name>_changes(seq, pk)`` gets one row, from triggers on the records
+    table, for every record updated or deleted. Inserted records need none:
+    row ``seq = -1`` holds the largest pk ever given out, new records get pks
+    above it (:func:`next_pk_sql`), so pks are never reused and the pks above
+    the largest one a copy has seen are the records inserted since. Row
+    ``seq = 0`` holds the collection's random *epoch*, which tells a
+    re-created collection of the same name from the old one. The store trims
+    old rows (:func:`trim_changes_sql`); a copy older than the oldest row left
+    is read again in full.
+    """
+    changes = tables.changes
+    deleted, updated = tables.change_triggers
+    return [
+        f"CREATE TABLE IF NOT EXISTS {changes} (seq INTEGER PRIMARY KEY AUTOINCREMENT, pk INTEGER NOT NULL)",
+        f"INSERT OR IGNORE INTO {changes} (seq, pk) VALUES (-1, (SELECT IFNULL(MAX(pk), 0) FROM {tables.items}))",
+        f"INSERT OR IGNORE INTO {changes} (seq, pk) VALUES (0, random())",
+        f"CREATE TRIGGER IF NOT EXISTS {deleted} AFTER DELETE ON {tables.items} BEGIN "
+        f"INSERT INTO {changes} (pk) VALUES (old.pk); END",
+        f"CREATE TRIGGER IF NOT EXISTS {updated} AFTER UPDATE ON {tables.items} BEGIN "
+        f"INSERT INTO {changes} (pk) VALUES (new.pk); END",
+    ]
+
+
+def _migrate_2_to_3(tables: CollectionTables) -> list[str]:
+    """Version 3 adds the change log."""
+    return create_changes_sql(tables)
+
+
 #: ``MIGRATIONS[v](tables)``: the statements that bring one collection from
 #: schema version ``v`` to ``v + 1``. Every version below
 #: :data:`SCHEMA_VERSION` has an entry.
-MIGRATIONS: dict[int, Callable[[CollectionTables], list[str]]] = {1: _migrate_1_to_2}
+MIGRATIONS: dict[int, Callable[[CollectionTables], list[str]]] = {1: _migrate_1_to_2, 2: _migrate_2_to_3}
 
 
 def keyword_sql(tables: CollectionTables, filter_sql: str | None) -> str:
@@ -295,6 +337,48 @@ def scan_sql(tables: CollectionTables, filter_sql: str | None) -> str:
     """Every (matching) vector with its rowid, for exact search beyond vec0's ``k`` cap."""
     restrict = f" WHERE rowid IN (SELECT pk FROM {tables.items} WHERE {filter_sql})" if filter_sql else ""
     return f"SELECT rowid, embedding FROM {tables.vec}{restrict}"
+
+
+def all_vectors_sql(tables: CollectionTables) -> str:
+    """Every vector with its rowid (to fill a RAM copy)."""
+    return f"SELECT rowid, embedding FROM {tables.vec}"
+
+
+def changes_state_sql(tables: CollectionTables) -> str:
+    """The change log's epoch, oldest kept ``seq`` (0 if none) and newest ``seq``."""
+    c = tables.changes
+    return (
+        f"SELECT (SELECT pk FROM {c} WHERE seq = 0), "
+        f"IFNULL((SELECT MIN(seq) FROM {c} WHERE seq > 0), 0), IFNULL((SELECT MAX(seq) FROM {c}), 0)"
+    )
+
+
+def changed_pks_sql(tables: CollectionTables) -> str:
+    """Pks logged after a given ``seq`` (parameter)."""
+    return f"SELECT DISTINCT pk FROM {tables.changes} WHERE seq > ?"
+
+
+def pks_above_sql(tables: CollectionTables) -> str:
+    """Pks of records above a given pk (parameter): the ones inserted since."""
+    return f"SELECT pk FROM {tables.items} WHERE pk > ?"
+
+
+def trim_changes_sql(tables: CollectionTables) -> str:
+    """Keep only the newest ``?`` rows of the change log (and the epoch row)."""
+    c = tables.changes
+    return f"DELETE FROM {c} WHERE seq > 0 AND seq <= (SELECT MAX(seq) FROM {c}) - ?"
+
+
+def data_version_sql() -> str:
+    """A number that changes when another connection commits to the file."""
+    return "PRAGMA data_version"
+
+
+def candidates_matching_sql(tables: CollectionTables, filter_sql: str) -> str:
+    """Which of the candidate pks (parameter ``:svs_candidates``, a JSON array) match a filter."""
+    return (
+        f"SELECT pk FROM {tables.items} WHERE pk IN (SELECT value FROM json_each(:svs_candidates)) AND ({filter_sql})"
+    )
 
 
 ITEM_COLUMNS = "pk, id, text, metadata, doc_id, extra"
@@ -378,6 +462,19 @@ def drop_table_sql(quoted_table: str) -> str:
 def existing_ids_sql(tables: CollectionTables, count: int) -> str:
     """``(id, pk)`` of the given ids, bound as positional parameters."""
     return f"SELECT id, pk FROM {tables.items} WHERE id IN ({placeholders(count)})"
+
+
+def next_pk_sql(tables: CollectionTables) -> str:
+    """The next free pk: above every pk in use and every pk ever given out (schema version 3)."""
+    return (
+        f"SELECT MAX(IFNULL((SELECT MAX(pk) FROM {tables.items}), 0), "
+        f"IFNULL((SELECT pk FROM {tables.changes} WHERE seq = -1), 0)) + 1"
+    )
+
+
+def set_high_water_sql(tables: CollectionTables) -> str:
+    """Record the largest pk given out (parameter), if above the one recorded."""
+    return f"UPDATE {tables.changes} SET pk = :pk WHERE seq = -1 AND pk < :pk"
 
 
 def max_pk_sql(tables: CollectionTables) -> str:

@@ -69,6 +69,7 @@ from .errors import (
 )
 from .filters import Filter, compile_filter
 from .fusion import DEFAULT_ALPHA, FUSION_METHODS, RRF_K, alpha_fusion, rrf_fusion
+from .index import DEFAULT_OVERSAMPLE, INDEX_TYPES, VectorIndex, top_k
 from .records import CollectionInfo, Hit, Record, chunks
 
 __all__ = ["Collection", "Database", "DEFAULT_COLLECTION", "DEFAULT_HYBRID_FETCH_K", "WRITE_CHUNK_SIZE"]
@@ -82,6 +83,9 @@ WRITE_CHUNK_SIZE = 1000
 
 #: How many candidates hybrid search takes from each ranking by default (at least ``k``).
 DEFAULT_HYBRID_FETCH_K = 20
+
+#: The change log keeps this many newest entries (a RAM copy further behind reloads in full).
+CHANGE_LOG_KEEP = 100_000
 
 #: vec0's default chunk size: vectors are allocated this many at a time.
 VEC0_CHUNK_SIZE = 1024
@@ -152,6 +156,12 @@ class Database:
         self._read_only = read_only
         self._savepoints = 0
         self._closed = False
+        # RAM copies of collections' vectors, shared by every Collection object of this Database.
+        self._indexes: dict[tuple[str, bool], VectorIndex] = {}
+        # Bumped whenever the connection is replaced, so a RAM copy checks the file again.
+        self._conn_serial = 0
+        # True while snapshot() holds a read transaction it began itself (committed state only).
+        self._clean_read = False
         if isinstance(database, (str, Path)):
             self.path: str | None = str(database)
             self._owns_connection = True
@@ -190,6 +200,7 @@ class Database:
             assert self.path is not None
             self._conn = open_connection(self.path, busy_timeout_ms=self._busy_timeout_ms, read_only=self._read_only)
             self._pid = os.getpid()
+            self._conn_serial += 1
         return self._conn
 
     def close(self) -> None:
@@ -198,6 +209,7 @@ class Database:
             if self._closed:
                 return
             self._closed = True
+            self._indexes.clear()
             if self._owns_connection and self._pid == os.getpid():
                 self._conn.close()
 
@@ -233,6 +245,7 @@ class Database:
                     raise
                 conn.execute("COMMIT")
             else:
+                self._clean_read = False
                 self._savepoints += 1
                 name = f"svs_sp_{self._savepoints}"
                 conn.execute(f"SAVEPOINT {name}")
@@ -255,10 +268,16 @@ class Database:
                 yield conn
                 return
             conn.execute("BEGIN")
+            self._clean_read = True
             try:
                 yield conn
             finally:
+                self._clean_read = False
                 conn.execute("COMMIT")
+
+    def _sees_committed_state(self) -> bool:
+        """Whether the connection reads only committed data: no write transaction is open."""
+        return not self.conn.in_transaction or self._clean_read
 
     # -- registry -----------------------------------------------------------
 
@@ -413,6 +432,8 @@ class Database:
         dimension: int | None = None,
         model_id: str | None = None,
         exist_ok: bool = True,
+        index_type: str = "flat",
+        oversample: int = DEFAULT_OVERSAMPLE,
     ) -> Collection:
         """Create a collection (or return the existing one when ``exist_ok``).
 
@@ -422,6 +443,8 @@ class Database:
                 batch of vectors sets it.
             model_id: The embedding model's canonical id, recorded now.
             exist_ok: Return an existing collection instead of raising.
+            index_type: How searches run (see :class:`Collection`).
+            oversample: For ``index_type="rescore"``: candidates per result.
 
         Raises:
             InvalidCollectionNameError: Bad name.
@@ -441,7 +464,11 @@ class Database:
             if info is None:
                 conn.execute(schema.registry_insert_sql(), (name, dimension, model_id, schema.SCHEMA_VERSION))
                 tables = schema.CollectionTables(name)
-                for statement in [*schema.create_items_sql(tables), *schema.create_fts_sql(tables)]:
+                for statement in [
+                    *schema.create_items_sql(tables),
+                    *schema.create_fts_sql(tables),
+                    *schema.create_changes_sql(tables),
+                ]:
                     conn.execute(statement)
                 if dimension is not None:
                     conn.execute(schema.create_vec_sql(tables, dimension))
@@ -449,10 +476,16 @@ class Database:
                 raise DimensionMismatchError(
                     f"Collection {info.name!r} has dimension {info.dimension}, not {dimension}"
                 )
-        return Collection(self, name, model_id=model_id)
+        return Collection(self, name, model_id=model_id, index_type=index_type, oversample=oversample)
 
     def collection(
-        self, name: str = DEFAULT_COLLECTION, *, model_id: str | None = None, create: bool = True
+        self,
+        name: str = DEFAULT_COLLECTION,
+        *,
+        model_id: str | None = None,
+        create: bool = True,
+        index_type: str = "flat",
+        oversample: int = DEFAULT_OVERSAMPLE,
     ) -> Collection:
         """Open a collection, creating it if needed (unless ``create=False``).
 
@@ -466,6 +499,10 @@ class Database:
                 collection records it at once; an existing one without a model
                 id records it on the first write.
             create: Create a missing collection (registering it writes to the file).
+            index_type: How searches run: ``"flat"`` (exact, default),
+                ``"rescore"`` (approximate) or ``"vec0"`` (exact, no RAM copy);
+                see :class:`Collection`.
+            oversample: For ``"rescore"``: candidates ranked exactly per result.
 
         Raises:
             CollectionNotFoundError: Missing and ``create`` is false.
@@ -479,8 +516,8 @@ class Database:
             if not create or self._read_only:
                 hint = " (the database is open read-only)" if self._read_only else ""
                 raise CollectionNotFoundError(f"No collection named {name!r} in this database{hint}")
-            return self.create_collection(name, model_id=model_id)
-        return Collection(self, info.name, model_id=model_id)
+            return self.create_collection(name, model_id=model_id, index_type=index_type, oversample=oversample)
+        return Collection(self, info.name, model_id=model_id, index_type=index_type, oversample=oversample)
 
     def drop_collection(self, name: str, *, missing_ok: bool = False) -> bool:
         """Delete a collection, its records and its tables.
@@ -502,7 +539,12 @@ class Database:
             for table in schema.CollectionTables(info.name).all_tables():
                 conn.execute(schema.drop_table_sql(table))
             conn.execute(schema.registry_delete_sql(), (info.name,))
+            self._forget_indexes(info.name)
         return True
+
+    def _forget_indexes(self, name: str) -> None:
+        for key in [key for key in self._indexes if key[0] == name.lower()]:
+            del self._indexes[key]
 
 
 def _info_from_row(row: Sequence[Any]) -> CollectionInfo:
@@ -612,10 +654,42 @@ class Collection:
     """A named set of records in a :class:`Database`. Light: create freely.
 
     Use :meth:`Database.collection` rather than this constructor.
+
+    How vector searches run (``index_type``; a choice of this process, not
+    stored in the file, see :mod:`sqlitevec_store.index`):
+
+    * ``"flat"`` (default): exact. The first search reads the collection's
+      vectors into RAM (``4 * dimension`` bytes each: ~155 MB per 100,000
+      vectors of 384 dimensions) and later searches scan that copy with numpy.
+      Before every search the copy is brought in step with the file, so writes
+      by other connections and processes are seen; it reads only what changed
+      (schema version 3's change log). Every :class:`Collection` of one
+      :class:`Database` shares the copy.
+    * ``"rescore"``: approximate. As ``"flat"``, plus 1-bit codes; a search
+      ranks the codes, then the best ``k * oversample`` candidates by exact
+      distance.
+    * ``"vec0"``: exact, sqlite-vec's own KNN inside SQLite. No RAM copy and
+      no load time; slower per search on large collections. Searches inside a
+      write transaction always take this path (they must see uncommitted rows).
+
+    Every type honours filters exactly (the ``k`` best among matching rows)
+    and reports the same distances.
     """
 
-    def __init__(self, db: Database, name: str, *, model_id: str | None = None) -> None:
+    def __init__(
+        self,
+        db: Database,
+        name: str,
+        *,
+        model_id: str | None = None,
+        index_type: str = "flat",
+        oversample: int = DEFAULT_OVERSAMPLE,
+    ) -> None:
         """Bind to an existing collection and check the caller's model id against it."""
+        if index_type not in INDEX_TYPES:
+            raise InvalidInputError(f"index_type must be one of {INDEX_TYPES}, got {index_type!r}")
+        self.index_type = index_type
+        self.oversample = _check_k(oversample, "oversample")
         self.db = db
         self.name = schema.validate_collection_name(name)
         self.tables = schema.CollectionTables(name)
@@ -726,7 +800,11 @@ class Collection:
         all_ids: list[str] = []
         with self.db.atomic() as conn:
             dimension = self._claim_dimension(conn, int(prepared[2].shape[1]))
-            next_pk = int(conn.execute(schema.max_pk_sql(self.tables)).fetchone()[0]) + 1
+            versioned = self.info().schema_version >= schema.CHANGE_LOG_VERSION
+            if versioned:
+                next_pk = int(conn.execute(schema.next_pk_sql(self.tables)).fetchone()[0])
+            else:
+                next_pk = int(conn.execute(schema.max_pk_sql(self.tables)).fetchone()[0]) + 1
             while True:
                 ids, rows, matrix = prepared
                 if matrix.shape[1] != dimension:
@@ -740,6 +818,8 @@ class Collection:
                 if batch is None:
                     break
                 prepared = self._prepare(batch, seen, len(all_ids))
+            if versioned:
+                conn.execute(schema.set_high_water_sql(self.tables), {"pk": next_pk - 1})
         return all_ids
 
     def _prepare(
@@ -793,6 +873,7 @@ class Collection:
         if updates:
             conn.executemany(schema.update_item_sql(self.tables), updates)
             conn.executemany(schema.delete_vector_sql(self.tables), [(u[-1],) for u in updates])
+            self._trim_changes(conn)
         if inserts:
             conn.executemany(schema.insert_item_sql(self.tables), inserts)
         conn.executemany(schema.insert_vector_sql(self.tables), vectors)
@@ -898,7 +979,14 @@ class Collection:
             if pks and self._has_vec(conn):
                 conn.executemany(schema.delete_vector_sql(self.tables), [(pk,) for pk in pks])
             conn.executemany(schema.delete_items_sql(self.tables), [(pk,) for pk in pks])
+            if pks:
+                self._trim_changes(conn)
         return len(pks)
+
+    def _trim_changes(self, conn: Connection) -> None:
+        """Inside a write: keep the change log short (a RAM copy older than it reloads in full)."""
+        if self.info().schema_version >= schema.CHANGE_LOG_VERSION:
+            conn.execute(schema.trim_changes_sql(self.tables), (CHANGE_LOG_KEEP,))
 
     def clear(self) -> int:
         """Delete every record; keep the collection, its dimension and model.
@@ -1048,7 +1136,7 @@ class Collection:
             conn.execute(schema.create_vec_sql(self.tables, dimension))
             for statement in schema.compact_restore_sql(self.tables):
                 conn.execute(statement)
-            if self.info().schema_version >= 2:
+            if self.info().schema_version >= schema.KEYWORD_INDEX_VERSION:
                 # The keyword index keeps its rows (compaction moves no record); merge its segments.
                 conn.execute(schema.fts_command_sql(self.tables, "optimize"))
         return {"slots_before": before, "slots_after": self.stats()["vector_slots"]}
@@ -1079,7 +1167,9 @@ class Collection:
         """The ``k`` records nearest to ``vector`` by cosine distance, nearest first.
 
         With a filter, the result is the exact top-``k`` among the matching
-        records (fewer only when fewer match).
+        records (fewer only when fewer match); with ``index_type="rescore"``
+        it is approximate among them. Equal distances are ordered by insertion
+        (with ``index_type="vec0"``, sqlite-vec picks among them).
 
         Raises:
             InvalidInputError: ``k`` < 1, or a NaN/infinite/zero query.
@@ -1090,9 +1180,16 @@ class Collection:
         query = self._query_vector(vector)
         if query is None:
             return []
+        filter_sql, params = compile_filter(filter, "metadata") if filter is not None else (None, {})
+        with self._guard() as conn:
+            if self.index_type != "vec0" and self.db._sees_committed_state():
+                with self.db.snapshot():
+                    index = self._synced_index(conn)
+                    return self._index_search(
+                        conn, index, query, k=k, filter_sql=filter_sql, params=params, include_vectors=include_vectors
+                    )
         if k > schema.VEC0_MAX_K:
             return self._scan_search(query, k, filter, include_vectors)
-        filter_sql, params = compile_filter(filter, "metadata") if filter is not None else (None, {})
         sql = schema.knn_sql(self.tables, filter_sql, with_vectors=include_vectors)
         with self._guard() as conn:
             rows = conn.execute(sql, {**params, "query": query.tobytes(), "k": k}).fetchall()
@@ -1102,6 +1199,129 @@ class Collection:
             stored = np.frombuffer(row[7], np.float32).copy() if include_vectors else None
             hits.append(_hit(row, distance, stored, score=1.0 - distance))
         return hits
+
+    def _index_search(
+        self,
+        conn: Connection,
+        index: VectorIndex,
+        query: npt.NDArray[np.float32],
+        *,
+        k: int,
+        filter_sql: str | None,
+        params: dict[str, Any],
+        include_vectors: bool,
+    ) -> list[Hit]:
+        """Search the RAM copy; the filter is asked in SQL about candidates only (see :mod:`.index`)."""
+
+        def check(pks: npt.NDArray[np.int64]) -> npt.NDArray[np.bool_]:
+            assert filter_sql is not None
+            sql = schema.candidates_matching_sql(self.tables, filter_sql)
+            found = [row[0] for row in conn.execute(sql, {**params, "svs_candidates": json.dumps(pks.tolist())})]
+            return np.isin(pks, np.array(found, np.int64))
+
+        def matching() -> npt.NDArray[np.int64]:
+            assert filter_sql is not None
+            rows = conn.execute(schema.pks_where_sql(self.tables, filter_sql), params)
+            return np.fromiter((row[0] for row in rows), np.int64)
+
+        positions, distances = top_k(
+            index,
+            query,
+            k,
+            index_type=self.index_type,
+            oversample=self.oversample,
+            check=check if filter_sql is not None else None,
+            matching=matching if filter_sql is not None else None,
+        )
+        chosen = [int(pk) for pk in index.pks[positions]]
+        by_pk: dict[int, tuple[Any, ...]] = {}
+        for chunk in chunks(chosen, WRITE_CHUNK_SIZE):
+            sql = schema.select_items_sql(self.tables, f"pk IN ({schema.placeholders(len(chunk))})")
+            by_pk.update((row[0], row) for row in conn.execute(sql, chunk))
+        return [
+            _hit(
+                by_pk[pk],
+                float(distance),
+                index.vector(int(position)) if include_vectors else None,
+                score=1.0 - float(distance),
+            )
+            for pk, position, distance in zip(chosen, positions, distances, strict=True)
+            if pk in by_pk
+        ]
+
+    def _synced_index(self, conn: Connection) -> VectorIndex:
+        """The shared RAM copy of the vectors, brought in step with the file (inside a read transaction).
+
+        Cheap when nothing changed: the connection's ``data_version`` (moved by
+        other connections' commits) and ``total_changes`` (this connection's
+        writes) are compared with the last check. Otherwise the change log
+        names the updated and deleted pks, and pks above the largest one seen
+        are the inserted ones; only those vectors are read. A copy of another
+        epoch (the collection was re-created), too far behind the log, or of a
+        file without a log (schema version 2, read-only) is read in full.
+        """
+        info = self.info()
+        dimension = info.dimension
+        assert dimension is not None
+        key = (self.name.lower(), self.index_type == "rescore")
+        index = self.db._indexes.get(key)
+        token = (
+            self.db._conn_serial,
+            id(conn),
+            int(conn.execute(schema.data_version_sql()).fetchone()[0]),
+            int(conn.total_changes),
+        )
+        if index is not None and index.token == token and index.dimension == dimension:
+            return index
+        epoch: int | None = None
+        oldest = newest = 0
+        if info.schema_version >= schema.CHANGE_LOG_VERSION:
+            epoch, oldest, newest = conn.execute(schema.changes_state_sql(self.tables)).fetchone()
+        stale = (
+            index is None
+            or index.dimension != dimension
+            or epoch is None
+            or index.epoch != epoch
+            or index.seq > newest
+            or (oldest > 0 and index.seq < oldest - 1)
+        )
+        if not stale:
+            assert index is not None
+            touched = {row[0] for row in conn.execute(schema.changed_pks_sql(self.tables), (index.seq,))}
+            touched.update(row[0] for row in conn.execute(schema.pks_above_sql(self.tables), (index.max_pk,)))
+            if len(touched) > max(len(index), 1000) // 2:
+                stale = True
+            elif touched:
+                present = self._vectors(conn, sorted(touched))
+                index.apply(present, [pk for pk in touched if pk not in present])
+                index.max_pk = max(index.max_pk, *touched)
+        if stale or index is None:
+            index = self._load_index(conn, dimension)
+        index.epoch = epoch
+        index.seq = newest
+        index.token = token
+        self.db._indexes[key] = index
+        return index
+
+    def _load_index(self, conn: Connection, dimension: int) -> VectorIndex:
+        """Read every vector into a new RAM copy (streamed into one preallocated matrix)."""
+        expected = int(conn.execute(schema.count_sql(self.tables, "1")).fetchone()[0])
+        pks = np.empty(expected, np.int64)
+        matrix = np.empty((expected, dimension), np.float32)
+        count = 0
+        cursor = conn.execute(schema.all_vectors_sql(self.tables))
+        while batch := cursor.fetchmany(32768):
+            end = count + len(batch)
+            if end > len(pks):
+                pks = np.resize(pks, end)
+                matrix = np.resize(matrix, (end, dimension))
+            pks[count:end] = [row[0] for row in batch]
+            matrix[count:end] = np.frombuffer(b"".join([row[1] for row in batch]), np.float32).reshape(-1, dimension)
+            count = end
+        index = VectorIndex(dimension, quantized=self.index_type == "rescore")
+        index.load(pks[:count], matrix[:count])
+        index.max_pk = int(conn.execute(schema.max_pk_sql(self.tables)).fetchone()[0])
+        return index
 
     def _scan_search(
         self, query: npt.NDArray[np.float32], k: int, filter: Filter | None, include_vectors: bool
@@ -1139,7 +1359,7 @@ class Collection:
     def _require_keyword_index(self) -> None:
         """Build the keyword index of a collection written before it existed, or say why it cannot."""
         info = self.info()
-        if info.schema_version >= 2:
+        if info.schema_version >= schema.KEYWORD_INDEX_VERSION:
             return
         if self.db.read_only:
             raise SchemaError(

@@ -374,7 +374,10 @@ def test_v1_file_is_migrated_on_writable_open(tmp_path: Path) -> None:
     path = tmp_path / "v1.db"
     make_v1_file(path)
     with Database(path) as db:
-        assert {c.name: c.schema_version for c in db.collections()} == {"docs": 2, "empty": 2}
+        assert {c.name: c.schema_version for c in db.collections()} == {
+            "docs": schema.SCHEMA_VERSION,
+            "empty": schema.SCHEMA_VERSION,
+        }
         col = db.collection("docs")
         fts_ok(db)
         assert col.keyword_search("ERR_CONN_42")[0].id == "s10"
@@ -417,18 +420,21 @@ def test_v1_collection_created_after_open_is_migrated_on_first_keyword_search(tm
         db.collection("other")
         make_v1_file(path)  # an older writer adds v1 collections to the open file
         assert db.collection("docs").keyword_search("ERR_CONN_42")[0].id == "s10"
-        assert {c.name: c.schema_version for c in db.collections()}["docs"] == 2
+        assert {c.name: c.schema_version for c in db.collections()}["docs"] == schema.SCHEMA_VERSION
 
 
 def test_newer_version_is_refused_and_not_migrated(tmp_path: Path) -> None:
     path = tmp_path / "v1.db"
     make_v1_file(path)
     with Database(path) as db:
-        db.conn.execute("UPDATE sqlitevec_store_collections SET schema_version = 3 WHERE name = 'docs'")
+        db.conn.execute(
+            "UPDATE sqlitevec_store_collections SET schema_version = ? WHERE name = 'docs'",
+            (schema.SCHEMA_VERSION + 1,),
+        )
     with Database(path) as db:
-        with pytest.raises(SchemaError, match="schema version 3"):
+        with pytest.raises(SchemaError, match=f"schema version {schema.SCHEMA_VERSION + 1}"):
             db.collection("docs")
-        assert db.collection("empty").info().schema_version == 2
+        assert db.collection("empty").info().schema_version == schema.SCHEMA_VERSION
 
 
 def test_a_broken_v1_collection_does_not_block_opening(tmp_path: Path) -> None:
@@ -439,7 +445,7 @@ def test_a_broken_v1_collection_does_not_block_opening(tmp_path: Path) -> None:
     conn.close()
     with Database(path) as db:
         versions = {c.name: c.schema_version for c in db.collections()}
-        assert versions == {"broken": 1, "docs": 2, "empty": 2}
+        assert versions == {"broken": 1, "docs": schema.SCHEMA_VERSION, "empty": schema.SCHEMA_VERSION}
         with pytest.raises(SchemaError, match="Cannot migrate collection 'broken'"):
             db.collection("broken").keyword_search("x")
         assert db.collection("docs").keyword_search("ERR_CONN_42")[0].id == "s10"

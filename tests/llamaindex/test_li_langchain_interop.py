@@ -89,3 +89,37 @@ def test_llamaindex_writes_langchain_reads(tmp_path: Path) -> None:
         "d",
     ]
     lc.close()
+
+
+def test_every_index_type_gives_the_same_hits_in_both_frameworks(tmp_path: Path) -> None:
+    """index_type changes how a search runs, not what it returns (rescore is exact when it rescores every row)."""
+    path = tmp_path / "shared.db"
+    embeddings = LangChainFake()
+    texts = [f"text number {n}" for n in range(300)]
+    metadatas = [{"source": f"{n % 3}.md", "n": n} for n in range(300)]
+    writer = langchain_sqlitevec.SQLiteVecVectorStore(embeddings, db_path=path)
+    writer.add_texts(texts, metadatas=metadatas, ids=[f"id{n}" for n in range(300)])
+    query = embeddings.embed_query("text number 42")
+    lc_filter = {"source": "1.md"}
+    li_filter = MetadataFilters(filters=[MetadataFilter(key="source", value="1.md")])
+    seen = []
+    for index_type, oversample in [("vec0", 16), ("flat", 16), ("rescore", 100)]:
+        lc = langchain_sqlitevec.SQLiteVecVectorStore(
+            embeddings, db_path=path, index_type=index_type, oversample=oversample
+        )
+        li = SQLiteVecVectorStore(path, index_type=index_type, oversample=oversample)
+        lc_hits = lc.similarity_search_with_score_by_vector(query, k=5, filter=lc_filter)
+        li_result = li.query(VectorStoreQuery(query_embedding=query, similarity_top_k=5, filters=li_filter))
+        assert li_result.ids == [doc.id for doc, _ in lc_hits]
+        np.testing.assert_allclose(li_result.similarities or [], [1 - d for _, d in lc_hits], atol=1e-6)
+        assert all(doc.metadata["source"] == "1.md" for doc, _ in lc_hits)
+        seen.append(([doc.id for doc, _ in lc_hits], [d for _, d in lc_hits]))
+        lc.close()
+        li.close()
+    assert seen[0][0] == seen[1][0] == seen[2][0]
+    np.testing.assert_allclose(seen[0][1], seen[1][1], atol=1e-6)
+    with pytest.raises(ValueError, match="index_type"):
+        langchain_sqlitevec.SQLiteVecVectorStore(embeddings, db_path=path, index_type="hnsw")
+    with pytest.raises(ValueError, match="index_type"):
+        SQLiteVecVectorStore(path, index_type="hnsw")
+    writer.close()

@@ -1,0 +1,368 @@
+"""The in-process search paths (index_type "flat" and "rescore") against brute force and sqlite-vec's own KNN.
+
+The RAM copy of the vectors must give the same answers as the file: after
+writes through the same Database, another Database on the same file, another
+process, a drop and re-create, a trimmed change log, and inside transactions.
+"""
+
+from __future__ import annotations
+
+import multiprocessing
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+import pytest
+
+from sqlitevec_store import Database, Record, available_index_types
+from sqlitevec_store import store as store_module
+from sqlitevec_store.errors import InvalidInputError
+from sqlitevec_store.filters import And, Comparison, Filter, Not, Op
+from sqlitevec_store.index import VectorIndex, top_k
+
+DIM = 16
+
+
+def unit(rows: npt.NDArray[Any]) -> npt.NDArray[np.float32]:
+    rows = np.asarray(rows, np.float32)
+    return (rows / np.linalg.norm(rows, axis=1)[:, None]).astype(np.float32)
+
+
+def dataset(n: int, seed: int = 0, dim: int = DIM) -> tuple[npt.NDArray[np.float32], list[dict[str, Any]]]:
+    rng = np.random.default_rng(seed)
+    vectors = unit(rng.standard_normal((n, dim)))
+    metas = [{"g": i % 100, "even": i % 2 == 0, "tag": f"t{i % 7}"} for i in range(n)]
+    return vectors, metas
+
+
+def brute(
+    vectors: dict[str, npt.NDArray[np.float32]], query: npt.NDArray[np.float32], k: int, keep: set[str] | None = None
+) -> list[str]:
+    """Exact reference: ids ordered by (cosine distance, insertion order)."""
+    q = query / np.linalg.norm(query)
+    order = list(vectors)
+    scored = [(float(1.0 - vectors[i] @ q), n, i) for n, i in enumerate(order) if keep is None or i in keep]
+    scored.sort()
+    return [i for _, _, i in scored[:k]]
+
+
+def matches(metas: dict[str, dict[str, Any]], flt: Filter | None) -> set[str] | None:
+    if flt is None:
+        return None
+    ops = {Op.EQ: lambda a, b: a == b, Op.LT: lambda a, b: a < b, Op.GTE: lambda a, b: a >= b}
+
+    def ok(meta: dict[str, Any], node: Filter) -> bool:
+        if isinstance(node, Comparison):
+            return node.key in meta and ops[node.op](meta[node.key], node.value)
+        if isinstance(node, And):
+            return all(ok(meta, c) for c in node.filters)
+        if isinstance(node, Not):
+            return not ok(meta, node.filter)
+        raise AssertionError(node)
+
+    return {i for i, m in metas.items() if ok(m, flt)}
+
+
+FILTERS: list[Filter | None] = [
+    None,
+    Comparison("g", Op.LT, 50),  # 50%
+    Comparison("g", Op.LT, 10),  # 10%
+    Comparison("g", Op.EQ, 7),  # 1%
+    And([Comparison("g", Op.EQ, 7), Comparison("even", Op.EQ, True)]),  # 0.5%
+    Comparison("g", Op.EQ, 1000),  # nothing
+    Not(Comparison("g", Op.GTE, 0)),  # nothing, via NOT
+]
+
+
+@pytest.fixture(params=["flat", "vec0"])
+def exact_type(request: pytest.FixtureRequest) -> str:
+    return str(request.param)
+
+
+def test_index_types_are_listed() -> None:
+    assert available_index_types() == ("flat", "rescore", "vec0")
+
+
+def test_unknown_index_type_is_refused(memdb: Database) -> None:
+    with pytest.raises(InvalidInputError, match="index_type"):
+        memdb.collection("docs", index_type="hnsw")
+    with pytest.raises(InvalidInputError, match="oversample"):
+        memdb.collection("docs", index_type="rescore", oversample=0)
+
+
+@pytest.mark.parametrize("flt", FILTERS, ids=lambda f: "none" if f is None else repr(f)[:40])
+@pytest.mark.parametrize("k", [1, 10, 150])
+def test_exact_search_matches_brute_force(db: Database, exact_type: str, flt: Filter | None, k: int) -> None:
+    vectors, metas = dataset(3000)
+    ids = [f"r{i}" for i in range(len(vectors))]
+    col = db.collection("docs", index_type=exact_type)
+    col.add([""] * len(ids), vectors, metadatas=metas, ids=ids)
+    by_id = dict(zip(ids, vectors, strict=True))
+    keep = matches(dict(zip(ids, metas, strict=True)), flt)
+    rng = np.random.default_rng(1)
+    for query in unit(rng.standard_normal((5, DIM))):
+        hits = col.search(query, k=k, filter=flt)
+        assert [h.id for h in hits] == brute(by_id, query, k, keep)
+        for hit in hits:
+            assert hit.distance == pytest.approx(float(1.0 - by_id[hit.id] @ query), abs=1e-5)
+
+
+def test_flat_and_vec0_agree_on_scores_and_vectors(db: Database) -> None:
+    vectors, metas = dataset(500)
+    flat = db.collection("docs", index_type="flat")
+    flat.add([f"text {i}" for i in range(500)], vectors, metadatas=metas)
+    vec0 = db.collection("docs", index_type="vec0")
+    query = unit(np.ones((1, DIM)))[0]
+    a = flat.search(query, k=20, include_vectors=True)
+    b = vec0.search(query, k=20, include_vectors=True)
+    assert [h.id for h in a] == [h.id for h in b]
+    assert [h.text for h in a] == [h.text for h in b]
+    assert [h.metadata for h in a] == [h.metadata for h in b]
+    np.testing.assert_allclose([h.distance for h in a], [h.distance for h in b], atol=1e-6)
+    for x, y in zip(a, b, strict=True):
+        assert x.vector is not None and y.vector is not None
+        np.testing.assert_array_equal(x.vector, y.vector)
+
+
+@pytest.mark.parametrize("index_type", ["flat", "rescore"])
+def test_ties_are_ordered_by_insertion(memdb: Database, index_type: str) -> None:
+    # (sqlite-vec's own KNN cuts its top k among equal distances in no set order.)
+    col = memdb.collection("docs", index_type=index_type)
+    same = [1.0] + [0.0] * (DIM - 1)
+    col.upsert([Record(f"t{i}", same, {"g": i % 2}, id=f"id{i:03d}") for i in range(200)])
+    assert [h.id for h in col.search(same, k=5)] == [f"id{i:03d}" for i in range(5)]
+    flt = Comparison("g", Op.EQ, 1)
+    assert [h.id for h in col.search(same, k=3, filter=flt)] == ["id001", "id003", "id005"]
+
+
+def test_k_above_vec0_cap_and_above_count(memdb: Database, exact_type: str) -> None:
+    vectors, metas = dataset(5000)
+    col = memdb.collection("docs", index_type=exact_type)
+    col.add([""] * 5000, vectors, metadatas=metas, ids=[f"r{i}" for i in range(5000)])
+    query = vectors[3]
+    assert len(col.search(query, k=4097)) == 4097
+    assert len(col.search(query, k=9999)) == 5000
+    assert len(col.search(query, k=9999, filter=Comparison("g", Op.EQ, 7))) == 50
+
+
+def test_rescore_recall_and_exact_when_candidates_cover_everything(memdb: Database) -> None:
+    # Clustered data, like real embeddings: 1-bit codes rank it well.
+    rng = np.random.default_rng(3)
+    centers = unit(rng.standard_normal((40, 64)))
+    vectors = unit(centers[rng.integers(0, 40, 4000)] + 0.35 * rng.standard_normal((4000, 64)) / 8)
+    ids = [f"r{i}" for i in range(4000)]
+    col = memdb.collection("docs", index_type="rescore")
+    col.add([""] * 4000, vectors, ids=ids)
+    by_id = dict(zip(ids, vectors, strict=True))
+    queries = unit(centers[rng.integers(0, 40, 30)] + 0.35 * rng.standard_normal((30, 64)) / 8)
+    recall = np.mean([len({h.id for h in col.search(q, k=10)} & set(brute(by_id, q, 10))) / 10 for q in queries])
+    assert recall >= 0.9
+    # Distances reported are exact even when the ranking is approximate.
+    for hit in col.search(queries[0], k=10):
+        assert hit.distance == pytest.approx(float(1.0 - by_id[hit.id] @ queries[0]), abs=1e-5)
+    # k * oversample >= count: every vector is rescored, so the answer is exact.
+    for q in queries[:5]:
+        assert [h.id for h in col.search(q, k=300)] == brute(by_id, q, 300)
+
+
+def test_rescore_with_a_rare_filter_is_exact_among_few_matches(memdb: Database) -> None:
+    vectors, metas = dataset(3000)
+    ids = [f"r{i}" for i in range(3000)]
+    col = memdb.collection("docs", index_type="rescore", oversample=8)
+    col.add([""] * 3000, vectors, metadatas=metas, ids=ids)
+    flt = Comparison("g", Op.EQ, 7)  # 30 rows <= k * oversample: all of them are rescored
+    keep = matches(dict(zip(ids, metas, strict=True)), flt)
+    query = vectors[0]
+    assert [h.id for h in col.search(query, k=10, filter=flt)] == brute(
+        dict(zip(ids, vectors, strict=True)), query, 10, keep
+    )
+
+
+# --- keeping the RAM copy in step with the file ----------------------------------
+
+
+class Model:
+    """What the file holds, tracked by the test."""
+
+    def __init__(self) -> None:
+        self.vectors: dict[str, npt.NDArray[np.float32]] = {}
+
+    def upsert(self, ids: list[str], vectors: npt.NDArray[np.float32]) -> None:
+        for i, v in zip(ids, vectors, strict=True):
+            self.vectors[i] = v  # an update keeps the record's place (its pk)
+
+    def delete(self, ids: list[str]) -> None:
+        for i in ids:
+            self.vectors.pop(i, None)
+
+
+def check(col: Any, model: Model, rng: np.random.Generator, k: int = 7) -> None:
+    for query in unit(rng.standard_normal((3, DIM))):
+        assert [h.id for h in col.search(query, k=k)] == brute(model.vectors, query, k)
+
+
+@pytest.mark.parametrize("seed", range(4))
+def test_random_writes_from_two_databases_are_seen(tmp_path: Path, seed: int) -> None:
+    rng = np.random.default_rng(seed)
+    path = tmp_path / "s.db"
+    model = Model()
+    with Database(path) as reader_db, Database(path) as writer_db:
+        flat = reader_db.collection("docs", index_type="flat")
+        rescore = reader_db.collection("docs", index_type="rescore", oversample=1000)  # exact at this size
+        same_db = reader_db.collection("docs")
+        other_db = writer_db.collection("docs")
+        for step in range(60):
+            writer = same_db if rng.random() < 0.5 else other_db
+            action = rng.random()
+            if action < 0.5 or not model.vectors:
+                ids = [f"id{int(x)}" for x in rng.integers(0, 400, int(rng.integers(1, 30)))]
+                ids = list(dict.fromkeys(ids))
+                vectors = unit(rng.standard_normal((len(ids), DIM)))
+                writer.add([""] * len(ids), vectors, ids=ids)
+                model.upsert(ids, vectors)
+            elif action < 0.85:
+                ids = list(rng.choice(sorted(model.vectors), size=min(len(model.vectors), 10), replace=False))
+                writer.delete(ids)
+                model.delete(ids)
+            elif action < 0.92:
+                writer.clear()
+                model.vectors.clear()
+            else:
+                writer.compact()
+            check(flat, model, rng)
+            check(rescore, model, rng)
+            assert flat.count() == len(model.vectors), step
+
+
+def test_a_dropped_and_recreated_collection_is_read_again(tmp_path: Path) -> None:
+    path = tmp_path / "s.db"
+    with Database(path) as a, Database(path) as b:
+        col = a.collection("docs")
+        col.add(["x"], [[1.0, 0.0]], ids=["old"])
+        assert [h.id for h in col.search([1.0, 0.0], k=5)] == ["old"]
+        b.drop_collection("docs")
+        b.collection("docs").add(["y", "z"], [[1.0, 0.0], [0.0, 1.0]], ids=["new1", "new2"])
+        assert [h.id for h in a.collection("docs").search([1.0, 0.0], k=5)] == ["new1", "new2"]
+        b.drop_collection("docs")
+        b.collection("docs").add(["w"], [[0.0, 1.0, 0.0]], ids=["three"])  # another dimension
+        assert [h.id for h in a.collection("docs").search([0.0, 1.0, 0.0], k=5)] == ["three"]
+
+
+def test_a_copy_behind_a_trimmed_change_log_reloads(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(store_module, "CHANGE_LOG_KEEP", 5)
+    path = tmp_path / "s.db"
+    rng = np.random.default_rng(0)
+    model = Model()
+    with Database(path) as a, Database(path) as b:
+        reader = a.collection("docs")
+        writer = b.collection("docs")
+        ids = [f"id{i}" for i in range(100)]
+        vectors = unit(rng.standard_normal((100, DIM)))
+        writer.add([""] * 100, vectors, ids=ids)
+        model.upsert(ids, vectors)
+        check(reader, model, rng)
+        for n in range(30):  # many more updates than the log keeps
+            new = unit(rng.standard_normal((1, DIM)))
+            writer.add([""], new, ids=[f"id{n}"])
+            model.upsert([f"id{n}"], new)
+        rows = b.conn.execute("SELECT count(*) FROM svs_docs_changes WHERE seq > 0").fetchone()[0]
+        assert rows == 5
+        check(reader, model, rng)
+
+
+def test_pks_are_not_reused_after_deleting_the_newest(tmp_path: Path) -> None:
+    path = tmp_path / "s.db"
+    with Database(path) as a, Database(path) as b:
+        reader = a.collection("docs")
+        writer = b.collection("docs")
+        writer.add(["1", "2"], [[1.0, 0.0], [0.0, 1.0]], ids=["a", "b"])
+        assert len(reader.search([1.0, 0.0], k=5)) == 2
+        writer.delete(["b"])
+        assert [h.id for h in reader.search([0.0, 1.0], k=5)] == ["a"]
+        writer.add(["3"], [[0.0, 1.0]], ids=["c"])
+        assert [h.id for h in reader.search([0.0, 1.0], k=5)] == ["c", "a"]
+
+
+def test_search_inside_a_write_transaction_sees_it_and_a_rollback_leaves_no_trace(memdb: Database) -> None:
+    col = memdb.collection("docs")
+    col.add(["a"], [[1.0, 0.0]], ids=["a"])
+    assert [h.id for h in col.search([0.0, 1.0], k=5)] == ["a"]
+
+    class Boom(Exception):
+        pass
+
+    with pytest.raises(Boom), memdb.atomic():
+        col.add(["b"], [[0.0, 1.0]], ids=["b"])
+        assert [h.id for h in col.search([0.0, 1.0], k=5)] == ["b", "a"]
+        raise Boom
+    assert [h.id for h in col.search([0.0, 1.0], k=5)] == ["a"]
+    col.add(["c"], [[0.0, 1.0]], ids=["c"])
+    assert [h.id for h in col.search([0.0, 1.0], k=5)] == ["c", "a"]
+
+
+def _write_in_child(path: str) -> None:
+    with Database(path) as db:
+        col = db.collection("docs")
+        col.delete(["a"])
+        col.add(["moved", "new"], [[0.0, 1.0], [0.6, 0.8]], ids=["b", "n"])
+
+
+def test_writes_by_another_process_are_seen(tmp_path: Path) -> None:
+    path = tmp_path / "s.db"
+    with Database(path) as db:
+        col = db.collection("docs")
+        col.add(["a", "b"], [[1.0, 0.0], [0.8, 0.6]], ids=["a", "b"])
+        assert [h.id for h in col.search([1.0, 0.0], k=5)] == ["a", "b"]
+        process = multiprocessing.get_context("spawn").Process(target=_write_in_child, args=(str(path),))
+        process.start()
+        process.join(60)
+        assert process.exitcode == 0
+        hits = col.search([1.0, 0.0], k=5)
+        assert [h.id for h in hits] == ["n", "b"]
+        assert hits[1].text == "moved"
+
+
+def test_read_only_and_schema_2_files_search_without_a_change_log(tmp_path: Path) -> None:
+    path = tmp_path / "s.db"
+    with Database(path) as db:
+        db.collection("docs").add(["a", "b"], [[1.0, 0.0], [0.0, 1.0]], ids=["a", "b"])
+        # Make it look like a schema 2 file (before the change log existed).
+        db.conn.execute("DROP TABLE svs_docs_changes")
+        db.conn.execute("UPDATE sqlitevec_store_collections SET schema_version = 2")
+    with Database(path, read_only=True) as ro:
+        assert ro.collection("docs").info().schema_version == 2
+        reader = ro.collection("docs")
+        assert [h.id for h in reader.search([0.0, 1.0], k=1)] == ["b"]
+        with Database(path) as rw:
+            assert rw.collection("docs").info().schema_version == 3  # the writable open migrated it
+            rw.collection("docs").add(["c"], [[0.0, 1.0]], ids=["c"])
+        assert [h.id for h in reader.search([0.0, 1.0], k=2)] == ["b", "c"]  # equal distances: insertion order
+        rw_again = Database(path)
+        rw_again.collection("docs").delete(["c"])
+        rw_again.close()
+        assert [h.id for h in reader.search([0.0, 1.0], k=2)] == ["b", "a"]
+
+
+# --- the numpy index alone -------------------------------------------------------
+
+
+def test_vector_index_patches_like_a_reload() -> None:
+    rng = np.random.default_rng(5)
+    vectors = unit(rng.standard_normal((50, DIM)))
+    pks = np.arange(1, 51, dtype=np.int64) * 2
+    index = VectorIndex(DIM)
+    index.load(pks[::-1].copy(), vectors[::-1].copy())
+    assert index.pks.tolist() == sorted(pks.tolist())
+    index.apply({7: vectors[0], 200: vectors[1], 4: vectors[2]}, [2, 6, 999])
+    expected = {int(p): v for p, v in zip(pks, vectors, strict=True)}
+    expected.update({7: vectors[0], 200: vectors[1], 4: vectors[2]})
+    del expected[2], expected[6]
+    reference = VectorIndex(DIM)
+    reference.load(np.array(list(expected), np.int64), np.stack(list(expected.values())))
+    assert len(index) == len(reference) == len(expected)
+    for query in unit(rng.standard_normal((5, DIM))):
+        got_positions, got = top_k(index, query, 10)
+        want_positions, want = top_k(reference, query, 10)
+        assert index.pks[got_positions].tolist() == reference.pks[want_positions].tolist()
+        np.testing.assert_allclose(got, want)
