@@ -138,12 +138,17 @@ class VectorIndex:
     # -- filling ----------------------------------------------------------
 
     def load(self, pks: npt.NDArray[np.int64], vectors: npt.NDArray[np.float32]) -> None:
-        """Replace the whole content. ``pks`` need not be sorted."""
-        order = np.argsort(pks, kind="stable")
-        self._pks = np.ascontiguousarray(pks[order], dtype=np.int64)
-        self._vectors = np.ascontiguousarray(vectors[order], dtype=np.float32).reshape(len(order), self.dimension)
-        self._alive = np.ones(len(order), np.bool_)
-        self._size = len(order)
+        """Replace the whole content with these arrays (kept, not copied). ``pks`` need not be sorted."""
+        pks = np.asarray(pks, np.int64)
+        vectors = np.asarray(vectors, np.float32).reshape(len(pks), self.dimension)
+        if len(pks) > 1 and not bool((pks[1:] > pks[:-1]).all()):
+            order = np.argsort(pks, kind="stable")
+            pks, vectors = pks[order], vectors[order]
+        # The arrays are taken over, not copied: callers hand in fresh ones.
+        self._pks = np.ascontiguousarray(pks)
+        self._vectors = np.ascontiguousarray(vectors)
+        self._alive = np.ones(len(pks), np.bool_)
+        self._size = len(pks)
         self._dead = 0
         if self.quantized:
             self._center = (

@@ -344,6 +344,21 @@ def all_vectors_sql(tables: CollectionTables) -> str:
     return f"SELECT rowid, embedding FROM {tables.vec}"
 
 
+def vec0_layout_sql(tables: CollectionTables) -> str:
+    """The sqlite-vec version that created the vec0 table (its ``_info`` shadow table)."""
+    return f"SELECT value FROM {quote_identifier(_unquote(tables.vec) + '_info')} WHERE key = 'CREATE_VERSION'"
+
+
+def vec0_chunks_sql(tables: CollectionTables) -> str:
+    """vec0's storage read chunk by chunk (sqlite-vec 0.1 layout): size, validity bitmap, rowids, vectors."""
+    base = _unquote(tables.vec)
+    chunks, vectors = quote_identifier(base + "_chunks"), quote_identifier(base + "_vector_chunks00")
+    return (
+        f"SELECT c.size, c.validity, c.rowids, v.vectors FROM {chunks} AS c "
+        f"JOIN {vectors} AS v ON v.rowid = c.chunk_id ORDER BY c.chunk_id"
+    )
+
+
 def changes_state_sql(tables: CollectionTables) -> str:
     """The change log's epoch, oldest kept ``seq`` (0 if none) and newest ``seq``."""
     c = tables.changes

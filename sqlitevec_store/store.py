@@ -607,12 +607,41 @@ def _check_json(value: Any, where: str, depth: int = 0) -> None:
     )
 
 
+_SCALARS = (str, int, float, bool, type(None))
+
+
+def _check_metadata(value: Mapping[str, Any], where: str) -> str:
+    """Validate a metadata dict and return its JSON (fast for flat dicts of scalars, the common case)."""
+    flat = True
+    for key, item in value.items():
+        kind = type(item)
+        if type(key) is not str or kind not in _SCALARS:
+            flat = False
+            break
+        if (kind is int and not -(2**63) <= item < 2**63) or (kind is float and not math.isfinite(item)):
+            flat = False
+            break
+    if not flat:
+        _check_json(value, where)
+        return _dumps(value)
+    text = _dumps(value)
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        _check_json(value, where)  # names the string with the lone surrogate
+        raise
+    return text
+
+
 def _dumps(value: Mapping[str, Any]) -> str:
     return json.dumps(value, ensure_ascii=False, allow_nan=False, separators=(",", ":"))
 
 
 def _vector_matrix(vectors: Sequence[Any], what: str, offset: int = 0) -> npt.NDArray[np.float32]:
     """Validate vectors and return them as unit-length float32 rows (``offset`` numbers them in messages)."""
+    matrix = _fast_matrix(vectors)
+    if matrix is not None:
+        return _unit_rows(matrix, what, offset)
     rows: list[npt.NDArray[np.float64]] = []
     for n, vector in enumerate(vectors, start=offset):
         if isinstance(vector, (str, bytes)) or vector is None:
@@ -629,7 +658,23 @@ def _vector_matrix(vectors: Sequence[Any], what: str, offset: int = 0) -> npt.ND
     dims = {row.size for row in rows}
     if len(dims) > 1:
         raise DimensionMismatchError(f"{what}s have different lengths in one batch: {sorted(dims)}")
-    matrix = np.vstack(rows)
+    return _unit_rows(np.vstack(rows), what, offset)
+
+
+def _fast_matrix(vectors: Sequence[Any]) -> npt.NDArray[np.float64] | None:
+    """The common case in one numpy call: rows that are all numeric arrays or lists of one length."""
+    if len(vectors) == 0 or isinstance(vectors[0], (str, bytes)) or vectors[0] is None:
+        return None
+    try:
+        matrix = np.asarray(vectors, dtype=np.float64)
+    except (TypeError, ValueError):
+        return None  # ragged, or not numbers: the slow path says which row
+    if matrix.ndim != 2 or matrix.shape[1] == 0:
+        return None
+    return matrix
+
+
+def _unit_rows(matrix: npt.NDArray[np.float64], what: str, offset: int) -> npt.NDArray[np.float32]:
     finite = np.isfinite(matrix).all(axis=1)
     if not finite.all():
         bad = offset + int(np.flatnonzero(~finite)[0])
@@ -904,7 +949,7 @@ class Collection:
             metadata = record.metadata if record.metadata is not None else {}
             if not isinstance(metadata, Mapping):
                 raise InvalidInputTypeError(f"metadata {n} must be a dict, got {type(metadata).__name__}")
-            _check_json(metadata, f"metadata {n}")
+            metadata_json = _check_metadata(metadata, f"metadata {n}")
             if record.doc_id is not None and not isinstance(record.doc_id, str):
                 raise InvalidInputTypeError(f"doc_id {n} must be a string or None")
             if record.doc_id is not None:
@@ -918,7 +963,7 @@ class Collection:
             if record.vector is None:
                 raise InvalidInputError(f"record {n} ({record_id!r}) has no vector")
             ids.append(record_id)
-            rows.append((record.text, _dumps(metadata), record.doc_id, extra))
+            rows.append((record.text, metadata_json, record.doc_id, extra))
         return ids, rows
 
     def _where(
@@ -1084,6 +1129,67 @@ class Collection:
             for rowid, blob in conn.execute(schema.select_vectors_sql(self.tables, len(chunk)), chunk):
                 out[rowid] = np.frombuffer(blob, dtype=np.float32).copy()
         return out
+
+    def _read_vectors(
+        self, conn: Connection, dimension: int, expected: int
+    ) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.float32]]:
+        """Every vector through vec0's own interface (row by row; the portable way)."""
+        pks = np.empty(expected, np.int64)
+        matrix = np.empty((expected, dimension), np.float32)
+        count = 0
+        cursor = conn.execute(schema.all_vectors_sql(self.tables))
+        while batch := cursor.fetchmany(32768):
+            end = count + len(batch)
+            if end > len(pks):
+                pks = np.resize(pks, end)
+                matrix = np.resize(matrix, (end, dimension))
+            pks[count:end] = [row[0] for row in batch]
+            matrix[count:end] = np.frombuffer(b"".join([row[1] for row in batch]), np.float32).reshape(-1, dimension)
+            count = end
+        return pks[:count], matrix[:count]
+
+    def _read_vec0_chunks(
+        self, conn: Connection, dimension: int, expected: int
+    ) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.float32]] | None:
+        """Every vector read straight from vec0's chunk tables: ~10x faster than row by row.
+
+        Only for tables created by sqlite-vec 0.1.x, whose layout this knows:
+        each chunk row holds ``size`` slots, a validity bitmap, the slots'
+        rowids (int64) and the vectors (float32). The result is checked (as
+        many live vectors as records, and a sample compared with vec0's own
+        answer); any surprise returns ``None`` and the caller reads row by row.
+        """
+        try:
+            created = conn.execute(schema.vec0_layout_sql(self.tables)).fetchone()
+            if created is None or not str(created[0]).startswith("v0.1."):
+                return None
+            pks = np.empty(expected, np.int64)
+            matrix = np.empty((expected, dimension), np.float32)
+            count = 0
+            for size, validity, rowids, vectors in conn.execute(schema.vec0_chunks_sql(self.tables)):
+                if len(rowids) != 8 * size or len(vectors) != 4 * size * dimension or len(validity) * 8 < size:
+                    return None
+                live = np.unpackbits(np.frombuffer(validity, np.uint8), bitorder="little")[:size].astype(np.bool_)
+                found = int(live.sum())
+                if count + found > expected:
+                    return None
+                end = count + found
+                if found == size:
+                    pks[count:end] = np.frombuffer(rowids, np.int64)
+                    matrix[count:end] = np.frombuffer(vectors, np.float32).reshape(size, dimension)
+                elif found:
+                    pks[count:end] = np.frombuffer(rowids, np.int64)[live]
+                    matrix[count:end] = np.frombuffer(vectors, np.float32).reshape(size, dimension)[live]
+                count = end
+        except database_errors():
+            return None
+        if count != expected:
+            return None
+        sample = sorted({0, len(pks) // 2, len(pks) - 1}) if len(pks) else []
+        stored = self._vectors(conn, [int(pks[n]) for n in sample])
+        if any(int(pks[n]) not in stored or not np.array_equal(stored[int(pks[n])], matrix[n]) for n in sample):
+            return None
+        return pks, matrix
 
     # -- maintenance --------------------------------------------------------
 
@@ -1304,22 +1410,12 @@ class Collection:
         return index
 
     def _load_index(self, conn: Connection, dimension: int) -> VectorIndex:
-        """Read every vector into a new RAM copy (streamed into one preallocated matrix)."""
+        """Read every vector into a new RAM copy."""
         expected = int(conn.execute(schema.count_sql(self.tables, "1")).fetchone()[0])
-        pks = np.empty(expected, np.int64)
-        matrix = np.empty((expected, dimension), np.float32)
-        count = 0
-        cursor = conn.execute(schema.all_vectors_sql(self.tables))
-        while batch := cursor.fetchmany(32768):
-            end = count + len(batch)
-            if end > len(pks):
-                pks = np.resize(pks, end)
-                matrix = np.resize(matrix, (end, dimension))
-            pks[count:end] = [row[0] for row in batch]
-            matrix[count:end] = np.frombuffer(b"".join([row[1] for row in batch]), np.float32).reshape(-1, dimension)
-            count = end
+        loaded = self._read_vec0_chunks(conn, dimension, expected)
+        pks, matrix = loaded if loaded is not None else self._read_vectors(conn, dimension, expected)
         index = VectorIndex(dimension, quantized=self.index_type == "rescore")
-        index.load(pks[:count], matrix[:count])
+        index.load(pks, matrix)
         index.max_pk = int(conn.execute(schema.max_pk_sql(self.tables)).fetchone()[0])
         return index
 

@@ -366,3 +366,28 @@ def test_vector_index_patches_like_a_reload() -> None:
         want_positions, want = top_k(reference, query, 10)
         assert index.pks[got_positions].tolist() == reference.pks[want_positions].tolist()
         np.testing.assert_allclose(got, want)
+
+
+def test_fast_load_from_vec0_chunks_equals_the_row_by_row_read(memdb: Database) -> None:
+    vectors, _ = dataset(3000)
+    col = memdb.collection("docs")
+    col.add([""] * 3000, vectors, ids=[f"r{i}" for i in range(3000)])
+    col.delete([f"r{i}" for i in range(0, 3000, 7)])
+    conn = memdb.conn
+    fast = col._read_vec0_chunks(conn, DIM, col.count())
+    assert fast is not None
+    slow = col._read_vectors(conn, DIM, col.count())
+    fast_order, slow_order = np.argsort(fast[0]), np.argsort(slow[0])
+    np.testing.assert_array_equal(fast[0][fast_order], slow[0][slow_order])
+    np.testing.assert_array_equal(fast[1][fast_order], slow[1][slow_order])
+
+
+def test_an_unknown_vec0_layout_falls_back_to_the_row_by_row_read(memdb: Database) -> None:
+    vectors, _ = dataset(100)
+    col = memdb.collection("docs")
+    col.add([""] * 100, vectors, ids=[f"r{i}" for i in range(100)])
+    memdb.conn.execute("UPDATE svs_docs_vec_info SET value = 'v0.2.0' WHERE key = 'CREATE_VERSION'")
+    assert col._read_vec0_chunks(memdb.conn, DIM, 100) is None
+    assert col.search(vectors[5], k=1)[0].id == "r5"
+    memdb.conn.execute("UPDATE svs_docs_vec_info SET value = 'v0.1.9' WHERE key = 'CREATE_VERSION'")
+    assert col._read_vec0_chunks(memdb.conn, DIM, 101) is None  # a count that does not add up
