@@ -283,6 +283,7 @@ def top_k(
     oversample: int = DEFAULT_OVERSAMPLE,
     check: Check | None = None,
     matching: Matching | None = None,
+    expected_share: float | None = None,
 ) -> tuple[npt.NDArray[np.intp], npt.NDArray[np.float32]]:
     """The positions and cosine distances of the ``k`` best rows, nearest first.
 
@@ -297,6 +298,9 @@ def top_k(
         check: With a filter: which of the given pks match it.
         matching: With a filter: every matching pk (used when ``check`` would
             be asked about too many rows). Give both or neither.
+        expected_share: With a filter: the share of rows it matched last time,
+            if known; the first round then asks about as many candidates as
+            that predicts are needed (a guess only: the answer stays exact).
 
     Returns:
         ``(positions, distances)``.
@@ -315,7 +319,7 @@ def top_k(
     if check is None or matching is None:
         chosen = _smallest(values, index.pks, need)
     else:
-        chosen = _smallest_matching(values, index, need, check, matching)
+        chosen = _smallest_matching(values, index, need, check=check, matching=matching, expected_share=expected_share)
     if not approximate:
         return chosen, values[chosen]
     exact = index.distances(query, chosen)
@@ -341,8 +345,10 @@ def _smallest_matching(
     values: npt.NDArray[np.float32],
     index: VectorIndex,
     need: int,
+    *,
     check: Check,
     matching: Matching,
+    expected_share: float | None,
 ) -> npt.NDArray[np.intp]:
     """The ``need`` best matching positions: widen the candidates until enough match."""
     pks = index.pks
@@ -350,7 +356,12 @@ def _smallest_matching(
     limit = max(int(live * PREFILTER_SHARE), need)
     asked = np.zeros(len(values), np.bool_)
     matched = np.zeros(len(values), np.bool_)
-    count = min(live, max(4 * need, 64))
+    count = max(4 * need, 64)
+    if expected_share is not None and expected_share > 0:
+        count = max(need + 16, math.ceil(need / expected_share * 1.5))
+    elif expected_share is not None:
+        count = live  # it matched nothing last time: ask once about every matching row
+    count = min(live, count)
     while count <= limit or count == live:
         ranked = _smallest(values, pks, count)
         fresh = ranked[~asked[ranked]]

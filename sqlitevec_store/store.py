@@ -84,6 +84,9 @@ WRITE_CHUNK_SIZE = 1000
 #: How many candidates hybrid search takes from each ranking by default (at least ``k``).
 DEFAULT_HYBRID_FETCH_K = 20
 
+#: Per Database, the match rate of this many recent filters is remembered (see ``_index_search``).
+FILTER_SHARES_KEPT = 256
+
 #: The change log keeps this many newest entries (a RAM copy further behind reloads in full).
 CHANGE_LOG_KEEP = 100_000
 
@@ -160,6 +163,8 @@ class Database:
         self._indexes: dict[tuple[str, bool], VectorIndex] = {}
         # Bumped whenever the connection is replaced, so a RAM copy checks the file again.
         self._conn_serial = 0
+        # The share of rows recent filters matched (insertion-ordered: the oldest is dropped first).
+        self._filter_shares: dict[tuple[str, str, str], float] = {}
         # True while snapshot() holds a read transaction it began itself (committed state only).
         self._clean_read = False
         if isinstance(database, (str, Path)):
@@ -1318,17 +1323,26 @@ class Collection:
         include_vectors: bool,
     ) -> list[Hit]:
         """Search the RAM copy; the filter is asked in SQL about candidates only (see :mod:`.index`)."""
+        seen = [0, 0]  # rows asked about, rows that matched
 
         def check(pks: npt.NDArray[np.int64]) -> npt.NDArray[np.bool_]:
             assert filter_sql is not None
             sql = schema.candidates_matching_sql(self.tables, filter_sql)
             found = [row[0] for row in conn.execute(sql, {**params, "svs_candidates": json.dumps(pks.tolist())})]
+            seen[0] += len(pks)
+            seen[1] += len(found)
             return np.isin(pks, np.array(found, np.int64))
 
         def matching() -> npt.NDArray[np.int64]:
             assert filter_sql is not None
             rows = conn.execute(schema.pks_where_sql(self.tables, filter_sql), params)
-            return np.fromiter((row[0] for row in rows), np.int64)
+            found = np.fromiter((row[0] for row in rows), np.int64)
+            seen[0], seen[1] = len(index), len(found)
+            return found
+
+        # How much of the collection this filter matched last time: the first round asks about enough candidates.
+        share_key = (self.name.lower(), filter_sql or "", repr(sorted(params.items())))
+        shares = self.db._filter_shares
 
         positions, distances = top_k(
             index,
@@ -1338,7 +1352,13 @@ class Collection:
             oversample=self.oversample,
             check=check if filter_sql is not None else None,
             matching=matching if filter_sql is not None else None,
+            expected_share=shares.get(share_key),
         )
+        if seen[0]:
+            shares.pop(share_key, None)
+            shares[share_key] = seen[1] / seen[0]
+            while len(shares) > FILTER_SHARES_KEPT:
+                del shares[next(iter(shares))]
         chosen = [int(pk) for pk in index.pks[positions]]
         by_pk: dict[int, tuple[Any, ...]] = {}
         for chunk in chunks(chosen, WRITE_CHUNK_SIZE):
