@@ -359,10 +359,9 @@ def _smallest_matching(
     count = max(4 * need, 64)
     if expected_share is not None and expected_share > 0:
         count = max(need + 16, math.ceil(need / expected_share * 1.5))
-    elif expected_share is not None:
-        count = live  # it matched nothing last time: ask once about every matching row
     count = min(live, count)
-    while count <= limit or count == live:
+    # A filter that matched nothing last time is asked once for every matching row.
+    while expected_share != 0 and (count <= limit or count == live):
         ranked = _smallest(values, pks, count)
         fresh = ranked[~asked[ranked]]
         if len(fresh):

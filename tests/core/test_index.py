@@ -391,3 +391,29 @@ def test_an_unknown_vec0_layout_falls_back_to_the_row_by_row_read(memdb: Databas
     assert col.search(vectors[5], k=1)[0].id == "r5"
     memdb.conn.execute("UPDATE svs_docs_vec_info SET value = 'v0.1.9' WHERE key = 'CREATE_VERSION'")
     assert col._read_vec0_chunks(memdb.conn, DIM, 101) is None  # a count that does not add up
+
+
+@pytest.mark.parametrize("share", [None, 0.0, 1e-6, 0.01, 0.5, 1.0])
+@pytest.mark.parametrize("rate", [0.0, 0.002, 0.05, 0.6])
+def test_filtered_top_k_is_exact_whatever_the_share_hint(share: float | None, rate: float) -> None:
+    """A wrong guess about how much a filter matches costs time, never correctness."""
+    rng = np.random.default_rng(int(rate * 1000))
+    vectors = unit(rng.standard_normal((5000, DIM)))
+    index = VectorIndex(DIM)
+    index.load(np.arange(1, 5001, dtype=np.int64), vectors)
+    allowed = set((np.flatnonzero(rng.random(5000) < rate) + 1).tolist())
+    asked: list[int] = []
+
+    def check(pks: npt.NDArray[np.int64]) -> npt.NDArray[np.bool_]:
+        asked.append(len(pks))
+        return np.array([int(p) in allowed for p in pks], np.bool_)
+
+    def matching() -> npt.NDArray[np.int64]:
+        return np.array(sorted(allowed), np.int64)
+
+    for query in unit(rng.standard_normal((3, DIM))):
+        positions, distances = top_k(index, query, 10, check=check, matching=matching, expected_share=share)
+        order = sorted((float(1.0 - vectors[p - 1] @ query), p) for p in allowed)[:10]
+        assert index.pks[positions].tolist() == [p for _, p in order]
+        np.testing.assert_allclose(distances, [d for d, _ in order], atol=1e-6)
+    assert all(n <= 5000 for n in asked)
