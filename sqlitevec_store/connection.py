@@ -48,6 +48,9 @@ DEFAULT_BUSY_TIMEOUT_MS = 30_000
 #: Bytes of the database file to memory-map (SQLite clamps it to its build's maximum).
 MMAP_SIZE = 8 * 1024**3
 
+#: The page size of files this package creates (see ``_connect_any``).
+PAGE_SIZE = 16384
+
 #: The connection type the core works with. sqlean's connection class is a
 #: copy of :class:`sqlite3.Connection` with the same interface.
 Connection = sqlite3.Connection
@@ -250,6 +253,12 @@ def _connect_any(name: str, busy_timeout_ms: int, read_only: bool, immutable: bo
     # in memory (100K x 384: 67 ms vs 38 ms). mmap costs address space, not RAM;
     # SQLite caps the size at its compile-time maximum.
     conn.execute(f"PRAGMA mmap_size = {MMAP_SIZE}")
+    if not read_only:
+        # Takes effect only when the file is created (a no-op for an existing
+        # one). vec0 writes each vector into a chunk blob that spans many
+        # overflow pages; with 16 KiB pages instead of 4 KiB, inserts measured
+        # 35-60% faster at 384 dimensions, with the same file size.
+        conn.execute(f"PRAGMA page_size = {PAGE_SIZE}")
     # Defensive settings for files from elsewhere: functions and virtual tables
     # used by a file's own schema (views, triggers) must be marked innocuous,
     # and b-tree cells are bounds-checked, so a crafted file cannot make
