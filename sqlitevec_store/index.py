@@ -37,7 +37,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable, Sequence
-from typing import TypeVar
+from typing import Any, TypeVar
 
 import numpy as np
 import numpy.typing as npt
@@ -75,17 +75,21 @@ Matching = Callable[[], npt.NDArray[np.int64]]
 
 _GROWTH = 1.25
 
+#: A Hamming distance no live row can have: marks dead slots.
+_DEAD_HAMMING = np.iinfo(np.uint16).max
+
 if hasattr(np, "bitwise_count"):  # numpy >= 2.0
 
-    def _popcount_rows(words: npt.NDArray[np.uint64]) -> npt.NDArray[np.int64]:
-        return np.bitwise_count(words).sum(axis=1, dtype=np.int64)  # type: ignore[no-any-return]
+    def _popcount(words: npt.NDArray[np.uint64]) -> npt.NDArray[np.uint8]:
+        counts: npt.NDArray[np.uint8] = np.bitwise_count(words)
+        return counts
 
 else:  # pragma: no cover - numpy 1.x
     _POPCOUNT8 = np.array([bin(n).count("1") for n in range(256)], dtype=np.uint8)
 
-    def _popcount_rows(words: npt.NDArray[np.uint64]) -> npt.NDArray[np.int64]:
-        as_bytes = words.view(np.uint8).reshape(words.shape[0], -1)
-        return _POPCOUNT8[as_bytes].sum(axis=1, dtype=np.int64)  # type: ignore[no-any-return]
+    def _popcount(words: npt.NDArray[np.uint64]) -> npt.NDArray[np.uint8]:
+        as_bytes = words.view(np.uint8).reshape(len(words), 8)
+        return _POPCOUNT8[as_bytes].sum(axis=1, dtype=np.uint8)  # type: ignore[no-any-return]
 
 
 class VectorIndex:
@@ -121,7 +125,8 @@ class VectorIndex:
         self._alive: npt.NDArray[np.bool_] = np.empty(0, np.bool_)
         self._vectors: npt.NDArray[np.float32] = np.empty((0, dimension), np.float32)
         self._words = math.ceil(dimension / 64)
-        self._codes: npt.NDArray[np.uint64] = np.empty((0, self._words), np.uint64)
+        # One row per 64-bit word, one column per slot: a query then runs a few long vector operations.
+        self._codes: npt.NDArray[np.uint64] = np.empty((self._words, 0), np.uint64)
         self._center: npt.NDArray[np.float32] = np.zeros(dimension, np.float32)
 
     # -- size -------------------------------------------------------------
@@ -156,7 +161,7 @@ class VectorIndex:
                 if self._size
                 else np.zeros(self.dimension, np.float32)
             )
-            self._codes = self._encode(self._vectors)
+            self._codes = np.ascontiguousarray(self._encode(self._vectors).T)
 
     def apply(self, present: dict[int, npt.NDArray[np.float32]], absent: Sequence[int]) -> None:
         """Patch in changed rows: ``present`` maps pk to its current vector; ``absent`` pks are gone."""
@@ -175,7 +180,7 @@ class VectorIndex:
                 continue
             self._vectors[position] = vector
             if self.quantized:
-                self._codes[position] = self._encode(vector[None, :])[0]
+                self._codes[:, position] = self._encode(vector[None, :])[0]
             if not self._alive[position]:
                 self._alive[position] = True
                 self._dead -= 1
@@ -190,7 +195,7 @@ class VectorIndex:
                 self.load(pks, vectors)
                 if self.quantized:  # keep the codes' centre: it only changes on a full reload
                     self._center = center
-                    self._codes = self._encode(self._vectors)
+                    self._codes = np.ascontiguousarray(self._encode(self._vectors).T)
                 return
             self._append(np.array(new, np.int64), np.stack([present[p] for p in new]).astype(np.float32))
 
@@ -202,13 +207,15 @@ class VectorIndex:
             self._alive = _grown(self._alive, capacity)
             self._vectors = _grown(self._vectors, capacity)
             if self.quantized:
-                self._codes = _grown(self._codes, capacity)
+                grown = np.empty((self._words, capacity), np.uint64)
+                grown[:, : self._codes.shape[1]] = self._codes
+                self._codes = grown
         end = self._size + len(pks)
         self._pks[self._size : end] = pks
         self._alive[self._size : end] = True
         self._vectors[self._size : end] = vectors
         if self.quantized:
-            self._codes[self._size : end] = self._encode(vectors)
+            self._codes[:, self._size : end] = self._encode(vectors).T
         self._size = end
 
     def _position(self, pk: int) -> int | None:
@@ -256,12 +263,14 @@ class VectorIndex:
             values[~self._alive[: self._size]] = np.inf
         return values  # type: ignore[no-any-return]
 
-    def hamming(self, query: npt.NDArray[np.float32]) -> npt.NDArray[np.float32]:
-        """Hamming distances between the query's code and every slot's (dead slots: ``inf``)."""
+    def hamming(self, query: npt.NDArray[np.float32]) -> npt.NDArray[np.uint16]:
+        """Hamming distances between the query's code and every slot's (dead slots: 65535)."""
         code = self._encode(query[None, :])[0]
-        values = _popcount_rows(self._codes[: self._size] ^ code).astype(np.float32)
+        values = _popcount(self._codes[0, : self._size] ^ code[0]).astype(np.uint16)
+        for word in range(1, self._words):
+            values += _popcount(self._codes[word, : self._size] ^ code[word])
         if self._dead:
-            values[~self._alive[: self._size]] = np.inf
+            values[~self._alive[: self._size]] = _DEAD_HAMMING
         return values
 
 
@@ -315,34 +324,45 @@ def top_k(
         return np.empty(0, np.intp), np.empty(0, np.float32)
     approximate = index_type == "rescore" and k * oversample < live
     need = min(k * oversample, live) if approximate else min(k, live)
-    values = index.hamming(query) if approximate else index.distances(query)
+    values: npt.NDArray[Any] = index.hamming(query) if approximate else index.distances(query)
     if check is None or matching is None:
         chosen = _smallest(values, index.pks, need)
     else:
         chosen = _smallest_matching(values, index, need, check=check, matching=matching, expected_share=expected_share)
+    exact = index.distances(query, chosen) if approximate else values[chosen]
     if not approximate:
-        return chosen, values[chosen]
-    exact = index.distances(query, chosen)
+        return chosen, exact
     order = np.lexsort((index.pks[chosen], exact))[:k]
     return chosen[order], exact[order]
 
 
-def _smallest(values: npt.NDArray[np.float32], pks: npt.NDArray[np.int64], count: int) -> npt.NDArray[np.intp]:
-    """Positions of the ``count`` smallest finite values, ordered by (value, pk)."""
+def _usable(values: npt.NDArray[Any]) -> npt.NDArray[np.bool_]:
+    """Which values belong to live rows (dead ones are ``inf`` or 65535)."""
+    usable: npt.NDArray[np.bool_] = values != _DEAD_HAMMING if values.dtype == np.uint16 else np.isfinite(values)
+    return usable
+
+
+def _smallest(values: npt.NDArray[Any], pks: npt.NDArray[np.int64], count: int) -> npt.NDArray[np.intp]:
+    """Positions of the ``count`` smallest values of live rows, ordered by (value, pk)."""
     if count <= 0:
         return np.empty(0, np.intp)
-    if count < len(values):
-        threshold = np.partition(values, count - 1)[count - 1]
+    if count >= len(values):
+        candidates = np.flatnonzero(_usable(values))
+    elif values.dtype == np.uint16:
+        # Small integers: a histogram finds the cut faster than a partition.
+        cumulative = np.cumsum(np.bincount(values, minlength=1))
+        threshold = int(np.searchsorted(cumulative, count))
         candidates = np.flatnonzero(values <= threshold)
     else:
-        candidates = np.flatnonzero(np.isfinite(values))
-    candidates = candidates[np.isfinite(values[candidates])]
+        threshold = np.partition(values, count - 1)[count - 1]
+        candidates = np.flatnonzero(values <= threshold)
+    candidates = candidates[_usable(values[candidates])]
     order = np.lexsort((pks[candidates], values[candidates]))
     return candidates[order][:count]
 
 
 def _smallest_matching(
-    values: npt.NDArray[np.float32],
+    values: npt.NDArray[Any],
     index: VectorIndex,
     need: int,
     *,
@@ -382,7 +402,7 @@ def _smallest_matching(
     if len(positions) == 0:
         return np.empty(0, np.intp)
     subset = values[positions]
-    finite = np.isfinite(subset)
-    positions, subset = positions[finite], subset[finite]
+    live_rows = _usable(subset)
+    positions, subset = positions[live_rows], subset[live_rows]
     order = np.lexsort((pks[positions], subset))[:need]
     return positions[order]

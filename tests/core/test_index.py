@@ -417,3 +417,27 @@ def test_filtered_top_k_is_exact_whatever_the_share_hint(share: float | None, ra
         assert index.pks[positions].tolist() == [p for _, p in order]
         np.testing.assert_allclose(distances, [d for d, _ in order], atol=1e-6)
     assert all(n <= 5000 for n in asked)
+
+
+def test_hamming_distances_follow_patches() -> None:
+    rng = np.random.default_rng(9)
+    dim = 70  # not a multiple of 64: the last word is padded
+    vectors = unit(rng.standard_normal((300, dim)))
+    index = VectorIndex(dim, quantized=True)
+    index.load(np.arange(1, 301, dtype=np.int64), vectors[:300].copy())
+    extra = unit(rng.standard_normal((40, dim)))
+    index.apply({400 + n: extra[n] for n in range(40)}, [5, 6])
+    index.apply({7: extra[0]}, [])
+    query = unit(rng.standard_normal((1, dim)))[0]
+    center = index._center  # the codes are signs around the mean at load time
+    rows = {int(p): v for p, v in zip(range(1, 301), vectors, strict=True)}
+    rows.update({400 + n: extra[n] for n in range(40)})
+    rows[7] = extra[0]
+    del rows[5], rows[6]
+    got = index.hamming(query)
+    for position, pk in enumerate(index.pks.tolist()):
+        if pk in (5, 6):
+            assert got[position] == np.iinfo(np.uint16).max
+        else:
+            want = int(((rows[pk] > center) != (query > center)).sum())
+            assert got[position] == want, pk
