@@ -35,6 +35,7 @@ Either way the result is the top ``k`` among the matching rows.
 
 from __future__ import annotations
 
+import itertools
 import math
 from collections.abc import Callable, Sequence
 from typing import Any, TypeVar
@@ -65,8 +66,10 @@ def available_index_types() -> tuple[str, ...]:
 DEFAULT_OVERSAMPLE = 16
 
 #: When the filter loop would ask about more than this share of the rows, it
-#: asks for every matching row instead (one scan of the metadata).
-PREFILTER_SHARE = 0.25
+#: asks for every matching row instead (one scan of the metadata). Measured:
+#: asking about one candidate costs ~2.6 us (a rowid lookup), scanning costs
+#: ~0.46 us per row, so asking about more than ~1/6 of the rows is slower.
+PREFILTER_SHARE = 0.15
 
 #: Every vector's ranking value is one of these: an exact cosine distance, or
 #: a Hamming distance between codes.
@@ -74,6 +77,8 @@ Check = Callable[[npt.NDArray[np.int64]], npt.NDArray[np.bool_]]
 Matching = Callable[[], npt.NDArray[np.int64]]
 
 _GROWTH = 1.25
+
+_SERIALS = itertools.count(1)
 
 #: A Hamming distance no live row can have: marks dead slots.
 _DEAD_HAMMING = np.iinfo(np.uint16).max
@@ -119,6 +124,8 @@ class VectorIndex:
         self.max_pk = 0
         self.epoch: int | None = None
         self.token: tuple[int, ...] | None = None
+        #: Changes whenever the content does (filter masks cached for one version stay valid only for it).
+        self.version = (next(_SERIALS), 0)
         self._size = 0
         self._dead = 0
         self._pks: npt.NDArray[np.int64] = np.empty(0, np.int64)
@@ -154,6 +161,7 @@ class VectorIndex:
         self._vectors = np.ascontiguousarray(vectors)
         self._alive = np.ones(len(pks), np.bool_)
         self._size = len(pks)
+        self.version = (next(_SERIALS), 0)
         self._dead = 0
         if self.quantized:
             self._center = (
@@ -165,6 +173,7 @@ class VectorIndex:
 
     def apply(self, present: dict[int, npt.NDArray[np.float32]], absent: Sequence[int]) -> None:
         """Patch in changed rows: ``present`` maps pk to its current vector; ``absent`` pks are gone."""
+        self.version = (self.version[0], self.version[1] + 1)
         for pk in absent:
             position = self._position(pk)
             if position is not None and self._alive[position]:
@@ -293,6 +302,7 @@ def top_k(
     check: Check | None = None,
     matching: Matching | None = None,
     expected_share: float | None = None,
+    allowed: npt.NDArray[np.bool_] | None = None,
 ) -> tuple[npt.NDArray[np.intp], npt.NDArray[np.float32]]:
     """The positions and cosine distances of the ``k`` best rows, nearest first.
 
@@ -310,6 +320,9 @@ def top_k(
         expected_share: With a filter: the share of rows it matched last time,
             if known; the first round then asks about as many candidates as
             that predicts are needed (a guess only: the answer stays exact).
+        allowed: Instead of ``check``/``matching``: which slots match the
+            filter (a mask over :attr:`pks`, built by the caller for this
+            :attr:`version`).
 
     Returns:
         ``(positions, distances)``.
@@ -325,7 +338,10 @@ def top_k(
     approximate = index_type == "rescore" and k * oversample < live
     need = min(k * oversample, live) if approximate else min(k, live)
     values: npt.NDArray[Any] = index.hamming(query) if approximate else index.distances(query)
-    if check is None or matching is None:
+    if allowed is not None:
+        values[~allowed] = _DEAD_HAMMING if values.dtype == np.uint16 else np.inf
+        chosen = _smallest(values, index.pks, need)
+    elif check is None or matching is None:
         chosen = _smallest(values, index.pks, need)
     else:
         chosen = _smallest_matching(values, index, need, check=check, matching=matching, expected_share=expected_share)

@@ -87,6 +87,13 @@ DEFAULT_HYBRID_FETCH_K = 20
 #: Per Database, the match rate of this many recent filters is remembered (see ``_index_search``).
 FILTER_SHARES_KEPT = 256
 
+#: A filter whose last search checked more candidates than this gets, when it comes again, a
+#: mask of every matching row (one scan of the metadata), reused until the collection changes.
+MASK_AFTER_CHECKS = 256
+
+#: Per Database, at most this many filter masks are kept (one byte per row each).
+FILTER_MASKS_KEPT = 32
+
 #: The change log keeps this many newest entries (a RAM copy further behind reloads in full).
 CHANGE_LOG_KEEP = 100_000
 
@@ -164,7 +171,9 @@ class Database:
         # Bumped whenever the connection is replaced, so a RAM copy checks the file again.
         self._conn_serial = 0
         # The share of rows recent filters matched (insertion-ordered: the oldest is dropped first).
-        self._filter_shares: dict[tuple[str, str, str], float] = {}
+        self._filter_shares: dict[tuple[str, str, str], tuple[float, int]] = {}
+        # Full match masks of filters that come again: (index version, mask over its slots).
+        self._filter_masks: dict[tuple[str, str, str], tuple[tuple[int, int], npt.NDArray[np.bool_]]] = {}
         # True while snapshot() holds a read transaction it began itself (committed state only).
         self._clean_read = False
         if isinstance(database, (str, Path)):
@@ -215,6 +224,7 @@ class Database:
                 return
             self._closed = True
             self._indexes.clear()
+            self._filter_masks.clear()
             if self._owns_connection and self._pid == os.getpid():
                 self._conn.close()
 
@@ -1341,22 +1351,37 @@ class Collection:
             return found
 
         # How much of the collection this filter matched last time: the first round asks about enough candidates.
+        # A filter that needed many candidate checks and comes again gets its full match mask, kept per version.
         share_key = (self.name.lower(), filter_sql or "", repr(sorted(params.items())))
-        shares = self.db._filter_shares
-
+        shares, masks = self.db._filter_shares, self.db._filter_masks
+        known = shares.get(share_key)
+        allowed = None
+        if filter_sql is not None:
+            cached = masks.get(share_key)
+            if cached is not None and cached[0] == index.version:
+                allowed = cached[1]
+            elif known is not None and known[1] > MASK_AFTER_CHECKS:
+                allowed = np.zeros(len(index.pks), np.bool_)
+                allowed[index.positions(matching())] = True
+                masks.pop(share_key, None)
+                masks[share_key] = (index.version, allowed)
+                while len(masks) > FILTER_MASKS_KEPT:
+                    del masks[next(iter(masks))]
+                seen[0] = 0  # not a measurement of the candidate loop
         positions, distances = top_k(
             index,
             query,
             k,
             index_type=self.index_type,
             oversample=self.oversample,
-            check=check if filter_sql is not None else None,
-            matching=matching if filter_sql is not None else None,
-            expected_share=shares.get(share_key),
+            check=check if filter_sql is not None and allowed is None else None,
+            matching=matching if filter_sql is not None and allowed is None else None,
+            expected_share=known[0] if known is not None else None,
+            allowed=allowed,
         )
         if seen[0]:
             shares.pop(share_key, None)
-            shares[share_key] = seen[1] / seen[0]
+            shares[share_key] = (seen[1] / seen[0], seen[0])
             while len(shares) > FILTER_SHARES_KEPT:
                 del shares[next(iter(shares))]
         chosen = [int(pk) for pk in index.pks[positions]]

@@ -441,3 +441,32 @@ def test_hamming_distances_follow_patches() -> None:
         else:
             want = int(((rows[pk] > center) != (query > center)).sum())
             assert got[position] == want, pk
+
+
+@pytest.mark.parametrize("index_type", ["flat", "rescore"])
+def test_a_repeated_filter_uses_a_mask_that_follows_writes(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, index_type: str
+) -> None:
+    monkeypatch.setattr(store_module, "MASK_AFTER_CHECKS", 0)  # masks from the second use on, at any size
+    path = tmp_path / "s.db"
+    vectors, metas = dataset(2000)
+    ids = [f"r{i}" for i in range(2000)]
+    flt = Comparison("g", Op.EQ, 7)
+    with Database(path) as reader_db, Database(path) as writer_db:
+        col = reader_db.collection("docs", index_type=index_type, oversample=1000)  # exact at this size
+        writer = writer_db.collection("docs")
+        writer.add([""] * 2000, vectors, metadatas=metas, ids=ids)
+        by_id = dict(zip(ids, vectors, strict=True))
+        by_meta = dict(zip(ids, metas, strict=True))
+        query = vectors[7]
+        for _ in range(3):
+            assert [h.id for h in col.search(query, k=5, filter=flt)] == brute(by_id, query, 5, matches(by_meta, flt))
+        assert reader_db._filter_masks  # the mask is in use
+        # Metadata changes without a vector change, from another connection: the mask must not survive.
+        moved = [f"r{i}" for i in range(0, 2000, 3)]
+        writer.add([""] * len(moved), [by_id[i] for i in moved], metadatas=[{"g": 7}] * len(moved), ids=moved)
+        by_meta.update({i: {"g": 7} for i in moved})
+        for _ in range(2):
+            assert [h.id for h in col.search(query, k=5, filter=flt)] == brute(by_id, query, 5, matches(by_meta, flt))
+        writer.delete(filter=flt)
+        assert col.search(query, k=5, filter=flt) == []
