@@ -10,6 +10,7 @@ from langchain_core.runnables.config import run_in_executor
 from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, field_validator
 
 from sqlitevec_store import DEFAULT_MODEL, SentenceTransformerEmbedder, canonical_model_id
+from sqlitevec_store.embeddings import Backend
 
 __all__ = ["SentenceTransformerEmbeddings"]
 
@@ -26,7 +27,12 @@ class SentenceTransformerEmbeddings(BaseModel, Embeddings):
     it needs no network.
 
     Vectors are unit-length unless ``encode_kwargs={"normalize_embeddings": False}``,
-    and come back as plain Python floats.
+    and come back as plain Python floats. ``backend="onnx"`` runs the same model
+    on ONNX Runtime (same vectors to float32 rounding, faster, and no torch
+    import once exported; needs ``pip install "sqlitevec-store[onnx]"``);
+    ``backend="onnx-int8"`` is faster still with slightly different vectors and
+    its own :attr:`model_id`. Recent queries are answered from a small cache
+    (``query_cache_size``).
 
     :class:`~langchain_sqlitevec.SQLiteVecVectorStore` records :attr:`model_id`
     in the collection, so reopening that collection with another model raises
@@ -63,6 +69,12 @@ class SentenceTransformerEmbeddings(BaseModel, Embeddings):
     show_progress: bool = False
     """Show sentence-transformers' progress bar while embedding."""
 
+    backend: Backend = "torch"
+    """``"torch"`` (sentence-transformers), ``"onnx"`` (same vectors, faster) or ``"onnx-int8"`` (fastest)."""
+
+    query_cache_size: int = Field(default=128, ge=0)
+    """How many query vectors ``embed_query`` keeps, most recently used first (``0``: no cache)."""
+
     _embedder: SentenceTransformerEmbedder | None = PrivateAttr(default=None)
     _lock: threading.Lock = PrivateAttr(default_factory=threading.Lock)
 
@@ -75,7 +87,7 @@ class SentenceTransformerEmbeddings(BaseModel, Embeddings):
     @property
     def model_id(self) -> str:
         """The model's canonical id, as recorded in a collection's registry entry."""
-        return canonical_model_id(self.model_name)
+        return canonical_model_id(self.model_name, backend=self.backend)
 
     @property
     def embedder(self) -> SentenceTransformerEmbedder:
@@ -92,6 +104,8 @@ class SentenceTransformerEmbeddings(BaseModel, Embeddings):
                         model_kwargs=model_kwargs,
                         encode_kwargs=self.encode_kwargs,
                         query_encode_kwargs=self.query_encode_kwargs,
+                        backend=self.backend,
+                        query_cache_size=self.query_cache_size,
                     )
         return self._embedder
 

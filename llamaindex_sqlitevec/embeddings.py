@@ -9,6 +9,7 @@ from llama_index.core.base.embeddings.base import BaseEmbedding, Embedding
 from llama_index.core.bridge.pydantic import Field, PrivateAttr
 
 from sqlitevec_store import DEFAULT_MODEL, SentenceTransformerEmbedder
+from sqlitevec_store.embeddings import Backend
 
 __all__ = ["SentenceTransformerEmbedding"]
 
@@ -33,6 +34,12 @@ class SentenceTransformerEmbedding(BaseEmbedding):
         model_kwargs: Extra keyword arguments for ``SentenceTransformer(...)``.
         encode_kwargs: Extra keyword arguments for ``encode`` (queries and documents).
         query_encode_kwargs: Extra ``encode`` keyword arguments for queries only.
+        backend: ``"torch"`` (sentence-transformers, the default), ``"onnx"``
+            (the same model on ONNX Runtime: same vectors to float32 rounding,
+            faster; ``pip install "sqlitevec-store[onnx]"``) or ``"onnx-int8"``
+            (fastest; slightly different vectors, so its own :attr:`model_id`).
+        query_cache_size: How many query vectors are kept for repeated queries
+            (``0``: no cache).
 
     Example:
         >>> embed_model = SentenceTransformerEmbedding()
@@ -53,6 +60,8 @@ class SentenceTransformerEmbedding(BaseEmbedding):
     model_kwargs: dict[str, Any] = Field(default_factory=dict, description="SentenceTransformer(...) kwargs.")
     encode_kwargs: dict[str, Any] = Field(default_factory=dict, description="encode(...) kwargs.")
     query_encode_kwargs: dict[str, Any] = Field(default_factory=dict, description="encode(...) kwargs for queries.")
+    backend: Backend = Field(default="torch", description="'torch', 'onnx' or 'onnx-int8'.")
+    query_cache_size: int = Field(default=128, ge=0, description="Query vectors kept in an LRU cache.")
 
     _embedder: SentenceTransformerEmbedder = PrivateAttr()
 
@@ -70,6 +79,8 @@ class SentenceTransformerEmbedding(BaseEmbedding):
         model_kwargs: dict[str, Any] | None = None,
         encode_kwargs: dict[str, Any] | None = None,
         query_encode_kwargs: dict[str, Any] | None = None,
+        backend: Backend = "torch",
+        query_cache_size: int = 128,
         **kwargs: Any,
     ) -> None:
         fields: dict[str, Any] = {
@@ -84,6 +95,8 @@ class SentenceTransformerEmbedding(BaseEmbedding):
             "model_kwargs": dict(model_kwargs or {}),
             "encode_kwargs": dict(encode_kwargs or {}),
             "query_encode_kwargs": dict(query_encode_kwargs or {}),
+            "backend": backend,
+            "query_cache_size": query_cache_size,
         }
         # The parent's synthesized __init__ does not know this class's fields.
         super().__init__(**fields, **kwargs)
@@ -101,6 +114,8 @@ class SentenceTransformerEmbedding(BaseEmbedding):
             model_kwargs=load_kwargs,
             encode_kwargs=self.encode_kwargs,
             query_encode_kwargs=self.query_encode_kwargs,
+            backend=self.backend,
+            query_cache_size=self.query_cache_size,
         )
 
     @classmethod
@@ -117,6 +132,27 @@ class SentenceTransformerEmbedding(BaseEmbedding):
     def embedder(self) -> SentenceTransformerEmbedder:
         """The core embedder this wraps."""
         return self._embedder
+
+    def get_text_embedding_batch(self, texts: list[str], show_progress: bool = False, **kwargs: Any) -> list[Embedding]:
+        """Embed texts in batches of ``embed_batch_size``, longest first; results in the order given.
+
+        LlamaIndex cuts the list into batches in the order it gets; the model
+        pads each batch to its longest text. Sorting by length first (as
+        ``SentenceTransformer.encode`` does within one call) keeps that padding
+        small: measured on 300 documentation passages, unsorted batches ran at
+        0.68x the throughput of one ``encode`` call over the same texts.
+        """
+        order = _longest_first(texts)
+        embeddings = super().get_text_embedding_batch([texts[i] for i in order], show_progress, **kwargs)
+        return _unsort(embeddings, order)
+
+    async def aget_text_embedding_batch(
+        self, texts: list[str], show_progress: bool = False, **kwargs: Any
+    ) -> list[Embedding]:
+        """Async :meth:`get_text_embedding_batch` (same length-sorted batches)."""
+        order = _longest_first(texts)
+        embeddings = await super().aget_text_embedding_batch([texts[i] for i in order], show_progress, **kwargs)
+        return _unsort(embeddings, order)
 
     def _get_query_embedding(self, query: str) -> Embedding:
         return cast(Embedding, self._embedder.embed_query(query).tolist())
@@ -135,3 +171,14 @@ class SentenceTransformerEmbedding(BaseEmbedding):
 
     async def _aget_text_embeddings(self, texts: list[str]) -> list[Embedding]:
         return await asyncio.to_thread(self._get_text_embeddings, texts)
+
+
+def _longest_first(texts: list[str]) -> list[int]:
+    return sorted(range(len(texts)), key=lambda i: -len(texts[i]))
+
+
+def _unsort(embeddings: list[Embedding], order: list[int]) -> list[Embedding]:
+    result: list[Embedding] = [[] for _ in order]
+    for position, index in enumerate(order):
+        result[index] = embeddings[position]
+    return result

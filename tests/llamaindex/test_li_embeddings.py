@@ -70,7 +70,8 @@ def test_embeddings_are_float_lists_with_instructions_applied() -> None:
     batch = embedding.get_text_embedding_batch(["a", "bb", "ccc", "dddd", "e"])
     assert batch == [[4.0, 1.0, 0.0], [5.0, 1.0, 0.0], [6.0, 1.0, 0.0], [7.0, 1.0, 0.0], [4.0, 1.0, 0.0]]
     texts = [call[0] for call in stub.calls]
-    assert texts == [["q: abc"], ["p: abcd"], ["p: a", "p: bb"], ["p: ccc", "p: dddd"], ["p: e"]]
+    # batches are cut longest first (less padding); the results above are in the order given
+    assert texts == [["q: abc"], ["p: abcd"], ["p: dddd", "p: ccc"], ["p: bb", "p: a"], ["p: e"]]
     assert all(call[1]["normalize_embeddings"] is True for call in stub.calls)
 
 
