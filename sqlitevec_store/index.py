@@ -9,8 +9,13 @@ Index types (chosen per :class:`~sqlitevec_store.Collection` with
 ``index_type=``):
 
 ``"flat"`` (the default)
-    Exact. One matrix-vector product over every vector (BLAS), then a partial
-    sort. Same answers as sqlite-vec's own KNN.
+    Exact. One matrix-vector product over every vector, then a partial sort.
+    Same answers as sqlite-vec's own KNN. The product is numpy's ``einsum``
+    (no BLAS), split over a few threads of this module for large copies
+    (:func:`dot`): a matrix-vector product is bound by memory bandwidth, and
+    BLAS's worker threads keep spinning on the cores after each call, which
+    slowed the next query embedding (PyTorch, ONNX Runtime) about 2x on a
+    2-core machine (benchmarks/README.md).
 ``"rescore"``
     Approximate. Each vector also has a 1-bit-per-dimension code (the signs of
     its difference from the collection's mean vector); a query ranks the codes
@@ -37,7 +42,10 @@ from __future__ import annotations
 
 import itertools
 import math
+import os
+import threading
 from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any, TypeVar
 
 import numpy as np
@@ -268,8 +276,8 @@ class VectorIndex:
     ) -> npt.NDArray[np.float32]:
         """Cosine distances ``1 - v . q`` (dead slots: ``inf``)."""
         if positions is not None:
-            return np.clip(1.0 - self._vectors[positions] @ query, 0.0, 2.0)  # type: ignore[no-any-return]
-        values = np.clip(1.0 - self._vectors[: self._size] @ query, 0.0, 2.0)
+            return np.clip(1.0 - dot(self._vectors[positions], query), 0.0, 2.0)  # type: ignore[no-any-return]
+        values = np.clip(1.0 - dot(self._vectors[: self._size], query), 0.0, 2.0)
         if self._dead:
             values[~self._alive[: self._size]] = np.inf
         return values  # type: ignore[no-any-return]
@@ -283,6 +291,58 @@ class VectorIndex:
         if self._dead:
             values[~self._alive[: self._size]] = _DEAD_HAMMING
         return values
+
+
+#: Matrices with at least this many elements are multiplied in parts on several threads (below it, the
+#: threads' hand-off costs more than they save: ~4M elements is 10,000 vectors of 384 dimensions).
+PARALLEL_DOT_ELEMENTS = 1 << 22
+#: Threads for one product; memory bandwidth, not cores, is the limit beyond a few.
+DOT_THREADS = max(1, min(4, os.cpu_count() or 1))
+
+_pool: ThreadPoolExecutor | None = None
+_pool_lock = threading.Lock()
+
+
+def _dot_pool() -> ThreadPoolExecutor:
+    global _pool  # noqa: PLW0603 - created on first use, replaced in a forked child
+    with _pool_lock:
+        if _pool is None:
+            _pool = ThreadPoolExecutor(DOT_THREADS, thread_name_prefix="sqlitevec-dot")
+        return _pool
+
+
+def _reset_pool_after_fork() -> None:
+    # the parent's worker threads do not exist in a forked child: start afresh there
+    global _pool, _pool_lock
+    _pool, _pool_lock = None, threading.Lock()
+
+
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_reset_pool_after_fork)
+
+
+def dot(matrix: npt.NDArray[np.float32], vector: npt.NDArray[np.float32]) -> npt.NDArray[np.float32]:
+    """``matrix @ vector`` for a 2-D float32 matrix, without BLAS threads.
+
+    numpy's ``einsum`` runs the product in the calling thread (it releases the
+    GIL); a large matrix is cut into :data:`DOT_THREADS` row blocks computed on
+    this module's threads, which sleep between calls instead of spinning.
+    """
+    vector = np.asarray(vector, dtype=np.float32)
+    rows = len(matrix)
+    out = np.empty(rows, dtype=np.float32)
+    parts = DOT_THREADS if matrix.size >= PARALLEL_DOT_ELEMENTS else 1
+    if parts == 1:
+        np.einsum("ij,j->i", matrix, vector, out=out)
+        return out
+    bounds = [rows * i // parts for i in range(parts + 1)]
+    futures = [
+        _dot_pool().submit(np.einsum, "ij,j->i", matrix[lo:hi], vector, out=out[lo:hi])
+        for lo, hi in itertools.pairwise(bounds)
+    ]
+    for future in futures:
+        future.result()
+    return out
 
 
 _A = TypeVar("_A", bound=np.generic)

@@ -69,7 +69,7 @@ from .errors import (
 )
 from .filters import Filter, compile_filter
 from .fusion import DEFAULT_ALPHA, FUSION_METHODS, RRF_K, alpha_fusion, rrf_fusion
-from .index import DEFAULT_OVERSAMPLE, INDEX_TYPES, VectorIndex, top_k
+from .index import DEFAULT_OVERSAMPLE, INDEX_TYPES, VectorIndex, dot, top_k
 from .records import CollectionInfo, Hit, Record, chunks
 
 __all__ = ["Collection", "Database", "DEFAULT_COLLECTION", "DEFAULT_HYBRID_FETCH_K", "WRITE_CHUNK_SIZE"]
@@ -1475,7 +1475,7 @@ class Collection:
                 return []
             pks = np.fromiter((r[0] for r in rows), dtype=np.int64, count=len(rows))
             matrix = np.frombuffer(b"".join(r[1] for r in rows), dtype=np.float32).reshape(len(rows), -1)
-            distances = np.clip(1.0 - matrix @ query, 0.0, 2.0)
+            distances = np.clip(1.0 - dot(matrix, query), 0.0, 2.0)
             order = np.lexsort((pks, distances))[:k]
             chosen = [int(pks[i]) for i in order]
             by_pk = {

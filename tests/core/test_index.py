@@ -8,6 +8,8 @@ process, a drop and re-create, a trimmed change log, and inside transactions.
 from __future__ import annotations
 
 import multiprocessing
+import os
+import time
 from pathlib import Path
 from typing import Any
 
@@ -16,6 +18,7 @@ import numpy.typing as npt
 import pytest
 
 from sqlitevec_store import Database, Record, available_index_types
+from sqlitevec_store import index as index_module
 from sqlitevec_store import store as store_module
 from sqlitevec_store.errors import InvalidInputError
 from sqlitevec_store.filters import And, Comparison, Filter, Not, Op
@@ -470,3 +473,46 @@ def test_a_repeated_filter_uses_a_mask_that_follows_writes(
             assert [h.id for h in col.search(query, k=5, filter=flt)] == brute(by_id, query, 5, matches(by_meta, flt))
         writer.delete(filter=flt)
         assert col.search(query, k=5, filter=flt) == []
+
+
+# ---------------------------------------------------------------------------------------------------------------------
+# index.dot: the BLAS-free matrix-vector product of the flat path
+# ---------------------------------------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("rows", [0, 1, 7, 1000, 4099])
+@pytest.mark.parametrize("split", [False, True])
+def test_dot_equals_the_blas_product(rows: int, split: bool, monkeypatch: pytest.MonkeyPatch) -> None:
+    if split:  # make every non-empty matrix take the multi-threaded path
+        monkeypatch.setattr(index_module, "PARALLEL_DOT_ELEMENTS", 1)
+        monkeypatch.setattr(index_module, "DOT_THREADS", 3)
+    rng = np.random.default_rng(rows)
+    matrix = rng.standard_normal((rows, 384)).astype(np.float32)
+    query = rng.standard_normal(384)  # float64: cast to float32 like the store's query vectors
+    got = index_module.dot(matrix, query)
+    assert got.dtype == np.float32 and got.shape == (rows,)
+    np.testing.assert_allclose(got, matrix @ query.astype(np.float32), rtol=0, atol=1e-4)
+
+
+def _dot_in_child(queue: Any) -> None:
+    matrix = np.ones((64, 8), np.float32)
+    queue.put(float(index_module.dot(matrix, np.ones(8, np.float32)).sum()))
+
+
+@pytest.mark.skipif(not hasattr(os, "fork"), reason="needs fork")
+def test_dot_threads_work_in_a_forked_child(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(index_module, "PARALLEL_DOT_ELEMENTS", 1)
+    monkeypatch.setattr(index_module, "DOT_THREADS", 2)
+    pool = index_module._dot_pool()
+    for future in [pool.submit(time.sleep, 0.1) for _ in range(2)]:  # the parent's pool has both its threads now
+        future.result()
+    time.sleep(0.3)  # and they are idle: a child inheriting the pool as is would hand its work to them and wait forever
+    ctx = multiprocessing.get_context("fork")
+    queue = ctx.Queue()
+    child = ctx.Process(target=_dot_in_child, args=(queue,), daemon=True)
+    child.start()
+    child.join(60)
+    if child.is_alive():
+        child.kill()
+    assert child.exitcode == 0, "the child hung or failed using the dot threads"
+    assert queue.get(timeout=5) == 64 * 8
