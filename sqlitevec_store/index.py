@@ -10,9 +10,10 @@ Index types (chosen per :class:`~sqlitevec_store.Collection` with
 
 ``"flat"`` (the default)
     Exact. One matrix-vector product over every vector, then a partial sort.
-    Same answers as sqlite-vec's own KNN. The product is numpy's ``einsum``
-    (no BLAS), split over a few threads of this module for large copies
-    (:func:`dot`): a matrix-vector product is bound by memory bandwidth, and
+    Same answers as sqlite-vec's own KNN. The product is one dot product per
+    row (numpy's ``vecdot``; ``einsum`` on numpy 1.x), split over a few
+    threads of this module for large copies (:func:`dot`), not a BLAS
+    matrix-vector product: it is bound by memory bandwidth either way, and
     BLAS's worker threads keep spinning on the cores after each call, which
     slowed the next query embedding (PyTorch, ONNX Runtime) about 2x on a
     2-core machine (benchmarks/README.md).
@@ -321,11 +322,22 @@ if hasattr(os, "register_at_fork"):
     os.register_at_fork(after_in_child=_reset_pool_after_fork)
 
 
+def _rowdot(matrix: npt.NDArray[np.float32], vector: npt.NDArray[np.float32], out: npt.NDArray[np.float32]) -> None:
+    if _VECDOT is not None:
+        _VECDOT(matrix, vector, out=out)
+    else:
+        np.einsum("ij,j->i", matrix, vector, out=out)
+
+
+_VECDOT: Any = getattr(np, "vecdot", None)  # numpy >= 2.0
+
+
 def dot(matrix: npt.NDArray[np.float32], vector: npt.NDArray[np.float32]) -> npt.NDArray[np.float32]:
     """``matrix @ vector`` for a 2-D float32 matrix, without BLAS threads.
 
-    numpy's ``einsum`` runs the product in the calling thread (it releases the
-    GIL); a large matrix is cut into :data:`DOT_THREADS` row blocks computed on
+    Each row's dot product runs in the calling thread (numpy releases the GIL
+    for it; ``vecdot`` calls BLAS's single-vector ``sdot``, which starts no
+    threads); a large matrix is cut into :data:`DOT_THREADS` row blocks computed on
     this module's threads, which sleep between calls instead of spinning.
     """
     vector = np.asarray(vector, dtype=np.float32)
@@ -333,13 +345,10 @@ def dot(matrix: npt.NDArray[np.float32], vector: npt.NDArray[np.float32]) -> npt
     out = np.empty(rows, dtype=np.float32)
     parts = DOT_THREADS if matrix.size >= PARALLEL_DOT_ELEMENTS else 1
     if parts == 1:
-        np.einsum("ij,j->i", matrix, vector, out=out)
+        _rowdot(matrix, vector, out)
         return out
     bounds = [rows * i // parts for i in range(parts + 1)]
-    futures = [
-        _dot_pool().submit(np.einsum, "ij,j->i", matrix[lo:hi], vector, out=out[lo:hi])
-        for lo, hi in itertools.pairwise(bounds)
-    ]
+    futures = [_dot_pool().submit(_rowdot, matrix[lo:hi], vector, out[lo:hi]) for lo, hi in itertools.pairwise(bounds)]
     for future in futures:
         future.result()
     return out

@@ -482,7 +482,10 @@ def test_a_repeated_filter_uses_a_mask_that_follows_writes(
 
 @pytest.mark.parametrize("rows", [0, 1, 7, 1000, 4099])
 @pytest.mark.parametrize("split", [False, True])
-def test_dot_equals_the_blas_product(rows: int, split: bool, monkeypatch: pytest.MonkeyPatch) -> None:
+@pytest.mark.parametrize("numpy1", [False, True], ids=["vecdot", "einsum"])
+def test_dot_equals_the_blas_product(rows: int, split: bool, numpy1: bool, monkeypatch: pytest.MonkeyPatch) -> None:
+    if numpy1:  # numpy 1.x has no vecdot
+        monkeypatch.setattr(index_module, "_VECDOT", None)
     if split:  # make every non-empty matrix take the multi-threaded path
         monkeypatch.setattr(index_module, "PARALLEL_DOT_ELEMENTS", 1)
         monkeypatch.setattr(index_module, "DOT_THREADS", 3)
