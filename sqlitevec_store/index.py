@@ -348,7 +348,10 @@ def dot(matrix: npt.NDArray[np.float32], vector: npt.NDArray[np.float32]) -> npt
         _rowdot(matrix, vector, out)
         return out
     bounds = [rows * i // parts for i in range(parts + 1)]
-    futures = [_dot_pool().submit(_rowdot, matrix[lo:hi], vector, out[lo:hi]) for lo, hi in itertools.pairwise(bounds)]
+    futures = [
+        _dot_pool().submit(_rowdot, matrix[lo:hi], vector, out[lo:hi]) for lo, hi in itertools.pairwise(bounds[1:])
+    ]
+    _rowdot(matrix[: bounds[1]], vector, out[: bounds[1]])  # the first block in the calling thread
     for future in futures:
         future.result()
     return out
