@@ -750,19 +750,21 @@ def bench_end_to_end(
     n: int,
     path: Path,
     query_texts: list[str],
-    truth: list[set[int]],
+    truth: list[set[int]] | None,
     budget: float,
     index_types: list[str],
     backend: str,
+    what: str = "",
 ) -> None:
     """``similarity_search(text)`` with the real embedder, and ``embed_query`` alone.
 
-    Each measurement gets its own slice of the held-out queries, so that a
+    ``truth`` None: no recall (the texts are not the ones the vectors came
+    from); ``what`` is added to the labels. Each measurement gets its own slice of the held-out queries, so that a
     cache of query embeddings (if the embedder has one) is never hit by a
     text seen in an earlier measurement; one last row repeats the last
     slice to show what a repeated query costs.
     """
-    tag = "" if backend == "torch" else f", backend={backend}"
+    tag = ("" if backend == "torch" else f", backend={backend}") + what
     try:
         embeddings = make_embeddings(backend)
         embeddings.embed_query("warm up the model")
@@ -774,7 +776,7 @@ def bench_end_to_end(
 
     def measure(label: str, index_type: str | None, rows: list[int], repeat: bool = False) -> None:
         texts = [query_texts[i] for i in rows]
-        expected = [truth[i] for i in rows]
+        expected = None if truth is None else [truth[i] for i in rows]
         if index_type is None:
 
             def embed(i: int) -> Sequence[int]:
@@ -1142,6 +1144,12 @@ def main() -> None:
         "--backends", default="torch", help="embedding backends for end-to-end and indexing, e.g. torch,onnx,onnx-int8"
     )
     parser.add_argument("--diskann-max", type=int, default=20_000, help="largest size for vec0 diskann (slow insert)")
+    parser.add_argument(
+        "--e2e-short-words",
+        type=int,
+        default=12,
+        help="also run the end-to-end search with each query cut to its first N words, a question's length (0: skip)",
+    )
     parser.add_argument("--e2e-size", type=int, default=100_000, help="size for the end-to-end text search (0: skip)")
     parser.add_argument("--index-texts", type=int, default=2000, help="texts for indexing throughput (0: skip)")
     parser.add_argument(
@@ -1194,6 +1202,10 @@ def main() -> None:
                 if n == args.e2e_size:
                     for backend in backends:
                         bench_end_to_end(n, path, query_texts, truth, args.budget, index_types, backend)
+                        if args.e2e_short_words:
+                            short = [" ".join(t.split()[: args.e2e_short_words]) for t in query_texts]
+                            what = f", {args.e2e_short_words}-word queries"
+                            bench_end_to_end(n, path, short, None, args.budget, index_types, backend, what)
                 for db in workdir.glob(f"core-{n}.db*"):
                     db.unlink()
             # again, so that drift over the run shows
