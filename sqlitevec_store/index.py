@@ -283,6 +283,11 @@ class VectorIndex:
             values[~self._alive[: self._size]] = np.inf
         return values  # type: ignore[no-any-return]
 
+    def live_positions(self, mask: npt.NDArray[np.bool_]) -> npt.NDArray[np.intp]:
+        """Positions of the live slots that ``mask`` (one flag per slot, as :attr:`pks`) marks."""
+        live: npt.NDArray[np.intp] = np.flatnonzero(mask[: self._size] & self._alive[: self._size])
+        return live
+
     def hamming(self, query: npt.NDArray[np.float32]) -> npt.NDArray[np.uint16]:
         """Hamming distances between the query's code and every slot's (dead slots: 65535)."""
         code = self._encode(query[None, :])[0]
@@ -411,17 +416,51 @@ def top_k(
         return np.empty(0, np.intp), np.empty(0, np.float32)
     approximate = index_type == "rescore" and k * oversample < live
     need = min(k * oversample, live) if approximate else min(k, live)
-    values: npt.NDArray[Any] = index.hamming(query) if approximate else index.distances(query)
     if allowed is not None:
-        values[~allowed] = _DEAD_HAMMING if values.dtype == np.uint16 else np.inf
-        chosen = _smallest(values, index.pks, need)
-    elif check is None or matching is None:
+        return _top_k_allowed(index, query, k, need=need, approximate=approximate, allowed=allowed)
+    values: npt.NDArray[Any] = index.hamming(query) if approximate else index.distances(query)
+    if check is None or matching is None:
         chosen = _smallest(values, index.pks, need)
     else:
         chosen = _smallest_matching(values, index, need, check=check, matching=matching, expected_share=expected_share)
     exact = index.distances(query, chosen) if approximate else values[chosen]
     if not approximate:
         return chosen, exact
+    order = np.lexsort((index.pks[chosen], exact))[:k]
+    return chosen[order], exact[order]
+
+
+#: With a match mask, an exact search computes distances for the matching rows only when they are at most this
+#: share of the collection (gathering rows costs more per row than one pass over all of them).
+GATHER_SHARE = 0.25
+
+
+def _top_k_allowed(
+    index: VectorIndex,
+    query: npt.NDArray[np.float32],
+    k: int,
+    *,
+    need: int,
+    approximate: bool,
+    allowed: npt.NDArray[np.bool_],
+) -> tuple[npt.NDArray[np.intp], npt.NDArray[np.float32]]:
+    """:func:`top_k` among the live slots ``allowed`` marks."""
+    positions = index.live_positions(allowed)
+    if approximate and len(positions) <= need:  # every match would be rescored: rank them exactly at once
+        approximate, need = False, min(k, len(positions))
+    values: npt.NDArray[Any]
+    if approximate:
+        values = index.hamming(query)[positions]
+    elif len(positions) <= GATHER_SHARE * len(index):
+        values = index.distances(query, positions)
+    else:
+        values = index.distances(query)[positions]
+    picked = _smallest(values, index.pks[positions], need)
+    chosen = positions[picked]
+    if not approximate:
+        distances = np.asarray(values[picked], dtype=np.float32)
+        return chosen, distances
+    exact = index.distances(query, chosen)
     order = np.lexsort((index.pks[chosen], exact))[:k]
     return chosen[order], exact[order]
 

@@ -519,3 +519,29 @@ def test_dot_threads_work_in_a_forked_child(monkeypatch: pytest.MonkeyPatch) -> 
         child.kill()
     assert child.exitcode == 0, "the child hung or failed using the dot threads"
     assert queue.get(timeout=5) == 64 * 8
+
+
+@pytest.mark.parametrize("rate", [0.0, 0.001, 0.01, 0.1, 0.24, 0.3, 0.9, 1.0])
+@pytest.mark.parametrize("index_type", ["flat", "rescore"])
+def test_top_k_with_a_match_mask_is_exact_among_live_matches(rate: float, index_type: str) -> None:
+    """The mask path (gathering few matches, or one pass over all) ranks the live marked rows only."""
+    rng = np.random.default_rng(int(rate * 1000) + len(index_type))
+    vectors = unit(rng.standard_normal((4000, DIM)))
+    index = VectorIndex(DIM, quantized=index_type == "rescore")
+    index.load(np.arange(1, 4001, dtype=np.int64), vectors)
+    index.apply({}, [3, 4, 5, 100, 2000])  # deleted slots stay in the arrays, marked dead
+    mask = rng.random(len(index.pks)) < rate
+    mask[np.searchsorted(index.pks, [3, 4, 5, 100, 2000])] = True  # a stale mask may mark deleted rows
+    live = {int(p) for p, m in zip(index.pks, mask, strict=True) if m} - {3, 4, 5, 100, 2000}
+    for query in unit(rng.standard_normal((3, DIM))):
+        # oversample 4: k * 4 = 40 candidates, below the live matches from rate 0.01 on
+        positions, distances = top_k(index, query, 10, index_type=index_type, oversample=4, allowed=mask)
+        want = sorted((float(1.0 - vectors[p - 1] @ query), p) for p in live)[:10]
+        got = index.pks[positions].tolist()
+        if index_type == "flat" or len(live) <= 40:
+            assert got == [p for _, p in want]
+            np.testing.assert_allclose(distances, [d for d, _ in want], atol=1e-6)
+        else:  # approximate, but only ever live matches, with exact distances, nearest first
+            assert set(got) <= live and len(got) == min(10, len(live))
+            np.testing.assert_allclose(distances, [1.0 - vectors[p - 1] @ query for p in got], atol=1e-6)
+            assert list(distances) == sorted(distances)
