@@ -37,7 +37,7 @@ import numpy.typing as npt
 
 from . import __version__
 from .chunking import Chunk, split_markdown
-from .embeddings import DEFAULT_MODEL, canonical_model_id
+from .embeddings import BACKENDS, DEFAULT_MODEL, canonical_model_id, split_model_id
 from .errors import CollectionNotFoundError, ModelMismatchError, SqliteVecStoreError
 from .filters import Filter, parse_filter_dict
 from .records import Hit, Record
@@ -82,15 +82,18 @@ class Embedder(Protocol):
         """Embed one query; a ``(dimension,)`` array."""
 
 
-def make_embedder(model_name: str) -> Embedder:
-    """The embedder for ``model_name`` (the local sentence-transformers model).
+def make_embedder(model_name: str, backend: str | None = None) -> Embedder:
+    """The embedder for ``model_name`` (a model name, or a model id a collection records) on ``backend``.
 
-    Constructing it loads nothing; the model is loaded on the first text.
-    Tests replace this function to use a fake embedder.
+    ``backend=None`` means the backend the id implies (``"onnx-int8"`` for an
+    id ending in ``#onnx-int8``), else ``"torch"``. Constructing it loads
+    nothing; the model is loaded on the first text. Tests replace this
+    function to use a fake embedder.
     """
-    from .embeddings import SentenceTransformerEmbedder
+    from .embeddings import SentenceTransformerEmbedder, split_model_id
 
-    return SentenceTransformerEmbedder(model_name)
+    name, implied = split_model_id(model_name)
+    return SentenceTransformerEmbedder(name, backend=backend or implied or "torch")  # type: ignore[arg-type]
 
 
 # ---------------------------------------------------------------------------
@@ -167,6 +170,18 @@ def _model_option(f: F) -> F:
     )(f)
 
 
+def _backend_option(f: F) -> F:
+    return click.option(
+        "--backend",
+        type=click.Choice(list(BACKENDS)),
+        default=None,
+        help="How the model runs. torch (default); onnx: the same vectors, and a one-shot query starts in "
+        "well under a second instead of several (needs the [onnx] extra; the first use exports the model "
+        "once, with torch); onnx-int8: faster still, but its vectors differ, so it is a model of its own. "
+        "Default: the one the collection's model implies.",
+    )(f)
+
+
 def _batch_option(f: F) -> F:
     return click.option(
         "--batch-size",
@@ -195,16 +210,30 @@ def _existing_collection(
         raise click.ClickException(f"No collection named {name!r} in {str(db.path)!r}; {have}.") from None
 
 
-def _resolve_model(collection: Collection, requested: str | None) -> str | None:
-    """The collection's recorded model, checked against ``--model``; else ``--model``; else ``None``."""
+def _resolve_model(collection: Collection, requested: str | None, backend: str | None = None) -> str | None:
+    """The collection's recorded model, checked against --model and --backend; else --model; else ``None``."""
     info = collection.info()
-    wanted = canonical_model_id(requested) if requested is not None else None
-    if info.model_id is not None and wanted is not None and wanted != info.model_id:
+    recorded = info.model_id
+    if recorded is not None and backend is not None:
+        # only a backend whose vectors the collection holds may embed its queries and documents
+        name, implied = split_model_id(recorded)
+        made = canonical_model_id(name, backend=backend)
+        if made != recorded:
+            raise ModelMismatchError(
+                f"Collection {info.name!r} was built with the embedding model {recorded!r}; --backend {backend} "
+                f"makes {made!r} vectors. Use --backend {implied or 'torch'}"
+                + ("" if implied else " or onnx")
+                + ", or leave --backend out."
+            )
+    wanted = canonical_model_id(requested, backend=backend or "torch") if requested is not None else None
+    if recorded is not None and requested is not None and backend is None:
+        wanted = canonical_model_id(requested, backend=split_model_id(recorded)[1] or "torch")
+    if recorded is not None and wanted is not None and wanted != recorded:
         raise ModelMismatchError(
-            f"Collection {info.name!r} was built with the embedding model {info.model_id!r}, "
+            f"Collection {info.name!r} was built with the embedding model {recorded!r}, "
             f"not {wanted!r}; leave out --model to use the collection's model."
         )
-    return info.model_id or wanted
+    return recorded or wanted
 
 
 def _no_model(name: str) -> click.ClickException:
@@ -461,6 +490,7 @@ def _write_files(db: Database, collection: Collection, files: Sequence[_Pending]
 @_db_option
 @_collection_option
 @_model_option
+@_backend_option
 @click.option(
     "--max-chars",
     type=click.IntRange(min=1),
@@ -476,6 +506,7 @@ def index(
     db_path: Path,
     collection_name: str,
     model_name: str | None,
+    backend: str | None,
     max_chars: int,
     batch_size: int,
     quiet: bool,
@@ -506,14 +537,14 @@ def index(
     with Database(db_path) as db:
         if db.has_collection(collection_name):
             collection = db.collection(collection_name)
-            model = _resolve_model(collection, model_name)
+            model = _resolve_model(collection, model_name, backend)
             if model is None and collection.dimension is not None:
                 raise _no_model(collection_name)
         else:
             collection = None
-            model = canonical_model_id(model_name) if model_name is not None else None
-        model = model or DEFAULT_MODEL
-        embedder = make_embedder(model)
+            model = canonical_model_id(model_name, backend=backend or "torch") if model_name is not None else None
+        model = model or canonical_model_id(DEFAULT_MODEL, backend=backend or "torch")
+        embedder = make_embedder(model, backend)
         model_id = embedder.model_id or model
         if collection is None:
             collection = db.create_collection(collection_name, model_id=model_id)
@@ -636,6 +667,7 @@ def _other_metadata(hit: Hit) -> str:
 @_db_option
 @_collection_option
 @_model_option
+@_backend_option
 @click.option("-k", "k", type=click.IntRange(min=1), default=5, show_default=True, help="Number of hits.")
 @click.option(
     "--filter",
@@ -672,6 +704,7 @@ def query(
     db_path: Path,
     collection_name: str,
     model_name: str | None,
+    backend: str | None,
     k: int,
     filter_: Filter | None,
     mode: str,
@@ -707,10 +740,10 @@ def query(
         if mode == "keyword":
             hits = collection.keyword_search(text, k=k, filter=filter_)
         elif collection.dimension is not None:
-            model = _resolve_model(collection, model_name)
+            model = _resolve_model(collection, model_name, backend)
             if model is None:
                 raise _no_model(collection_name)
-            vector = make_embedder(model).embed_query(text)
+            vector = make_embedder(model, backend).embed_query(text)
             if mode == "hybrid":
                 hits = collection.hybrid_search(vector, text, k=k, filter=filter_, alpha=alpha)
             else:
@@ -957,10 +990,18 @@ def _read_lines(path: str) -> Callable[[], Iterable[str]]:
 @_db_option
 @_collection_option
 @_model_option
+@_backend_option
 @_batch_option
 @click.option("--quiet", "-q", is_flag=True, help="No progress bar.")
 def import_(
-    *, file: str, db_path: Path, collection_name: str, model_name: str | None, batch_size: int, quiet: bool
+    *,
+    file: str,
+    db_path: Path,
+    collection_name: str,
+    model_name: str | None,
+    backend: str | None,
+    batch_size: int,
+    quiet: bool,
 ) -> None:
     """Load JSON lines written by `export` (FILE, or - for stdin) into a collection.
 
@@ -992,7 +1033,7 @@ def import_(
     with Database(db_path) as db:
         exists = db.has_collection(collection_name)
         recorded = db.collection(collection_name, create=False).info().model_id if exists else None
-        requested = canonical_model_id(model_name) if model_name is not None else None
+        requested = canonical_model_id(model_name, backend=backend or "torch") if model_name is not None else None
         known = {m for m in (recorded, requested, *plan.models) if m is not None}
         if len(known) > 1:
             raise ModelMismatchError(
@@ -1002,8 +1043,16 @@ def import_(
             )
         if exists and not known and plan.to_embed and db.collection(collection_name, create=False).dimension:
             raise _no_model(collection_name)
-        model = next(iter(known)) if known else (DEFAULT_MODEL if plan.to_embed else None)
-        embedder = make_embedder(model) if plan.to_embed and model is not None else None
+        if backend is not None and known and plan.to_embed:
+            name, _ = split_model_id(next(iter(known)))
+            if canonical_model_id(name, backend=backend) not in known:
+                raise ModelMismatchError(
+                    f"--backend {backend} makes {canonical_model_id(name, backend=backend)!r} vectors, "
+                    f"but this import is for {', '.join(sorted(known))}."
+                )
+        default = canonical_model_id(DEFAULT_MODEL, backend=backend or "torch")
+        model = next(iter(known)) if known else (default if plan.to_embed else None)
+        embedder = make_embedder(model, backend) if plan.to_embed and model is not None else None
         model_id = (embedder.model_id if embedder is not None else None) or model
         if exists:
             collection = db.collection(collection_name, model_id=model_id)

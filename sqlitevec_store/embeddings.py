@@ -69,6 +69,7 @@ __all__ = [
     "bundled_model_path",
     "canonical_model_id",
     "onnx_cache_dir",
+    "split_model_id",
 ]
 
 logger = logging.getLogger("sqlitevec_store")
@@ -135,6 +136,19 @@ def canonical_model_id(model_name: str, *, backend: str = "torch") -> str:
     if "/" not in name:
         return f"sentence-transformers/{name}{suffix}"
     return name + suffix
+
+
+def split_model_id(model_id: str) -> tuple[str, Backend | None]:
+    """A recorded model id as ``(model name, backend it implies)``.
+
+    ``"sentence-transformers/all-MiniLM-L6-v2#onnx-int8"`` gives the model
+    name and ``"onnx-int8"``; an id without a backend suffix gives itself and
+    ``None`` (``"torch"`` and ``"onnx"`` both made it).
+    """
+    for backend, suffix in _MODEL_ID_SUFFIX.items():
+        if suffix and model_id.endswith(suffix):
+            return model_id[: -len(suffix)], backend  # type: ignore[return-value]
+    return model_id, None
 
 
 def _backend_suffix(backend: str) -> str:

