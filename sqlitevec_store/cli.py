@@ -214,10 +214,10 @@ def _resolve_model(collection: Collection, requested: str | None, backend: str |
     """The collection's recorded model, checked against --model and --backend; else --model; else ``None``."""
     info = collection.info()
     recorded = info.model_id
+    implied = split_model_id(recorded)[1] if recorded is not None else None
     if recorded is not None and backend is not None:
         # only a backend whose vectors the collection holds may embed its queries and documents
-        name, implied = split_model_id(recorded)
-        made = canonical_model_id(name, backend=backend)
+        made = canonical_model_id(split_model_id(recorded)[0], backend=backend)
         if made != recorded:
             raise ModelMismatchError(
                 f"Collection {info.name!r} was built with the embedding model {recorded!r}; --backend {backend} "
@@ -225,9 +225,8 @@ def _resolve_model(collection: Collection, requested: str | None, backend: str |
                 + ("" if implied else " or onnx")
                 + ", or leave --backend out."
             )
-    wanted = canonical_model_id(requested, backend=backend or "torch") if requested is not None else None
-    if recorded is not None and requested is not None and backend is None:
-        wanted = canonical_model_id(requested, backend=split_model_id(recorded)[1] or "torch")
+    # --model names a model; it runs on --backend, else on the backend the recorded id implies
+    wanted = canonical_model_id(requested, backend=backend or implied or "torch") if requested is not None else None
     if recorded is not None and wanted is not None and wanted != recorded:
         raise ModelMismatchError(
             f"Collection {info.name!r} was built with the embedding model {recorded!r}, "
@@ -1044,11 +1043,10 @@ def import_(
         if exists and not known and plan.to_embed and db.collection(collection_name, create=False).dimension:
             raise _no_model(collection_name)
         if backend is not None and known and plan.to_embed:
-            name, _ = split_model_id(next(iter(known)))
-            if canonical_model_id(name, backend=backend) not in known:
+            made = canonical_model_id(split_model_id(next(iter(known)))[0], backend=backend)
+            if made not in known:
                 raise ModelMismatchError(
-                    f"--backend {backend} makes {canonical_model_id(name, backend=backend)!r} vectors, "
-                    f"but this import is for {', '.join(sorted(known))}."
+                    f"--backend {backend} makes {made!r} vectors, but this import is for {', '.join(sorted(known))}."
                 )
         default = canonical_model_id(DEFAULT_MODEL, backend=backend or "torch")
         model = next(iter(known)) if known else (default if plan.to_embed else None)
