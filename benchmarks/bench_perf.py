@@ -229,14 +229,28 @@ def make_set(real: Vectors, n: int, noise: float, seed: int = 1) -> tuple[Vector
 # -- numpy floor ---------------------------------------------------------------
 
 
+def timed_row(
+    n: int,
+    group: str,
+    label: str,
+    search: Callable[[int], Sequence[int]],
+    n_queries: int,
+    truth: Sequence[set[int]] | None,
+    budget: float,
+    **extra: Any,
+) -> Row:
+    """Time ``search`` with :func:`run_queries` and record its figures as one row (``extra``: other Row fields)."""
+    t = run_queries(search, n_queries, truth, budget, label)
+    return record(Row(n, group, label, t.p50_ms, t.p95_ms, t.recall, t.queries, **extra))
+
+
 def bench_numpy(n: int, x: Vectors, queries: Vectors, truth: list[set[int]], budget: float, label: str) -> Row:
     def search(i: int) -> Sequence[int]:
         scores = x @ queries[i]
         top = np.argpartition(-scores, K)[:K]
         return top[np.argsort(-scores[top])].tolist()  # type: ignore[no-any-return]
 
-    t = run_queries(search, len(queries), truth, budget, label)
-    return record(Row(n, "search", label, t.p50_ms, t.p95_ms, t.recall, t.queries, memory_mb=x.nbytes / 2**20))
+    return timed_row(n, "search", label, search, len(queries), truth, budget, memory_mb=x.nbytes / 2**20)
 
 
 # -- raw sqlite-vec ------------------------------------------------------------
@@ -332,21 +346,18 @@ def bench_raw(
             def search(i: int, knn: str = knn, blobs: list[bytes] = blobs, conn: Any = conn) -> Sequence[int]:
                 return [row[0] - 1 for row in conn.execute(knn, (blobs[i],))]
 
-            t = run_queries(search, len(queries), truth, budget, variant.label)
-            record(
-                Row(
-                    n,
-                    "search",
-                    variant.label,
-                    t.p50_ms,
-                    t.p95_ms,
-                    t.recall,
-                    t.queries,
-                    build_s=g["s"],
-                    file_mb=file_mb(path),
-                    per_s=n / g["s"],
-                    note="build = insert time",
-                )
+            timed_row(
+                n,
+                "search",
+                variant.label,
+                search,
+                len(queries),
+                truth,
+                budget,
+                build_s=g["s"],
+                file_mb=file_mb(path),
+                per_s=n / g["s"],
+                note="build = insert time",
             )
         finally:
             conn.close()
@@ -441,20 +452,17 @@ def bench_core_search(
             def search(i: int, col: Any = col) -> Sequence[int]:
                 return [int(h.id) for h in col.search(queries[i], k=K)]
 
-            t = run_queries(search, len(queries), truth, budget, label)
-            record(
-                Row(
-                    n,
-                    "search",
-                    label,
-                    t.p50_ms,
-                    t.p95_ms,
-                    t.recall,
-                    t.queries,
-                    build_s=g["s"],
-                    memory_mb=g["mb"],
-                    note="build = first search (loads the RAM copy, if any)",
-                )
+            timed_row(
+                n,
+                "search",
+                label,
+                search,
+                len(queries),
+                truth,
+                budget,
+                build_s=g["s"],
+                memory_mb=g["mb"],
+                note="build = first search (loads the RAM copy, if any)",
             )
         finally:
             db.close()
@@ -487,8 +495,7 @@ def bench_core_filtered(
                 def search(i: int, col: Any = col, tree: Any = tree) -> Sequence[int]:
                     return [int(h.id) for h in col.search(queries[i], k=K, filter=tree)]
 
-                t = run_queries(search, len(queries), truth, budget, label)
-                record(Row(n, "filter", label, t.p50_ms, t.p95_ms, t.recall, t.queries))
+                timed_row(n, "filter", label, search, len(queries), truth, budget)
         finally:
             db.close()
 
@@ -589,20 +596,17 @@ def bench_adapters(
 
                 with grown() as g:
                     search(0)
-                t = run_queries(search, len(queries), truth, budget, label)
-                record(
-                    Row(
-                        n,
-                        "search",
-                        label,
-                        t.p50_ms,
-                        t.p95_ms,
-                        t.recall,
-                        t.queries,
-                        build_s=g["s"],
-                        memory_mb=g["mb"],
-                        note=note,
-                    )
+                timed_row(
+                    n,
+                    "search",
+                    label,
+                    search,
+                    len(queries),
+                    truth,
+                    budget,
+                    build_s=g["s"],
+                    memory_mb=g["mb"],
+                    note=note,
                 )
             finally:
                 store.close()
@@ -650,21 +654,18 @@ def bench_community(
         def search(i: int) -> Sequence[int]:
             return [int(doc.metadata["i"]) for doc in store.similarity_search_by_vector(lists[i], k=K)]
 
-        t = run_queries(search, len(queries), truth, budget, label)
-        record(
-            Row(
-                n,
-                "search",
-                label,
-                t.p50_ms,
-                t.p95_ms,
-                t.recall,
-                t.queries,
-                build_s=g["s"],
-                per_s=n / g["s"],
-                file_mb=file_mb(path),
-                note="build = add_texts of precomputed vectors; connection from sqlitevec_store.connection",
-            )
+        timed_row(
+            n,
+            "search",
+            label,
+            search,
+            len(queries),
+            truth,
+            budget,
+            build_s=g["s"],
+            per_s=n / g["s"],
+            file_mb=file_mb(path),
+            note="build = add_texts of precomputed vectors; connection from sqlitevec_store.connection",
         )
     except Exception as exc:  # a peer that does not run is reported, not fatal
         skipped(n, "search", label, f"{type(exc).__name__}: {exc}")
@@ -689,20 +690,17 @@ def bench_faiss(n: int, x: Vectors, queries: Vectors, truth: list[set[int]], bud
     def search(i: int) -> Sequence[int]:
         return index.search(qs[i], K)[1][0].tolist()  # type: ignore[no-any-return]
 
-    t = run_queries(search, len(queries), truth, budget, label)
-    record(
-        Row(
-            n,
-            "search",
-            label,
-            t.p50_ms,
-            t.p95_ms,
-            t.recall,
-            t.queries,
-            build_s=g["s"],
-            memory_mb=g["mb"],
-            note=f"faiss {faiss.__version__}, {faiss.omp_get_max_threads()} OpenMP threads",
-        )
+    timed_row(
+        n,
+        "search",
+        label,
+        search,
+        len(queries),
+        truth,
+        budget,
+        build_s=g["s"],
+        memory_mb=g["mb"],
+        note=f"faiss {faiss.__version__}, {faiss.omp_get_max_threads()} OpenMP threads",
     )
 
 
@@ -726,20 +724,17 @@ def bench_hnswlib(n: int, x: Vectors, queries: Vectors, truth: list[set[int]], b
     def search(i: int) -> Sequence[int]:
         return index.knn_query(qs[i], k=K)[0][0].tolist()  # type: ignore[no-any-return]
 
-    t = run_queries(search, len(queries), truth, budget, label)
-    record(
-        Row(
-            n,
-            "search",
-            label,
-            t.p50_ms,
-            t.p95_ms,
-            t.recall,
-            t.queries,
-            build_s=g["s"],
-            memory_mb=g["mb"],
-            note="build on all cores; search on 1 thread",
-        )
+    timed_row(
+        n,
+        "search",
+        label,
+        search,
+        len(queries),
+        truth,
+        budget,
+        build_s=g["s"],
+        memory_mb=g["mb"],
+        note="build on all cores; search on 1 thread",
     )
 
 
@@ -783,8 +778,7 @@ def bench_end_to_end(
                 embeddings.embed_query(texts[i])
                 return []
 
-            t = run_queries(embed, len(texts), None, budget, label)
-            record(Row(n, "e2e", label, t.p50_ms, t.p95_ms, None, t.queries))
+            timed_row(n, "e2e", label, embed, len(texts), None, budget)
             return
         try:
             store, note = open_adapter("langchain", path, index_type, embeddings)
@@ -796,8 +790,7 @@ def bench_end_to_end(
             def search(i: int) -> Sequence[int]:
                 return [int(doc.id) for doc in store.similarity_search(texts[i], k=K)]
 
-            t = run_queries(search, len(texts), expected, budget, label)
-            record(Row(n, "e2e", label, t.p50_ms, t.p95_ms, t.recall, t.queries, note=note))
+            timed_row(n, "e2e", label, search, len(texts), expected, budget, note=note)
         finally:
             store.close()
 
