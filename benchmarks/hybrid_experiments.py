@@ -75,7 +75,7 @@ VOID_TAGS = {"br", "hr", "img", "meta", "link", "input", "col", "area", "base", 
 
 
 class _HeadingParser(HTMLParser):
-    """Like hybrid_quality._PageParser, plus the heading path in force at each paragraph."""
+    """Like hybrid_quality.PageParser, plus the heading path in force at each paragraph."""
 
     def __init__(self) -> None:
         super().__init__(convert_charrefs=True)

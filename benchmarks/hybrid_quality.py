@@ -69,7 +69,7 @@ GENERIC_TITLES = {
 }
 
 
-class _PageParser(HTMLParser):
+class PageParser(HTMLParser):
     """Collects the page title and the text of every ``<p>``."""
 
     def __init__(self) -> None:
@@ -115,7 +115,7 @@ def load_corpus(docs: Path, pages: int) -> tuple[list[str], list[str], list[tupl
     page_of: list[str] = []
     questions: list[tuple[str, str]] = []
     for path in files[:pages]:
-        parser = _PageParser()
+        parser = PageParser()
         parser.feed(path.read_text(encoding="utf-8", errors="replace"))
         current = ""
         page_passages = []

@@ -36,12 +36,15 @@ import subprocess
 import sys
 import time
 from dataclasses import dataclass
-from html.parser import HTMLParser
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import numpy.typing as npt
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from hybrid_quality import PageParser  # the same <p> extraction as the hybrid quality benchmark
 
 CACHE = Path.home() / ".cache" / "sqlitevec-store-bench"
 PERF_CACHE = CACHE / "perf"
@@ -55,31 +58,6 @@ MIN_CHARS = 200
 MAX_CHARS = 1500
 SEED = 0
 BLOCK = 1024  # texts embedded (and checkpointed) at a time
-
-
-class _Paragraphs(HTMLParser):
-    """Collects the text of every (outermost) ``<p>`` of a page."""
-
-    def __init__(self) -> None:
-        super().__init__(convert_charrefs=True)
-        self.paragraphs: list[str] = []
-        self._depth = 0
-        self._buffer: list[str] = []
-
-    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
-        if tag == "p":
-            self._depth += 1
-
-    def handle_endtag(self, tag: str) -> None:
-        if tag == "p" and self._depth:
-            self._depth -= 1
-            if not self._depth:
-                self.paragraphs.append(" ".join("".join(self._buffer).split()))
-                self._buffer = []
-
-    def handle_data(self, data: str) -> None:
-        if self._depth:
-            self._buffer.append(data)
 
 
 def ensure_package(package: str) -> Path:
@@ -110,7 +88,7 @@ def paragraphs(docs: Path) -> list[str]:
     """Paragraphs of 200-1,500 characters from every page under ``docs``, in page order."""
     out: list[str] = []
     for path in sorted(docs.rglob("*.html")):
-        parser = _Paragraphs()
+        parser = PageParser()
         parser.feed(path.read_text(encoding="utf-8", errors="replace"))
         current = ""
         for paragraph in parser.paragraphs:
