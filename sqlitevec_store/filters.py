@@ -51,8 +51,18 @@ flag accordingly. ``And([])`` matches everything, ``Or([])`` nothing, and
 ``Not(f)`` is the plain logical negation of ``f`` (it matches documents where
 the key of ``f`` is missing).
 
-Limits: a tree may nest at most :data:`MAX_DEPTH` levels (wide ``And``/``Or``
-lists are fine; they compile to balanced SQL). Floats are compared after the
+Limits: a tree may nest at most :data:`MAX_DEPTH` levels (a comparison is one
+level, each ``And``/``Or``/``Not`` above it one more); a deeper tree is refused
+when it is built, before anything recurses. A tree compiles to at most
+:data:`MAX_FILTER_TERMS` terms: every node counts one, except that ``any`` and
+``all`` count one per value, an ``Or`` of ``eq``/``in`` comparisons on one key
+is compiled as one ``in`` (one term, however many values), as is an ``And`` of
+``ne``/``nin`` comparisons on one key as one ``nin``, and a comparison repeated
+under the same ``And``/``Or`` counts once. ``in`` and ``nin`` take any number of
+values. Past either limit compilation raises :class:`UnsupportedFilterError`:
+SQLite's time to prepare a statement grows faster than linearly with its size
+(measured: 1,000 ``Or``-ed comparisons on different keys 0.1 s, 5,000 0.8 s,
+10,000 8 s). Floats are compared after the
 same decimal-to-double conversion SQLite applies to stored JSON, so ``1e-300``
 equals ``1e-300``. ``like``, ``ilike`` and ``text_match_insensitive`` do not
 see past a NUL character inside a string value (a SQLite limit).
@@ -60,6 +70,7 @@ see past a NUL character inside a string value (a SQLite limit).
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import math
 from collections.abc import Mapping, Sequence
@@ -75,6 +86,7 @@ __all__ = [
     "Filter",
     "Not",
     "MAX_DEPTH",
+    "MAX_FILTER_TERMS",
     "RECORD_FIELDS",
     "Op",
     "Or",
@@ -88,6 +100,9 @@ _INT64_MIN, _INT64_MAX = -(2**63), 2**63 - 1
 
 #: How deeply filter nodes may nest (SQLite's own expression limit is 1000).
 MAX_DEPTH = 64
+
+#: How many terms a compiled filter may hold (see "Limits" above).
+MAX_FILTER_TERMS = 1024
 
 #: What a :class:`Comparison` can test: a metadata key, or a record column.
 RECORD_FIELDS = ("metadata", "id", "doc_id")
@@ -139,6 +154,8 @@ class Comparison:
     value: Any = None
     missing_matches: bool = False
     field: str = "metadata"
+    #: Levels this node spans: 1 for a comparison.
+    depth: int = dataclasses.field(default=1, init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
         if self.field not in RECORD_FIELDS:
@@ -159,33 +176,56 @@ class Comparison:
 
 @dataclass(frozen=True)
 class And:
-    """All of ``filters`` match (an empty ``And`` matches everything)."""
+    """All of ``filters`` match (an empty ``And`` matches everything).
+
+    Raises:
+        UnsupportedFilterError: The node would nest deeper than :data:`MAX_DEPTH`.
+    """
 
     filters: tuple[Filter, ...] = field(default_factory=tuple)
+    #: Levels this node spans: one more than its deepest child.
+    depth: int = dataclasses.field(default=1, init=False, repr=False, compare=False)
 
     def __init__(self, filters: Sequence[Filter] = ()) -> None:
-        object.__setattr__(self, "filters", _check_children(filters, "And"))
+        children = _check_children(filters, "And")
+        object.__setattr__(self, "filters", children)
+        object.__setattr__(self, "depth", _depth_above(children))
 
 
 @dataclass(frozen=True)
 class Or:
-    """At least one of ``filters`` matches (an empty ``Or`` matches nothing)."""
+    """At least one of ``filters`` matches (an empty ``Or`` matches nothing).
+
+    Raises:
+        UnsupportedFilterError: The node would nest deeper than :data:`MAX_DEPTH`.
+    """
 
     filters: tuple[Filter, ...] = field(default_factory=tuple)
+    #: Levels this node spans: one more than its deepest child.
+    depth: int = dataclasses.field(default=1, init=False, repr=False, compare=False)
 
     def __init__(self, filters: Sequence[Filter] = ()) -> None:
-        object.__setattr__(self, "filters", _check_children(filters, "Or"))
+        children = _check_children(filters, "Or")
+        object.__setattr__(self, "filters", children)
+        object.__setattr__(self, "depth", _depth_above(children))
 
 
 @dataclass(frozen=True)
 class Not:
-    """``filter`` does not match."""
+    """``filter`` does not match.
+
+    Raises:
+        UnsupportedFilterError: The node would nest deeper than :data:`MAX_DEPTH`.
+    """
 
     filter: Filter
+    #: Levels this node spans: one more than ``filter``'s.
+    depth: int = dataclasses.field(default=1, init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
         if not isinstance(self.filter, (Comparison, And, Or, Not)):
             raise InvalidInputTypeError(f"Not() takes a filter node, got {type(self.filter).__name__}")
+        object.__setattr__(self, "depth", _depth_above((self.filter,)))
 
 
 Filter = Union[Comparison, And, Or, Not]  # noqa: UP007 - runtime alias on 3.10
@@ -198,6 +238,19 @@ def _check_children(filters: Sequence[Filter], name: str) -> tuple[Filter, ...]:
         if not isinstance(child, (Comparison, And, Or, Not)):
             raise InvalidInputTypeError(f"{name}() takes filter nodes, got {type(child).__name__}")
     return tuple(filters)
+
+
+def _depth_above(children: Sequence[Filter]) -> int:
+    """The depth of a node over ``children``; refused past :data:`MAX_DEPTH`.
+
+    Each node stores its depth when it is built, so a too-deep tree is refused
+    as it grows and nothing ever recurses more than :data:`MAX_DEPTH` levels
+    (``repr``, ``==``, ``hash`` and compilation included).
+    """
+    depth = 1 + max((c.depth for c in children), default=0)
+    if depth > MAX_DEPTH:
+        raise UnsupportedFilterError(f"Filters may nest at most {MAX_DEPTH} levels deep")
+    return depth
 
 
 def validate_filter_key(key: Any) -> str:
@@ -319,6 +372,7 @@ class _Compiler:
         self.params: dict[str, Any] = {}
         self._paths: dict[str, str] = {}
         self.field = "metadata"
+        self.terms = 0
 
     def bind(self, value: Any) -> str:
         name = f"{self.prefix}{len(self.params)}"
@@ -445,18 +499,85 @@ class _Compiler:
         )
         return f"({self.kind(key)} = 'null' OR ({self.kind(key)} = 'text' AND {self.value(key)} = ''){empty_list})"
 
+    def count(self, terms: int) -> None:
+        """Count ``terms`` more terms of the SQL; refuse past :data:`MAX_FILTER_TERMS`."""
+        self.terms += terms
+        if self.terms > MAX_FILTER_TERMS:
+            raise UnsupportedFilterError(
+                f"Filters may hold at most {MAX_FILTER_TERMS} terms (comparisons, and/or/not, "
+                "one per value of any/all); an $or of equalities on one key counts once: use $in for long lists"
+            )
+
     def node(self, f: Filter, depth: int = 1) -> str:
         if depth > MAX_DEPTH:
             raise UnsupportedFilterError(f"Filters may nest at most {MAX_DEPTH} levels deep")
         if isinstance(f, Comparison):
+            self.count(max(1, len(f.value)) if f.op in (Op.ANY, Op.ALL) else 1)
             return self.comparison(f)
+        self.count(1)
         if isinstance(f, And):
-            return _join([self.node(c, depth + 1) for c in f.filters], "AND")
+            return _join([self.node(c, depth + 1) for c in _merged(f.filters, Op.NIN)], "AND")
         if isinstance(f, Or):
-            return _join([self.node(c, depth + 1) for c in f.filters], "OR")
+            return _join([self.node(c, depth + 1) for c in _merged(f.filters, Op.IN)], "OR")
         if isinstance(f, Not):
             return f"(NOT {self.node(f.filter, depth + 1)})"
         raise InvalidInputTypeError(f"Not a filter node: {type(f).__name__}")
+
+
+#: What :func:`_merged` folds into one comparison: equalities under ``Or``, inequalities under ``And``.
+_MERGED_OPS = {Op.IN: (Op.EQ, Op.IN), Op.NIN: (Op.NE, Op.NIN)}
+
+
+def _typed(value: Any) -> Any:
+    """``value`` with the type of each scalar, so ``True``, ``1`` and ``1.0`` stay apart."""
+    if isinstance(value, tuple):
+        return tuple(_typed(v) for v in value)
+    return (type(value), value)
+
+
+def _merged(children: Sequence[Filter], into: Op) -> list[Filter]:
+    """The children of an ``Or`` (``into=IN``) or ``And`` (``into=NIN``), with the same meaning.
+
+    Under ``Or``, the ``eq``/``in`` comparisons on one key (same field, same
+    ``missing_matches``) become one ``in`` over all their values: "present and
+    equal to one of them". Under ``And``, ``ne``/``nin`` become one ``nin``:
+    "present and equal to none of them" (with ``missing_matches``, "missing or
+    ..." on both sides). A comparison repeated among the children is kept once.
+    The merged comparison takes the place of its group's first member, and a
+    group of one is kept as it is, so the SQL stays deterministic.
+    """
+    foldable = _MERGED_OPS[into]
+    out: list[Filter | tuple[str, str, bool]] = []
+    groups: dict[tuple[str, str, bool], list[Comparison]] = {}
+    seen: set[Any] = set()
+    for child in children:
+        if not isinstance(child, Comparison):
+            out.append(child)
+            continue
+        if child.op in foldable:
+            group = (child.field, child.key, child.missing_matches)
+            if group not in groups:
+                groups[group] = []
+                out.append(group)
+            groups[group].append(child)
+            continue
+        identity = (child.field, child.key, child.op, child.missing_matches, _typed(child.value))
+        if identity not in seen:
+            seen.add(identity)
+            out.append(child)
+    return [item if not isinstance(item, tuple) else _fold(groups[item], into) for item in out]
+
+
+def _fold(members: list[Comparison], into: Op) -> Comparison:
+    """One ``in``/``nin`` comparison over the distinct values of ``members``."""
+    if len(members) == 1:
+        return members[0]
+    values: dict[Any, Scalar] = {}
+    for member in members:
+        for value in member.value if member.op in (Op.IN, Op.NIN) else (member.value,):
+            values.setdefault(_typed(value), value)
+    first = members[0]
+    return Comparison(first.key, into, list(values.values()), missing_matches=first.missing_matches, field=first.field)
 
 
 def _join(parts: Sequence[str], operator: str) -> str:
