@@ -1525,7 +1525,10 @@ class Collection:
         stopwords are dropped, and the rest are ORed
         (:func:`schema.keyword_match_expression`), so a record matching any
         word can be found and BM25 ranks those matching more and rarer words
-        first. Text without any word (``""``, ``"?!"``) finds nothing.
+        first. Text without any word (``""``, ``"?!"``) finds nothing. Only
+        the first distinct words holding :data:`schema.MAX_QUERY_TERMS` (128)
+        tokens are used, so a long text (a pasted page, 1 MB) answers as fast
+        as a 128-word one; the rest of it is ignored.
 
         Args:
             text: The query.
@@ -1533,14 +1536,17 @@ class Collection:
             filter: A metadata filter; the result is the exact top-``k``
                 among matching records.
             raw: Pass ``text`` to FTS5 as a query in its own syntax (``AND``,
-                ``NEAR``, ``"phrases"``, ``prefix*``).
+                ``NEAR``, ``"phrases"``, ``prefix*``). A raw query may be at most
+                :data:`schema.MAX_RAW_QUERY_LENGTH` (10,000) characters long and
+                hold at most :data:`schema.MAX_QUERY_TERMS` (128) terms.
 
         Returns:
             Hits whose ``score`` is the BM25 score (higher is better) and
             ``similarity`` ``score / (1 + score)``; see :class:`Hit`.
 
         Raises:
-            InvalidInputError: ``raw`` and ``text`` is not a valid FTS5 query.
+            InvalidInputError: ``raw`` and ``text`` is not a valid FTS5 query
+                (a column other than ``text`` included), or is over a limit.
             SchemaError: The collection predates the keyword index and the
                 database is open read-only.
 
@@ -1548,6 +1554,8 @@ class Collection:
         k = _check_k(k)
         if not isinstance(text, str):
             raise InvalidInputTypeError(f"query text must be a string, got {type(text).__name__}")
+        if raw:
+            schema.check_raw_keyword_query(text)
         _check_encodable(text, "query text")
         match = (text if text.strip() else None) if raw else schema.keyword_match_expression(text)
         if match is None:
@@ -1733,8 +1741,15 @@ def _scored(hit: Hit, score: float) -> Hit:
     return dataclasses.replace(hit, similarity=score, distance=1.0 - score, score=score)
 
 
+#: How SQLite's messages about a bad FTS5 query begin (``no such column``: a
+#: column filter naming a column other than ``text``).
+_FTS_QUERY_ERRORS = ("fts5:", "no such column:", "unknown special query", "expected integer")
+
+
 def _is_fts_query_error(exc: BaseException) -> bool:
     message = str(exc).lower()
+    if message.startswith(_FTS_QUERY_ERRORS):
+        return True
     return not any(word in message for word in ("locked", "busy", "no such table", "disk", "corrupt"))
 
 

@@ -111,9 +111,60 @@ def test_keyword_search_stems_and_folds_case(docs) -> None:
 def test_keyword_search_raw_fts5_syntax(docs) -> None:
     assert [h.id for h in docs.keyword_search("replication AND standby", k=5, raw=True)] == ["s4"]
     assert [h.id for h in docs.keyword_search("replic*", k=5, raw=True)] == ["s4"]
-    for bad in ['"unbalanced', "AND", "(x", "a NEAR(", "nosuchcolumn: x"]:
+    for bad in ['"unbalanced', "AND", "(x", "a NEAR(", "nosuchcolumn: x", "NEAR(a b, x)", "(" * 200 + "x"]:
         with pytest.raises(InvalidInputError, match="Invalid FTS5 query"):
             docs.keyword_search(bad, raw=True)
+
+
+@pytest.mark.parametrize("column", ["locked", "busy", "disk", "corrupt", "table"])
+def test_raw_query_on_another_column_is_invalid_input(docs, column: str) -> None:
+    # The FTS5 table has one column, text; these names used to leak the driver's "no such column".
+    with pytest.raises(InvalidInputError, match="Invalid FTS5 query"):
+        docs.keyword_search(f"{column}: alpha", raw=True)
+    assert [h.id for h in docs.keyword_search("text: replication", raw=True)] == ["s4"]
+
+
+def test_raw_queries_are_bounded(docs) -> None:
+    words = [f"w{i}" for i in range(schema.MAX_QUERY_TERMS)]
+    assert docs.keyword_search(" OR ".join(["standby", *words[1:]]), raw=True, k=3)[0].id == "s4"
+    with pytest.raises(InvalidInputError, match=f"at most {schema.MAX_QUERY_TERMS} terms"):
+        docs.keyword_search(" OR ".join(["standby", *words]), raw=True)
+    with pytest.raises(InvalidInputError, match=f"at most {schema.MAX_RAW_QUERY_LENGTH} characters"):
+        docs.keyword_search("standby" + " " * schema.MAX_RAW_QUERY_LENGTH, raw=True)
+
+
+def test_match_expression_uses_the_first_max_query_terms_tokens() -> None:
+    limit = schema.MAX_QUERY_TERMS
+    words = [f"w{i}" for i in range(3 * limit)]
+    expression = schema.keyword_match_expression(" ".join(words + words))
+    assert expression == " OR ".join(f'"{w}"' for w in words[:limit])
+    # ERR_CONN_42 holds three tokens; the piece crossing the limit is cut after the last one that fits.
+    expression = schema.keyword_match_expression(" ".join([*words[: limit - 2], "ERR_CONN_42", "after"]))
+    assert expression is not None and expression.endswith('"w125" OR "ERR_CONN"')
+    phrase = "-".join(words)
+    assert schema.keyword_match_expression(phrase) == '"' + "-".join(words[:limit]) + '"'
+    # stopwords only: kept, and bounded too
+    assert schema.keyword_match_expression("the of a " * 100_000) == '"the" OR "of" OR "a"'
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "ERR_CONN_42 " + " ".join(f"x{i}y" for i in range(130_000)),  # 1 MB of distinct words
+        "ERR_CONN_42 " + "-".join(f"x{i}" for i in range(200_000)),  # one 1 MB phrase
+        "ERR_CONN_42 " + "word " * 200_000,
+    ],
+    ids=["distinct_words", "one_phrase", "repeated_word"],
+)
+def test_a_1mb_query_answers_in_bounded_time(docs, text: str) -> None:
+    # Was: 32,000 words 7-9 s, 1 MB still running after ~280 s.
+    import time
+
+    assert len(text) > 1_000_000
+    start = time.perf_counter()
+    assert docs.keyword_search(text, k=3)[0].id == "ident"
+    assert docs.hybrid_search(EMB.vector("q"), text, k=3, alpha=0.0)[0].id == "ident"
+    assert time.perf_counter() - start < 5
 
 
 HOSTILE = [
