@@ -33,7 +33,7 @@ from sqlitevec_store import (
     Record,
     parse_filter_dict,
 )
-from sqlitevec_store.records import chunks
+from sqlitevec_store.records import check_count, chunks
 
 __all__ = ["SQLiteVecRetriever", "SQLiteVecVectorStore", "cosine_relevance_score"]
 
@@ -981,9 +981,7 @@ def _reject_unknown(kwargs: Mapping[str, Any], method: str) -> None:
 def _pop_batch_size(kwargs: dict[str, Any], method: str) -> int | None:
     batch_size = kwargs.pop("batch_size", None)
     _reject_unknown(kwargs, method)
-    if batch_size is not None and (not isinstance(batch_size, int) or isinstance(batch_size, bool) or batch_size < 1):
-        raise ValueError(f"batch_size must be a positive integer or None, got {batch_size!r}")
-    return batch_size
+    return None if batch_size is None else check_count(batch_size, "batch_size")
 
 
 def _prepare(

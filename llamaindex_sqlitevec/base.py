@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import math
 import os
 from collections.abc import Sequence
 from typing import Any
@@ -46,6 +47,7 @@ from sqlitevec_store import (
     Op,
     Record,
 )
+from sqlitevec_store.records import MAX_COUNT, check_count
 
 from .filters import metadata_filters_to_core, restrict
 
@@ -461,14 +463,14 @@ class SQLiteVecVectorStore(BasePydanticVectorStore):
 def _mmr_fetch_k(top_k: int, prefetch_k: Any, prefetch_factor: Any) -> int:
     if prefetch_k is not None and prefetch_factor is not None:
         raise ValueError("Give mmr_prefetch_k or mmr_prefetch_factor, not both")
+    top_k = check_count(top_k, "similarity_top_k")
     if prefetch_k is not None:
-        if isinstance(prefetch_k, bool) or not isinstance(prefetch_k, int) or prefetch_k < 1:
-            raise InvalidInputError(f"mmr_prefetch_k must be a positive integer, got {prefetch_k!r}")
-        return max(prefetch_k, top_k)
+        return max(check_count(prefetch_k, "mmr_prefetch_k"), top_k)
     factor = DEFAULT_MMR_PREFETCH_FACTOR if prefetch_factor is None else prefetch_factor
-    if isinstance(factor, bool) or not isinstance(factor, (int, float)) or factor < 1:
-        raise InvalidInputError(f"mmr_prefetch_factor must be a number >= 1, got {prefetch_factor!r}")
-    return max(int(top_k * factor), top_k)
+    if isinstance(factor, bool) or not isinstance(factor, (int, float)) or not 1 <= factor < math.inf:
+        raise InvalidInputError(f"mmr_prefetch_factor must be a finite number >= 1, got {prefetch_factor!r}")
+    # More candidates than any collection holds means all of them.
+    return max(int(min(top_k * factor, MAX_COUNT)), top_k)
 
 
 def _is_tracked_type(hit: Hit) -> bool:

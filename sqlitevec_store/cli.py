@@ -40,7 +40,7 @@ from .chunking import Chunk, split_markdown
 from .embeddings import BACKENDS, DEFAULT_MODEL, canonical_model_id, split_model_id
 from .errors import CollectionNotFoundError, ModelMismatchError, SqliteVecStoreError
 from .filters import Filter, parse_filter_dict
-from .records import Hit, Record
+from .records import MAX_COUNT, Hit, Record
 from .schema import KEYWORD_INDEX_VERSION, validate_collection_name
 from .store import DEFAULT_COLLECTION, Collection, Database
 
@@ -185,7 +185,7 @@ def _backend_option(f: F) -> F:
 def _batch_option(f: F) -> F:
     return click.option(
         "--batch-size",
-        type=click.IntRange(min=1),
+        type=click.IntRange(min=1, max=MAX_COUNT),
         default=DEFAULT_BATCH_SIZE,
         show_default=True,
         help="Texts per embedding call.",
@@ -667,7 +667,9 @@ def _other_metadata(hit: Hit) -> str:
 @_collection_option
 @_model_option
 @_backend_option
-@click.option("-k", "k", type=click.IntRange(min=1), default=5, show_default=True, help="Number of hits.")
+@click.option(
+    "-k", "k", type=click.IntRange(min=1, max=MAX_COUNT), default=5, show_default=True, help="Number of hits."
+)
 @click.option(
     "--filter",
     "filter_",

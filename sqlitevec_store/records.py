@@ -5,12 +5,15 @@ from __future__ import annotations
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from itertools import islice
+from operator import index
 from typing import Any, TypeVar
 
 import numpy as np
 import numpy.typing as npt
 
-__all__ = ["CollectionInfo", "Hit", "Record", "chunks"]
+from .errors import InvalidInputError, InvalidInputTypeError
+
+__all__ = ["MAX_COUNT", "CollectionInfo", "Hit", "Record", "check_count", "chunks"]
 
 T = TypeVar("T")
 
@@ -102,10 +105,45 @@ class CollectionInfo:
     created_at: str
 
 
+#: The largest count (``k``, ``fetch_k``, ``limit``, ``offset``, a batch size...)
+#: accepted: SQLite's largest integer. A count above the number of records
+#: simply means "all of them".
+MAX_COUNT = 2**63 - 1
+
+
+def check_count(value: Any, name: str, *, minimum: int = 1) -> int:
+    """Check a count argument once, the same way everywhere.
+
+    Args:
+        value: An ``int`` (or NumPy integer; not a ``bool``).
+        name: The argument's name, for the message.
+        minimum: The smallest value accepted (1, or 0 for an offset).
+
+    Returns:
+        The value as a plain ``int``.
+
+    Raises:
+        InvalidInputTypeError: ``value`` is not an integer.
+        InvalidInputError: ``value`` is below ``minimum`` or above :data:`MAX_COUNT`.
+
+    """
+    if isinstance(value, bool) or not hasattr(type(value), "__index__"):
+        raise InvalidInputTypeError(f"{name} must be an integer, got {type(value).__name__}")
+    number = index(value)
+    if number < minimum:
+        raise InvalidInputError(f"{name} must be at least {minimum}, got {number}")
+    if number > MAX_COUNT:
+        raise InvalidInputError(f"{name} must be at most 2**63 - 1 (SQLite's largest integer), got {number}")
+    return number
+
+
 def chunks(iterable: Iterable[T], size: int) -> Iterator[list[T]]:
-    """Yield lists of up to ``size`` items; consumes generators fully."""
-    if size < 1:
-        raise ValueError(f"chunk size must be at least 1, got {size}")
+    """Yield lists of up to ``size`` items; consumes generators fully.
+
+    Raises:
+        InvalidInputError: ``size`` is not a count (see :func:`check_count`).
+    """
+    size = check_count(size, "chunk size")
     iterator = iter(iterable)
     while batch := list(islice(iterator, size)):
         yield batch

@@ -70,7 +70,7 @@ from .errors import (
 from .filters import Filter, compile_filter
 from .fusion import DEFAULT_ALPHA, FUSION_METHODS, RRF_K, alpha_fusion, rrf_fusion
 from .index import DEFAULT_OVERSAMPLE, INDEX_TYPES, VectorIndex, dot, top_k
-from .records import CollectionInfo, Hit, Record, chunks
+from .records import CollectionInfo, Hit, Record, check_count, chunks
 
 __all__ = ["Collection", "Database", "DEFAULT_COLLECTION", "DEFAULT_HYBRID_FETCH_K", "WRITE_CHUNK_SIZE"]
 
@@ -162,6 +162,7 @@ class Database:
         read_only: bool = False,
     ) -> None:
         self._lock = threading.RLock()
+        busy_timeout_ms = check_count(busy_timeout_ms, "busy_timeout_ms", minimum=0)
         self._busy_timeout_ms = busy_timeout_ms
         self._read_only = read_only
         self._savepoints = 0
@@ -579,11 +580,8 @@ def _check_dimension(dimension: Any) -> int:
 
 
 def _check_k(value: Any, name: str = "k") -> int:
-    if not isinstance(value, (int, np.integer)) or isinstance(value, bool):
-        raise InvalidInputTypeError(f"{name} must be an integer, got {type(value).__name__}")
-    if value < 1:
-        raise InvalidInputError(f"{name} must be at least 1, got {value}")
-    return int(value)
+    """A count of at least 1 and at most :data:`MAX_COUNT` (see :func:`check_count`)."""
+    return check_count(value, name)
 
 
 def _check_json(value: Any, where: str, depth: int = 0) -> None:
@@ -1101,11 +1099,14 @@ class Collection:
             offset: Skip this many first.
             include_vectors: Return the stored vectors too.
 
+        Raises:
+            InvalidInputError: ``limit`` < 1, ``offset`` < 0, or either above
+                :data:`~sqlitevec_store.records.MAX_COUNT` (2**63 - 1).
+
         """
         if limit is not None:
-            _check_k(limit, "limit")
-        if not isinstance(offset, int) or isinstance(offset, bool) or offset < 0:
-            raise InvalidInputError(f"offset must be a non-negative integer, got {offset!r}")
+            limit = _check_k(limit, "limit")
+        offset = check_count(offset, "offset", minimum=0)
         with self.db.snapshot():
             return self._select(
                 ids=ids,
@@ -1293,7 +1294,10 @@ class Collection:
         (with ``index_type="vec0"``, sqlite-vec picks among them).
 
         Raises:
-            InvalidInputError: ``k`` < 1, or a NaN/infinite/zero query.
+            InvalidInputError: ``k`` < 1 or above
+                :data:`~sqlitevec_store.records.MAX_COUNT` (2**63 - 1; any
+                ``k`` up to it works, returning every match when fewer), or a
+                NaN/infinite/zero query.
             DimensionMismatchError: The query's length is not the collection's dimension.
 
         """

@@ -671,7 +671,8 @@ def test_collection_without_a_model(work: Path) -> None:
         ("--filter", '{"heading": {"$regex": "x"}}', "Unknown filter operator '$regex'"),
         ("--filter", '{"level": {"$gt": true}}', "cannot compare a boolean"),
         ("--mode", "sparse", "'sparse' is not one of 'dense', 'keyword', 'hybrid'"),
-        ("-k", "0", "0 is not in the range x>=1"),
+        ("-k", "0", "0 is not in the range 1<=x<=9223372036854775807"),
+        ("-k", str(2**63), "is not in the range 1<=x<=9223372036854775807"),
         ("--collection", "bad name!", "Invalid collection name"),
     ],
 )

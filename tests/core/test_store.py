@@ -7,7 +7,9 @@ import json
 import subprocess
 import sys
 import threading
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pytest
@@ -32,6 +34,7 @@ from sqlitevec_store import (
     UnsupportedFilterError,
     parse_filter_dict,
 )
+from sqlitevec_store.records import MAX_COUNT, chunks
 from sqlitevec_store.schema import SCHEMA_VERSION, VEC0_MAX_K
 from tests.fakes import FakeEmbedder
 
@@ -306,6 +309,43 @@ def test_bad_k(memdb: Database, k: int) -> None:
     col.upsert([rec("a")])
     with pytest.raises(InvalidInputError, match="k must be at least 1"):
         col.search(EMB.vector("a"), k=k)
+
+
+@pytest.mark.parametrize("index_type", ["flat", "rescore", "vec0"])
+def test_huge_counts_work_up_to_int64_and_are_refused_past_it(memdb: Database, index_type: str) -> None:
+    # Past 2**63 - 1 these leaked OverflowError (and numpy's int64 max an IntegrityError from find).
+    col = memdb.collection(index_type=index_type)
+    col.upsert([rec(t) for t in ("x", "y", "z")])
+    q = EMB.vector("x")
+    for big in (2**31, MAX_COUNT, np.int64(MAX_COUNT)):
+        assert len(col.search(q, k=big)) == 3
+        assert len(col.keyword_search("x y z", k=big)) == 3
+        assert len(col.hybrid_search(q, "x", k=big, fetch_k=big)) == 3
+        assert len(col.mmr(q, k=big, fetch_k=big)) == 3
+        assert len(col.find(limit=big)) == 3 and col.find(offset=big) == []
+        assert len(memdb.collection(index_type=index_type, oversample=big).search(q, k=2)) == 2
+    calls: list[Callable[[Any], Any]] = [
+        lambda n: col.search(q, k=n),
+        lambda n: col.keyword_search("a", k=n),
+        lambda n: col.hybrid_search(q, "a", k=n),
+        lambda n: col.hybrid_search(q, "a", fetch_k=n),
+        lambda n: col.mmr(q, k=n),
+        lambda n: col.mmr(q, fetch_k=n),
+        lambda n: col.find(limit=n),
+        lambda n: col.find(offset=n),
+        lambda n: memdb.collection(index_type=index_type, oversample=n),
+        lambda n: list(chunks([1, 2], n)),
+        lambda n: Database(":memory:", busy_timeout_ms=n),
+    ]
+    for call in calls:
+        for absurd in (MAX_COUNT + 1, 2**64, 10**30, np.uint64(2**64 - 1)):
+            with pytest.raises(InvalidInputError, match="at most 2\\*\\*63 - 1"):
+                call(absurd)
+        with pytest.raises(InvalidInputError, match="at least"):
+            call(-1)
+        for wrong in ("3", 2.0, True):
+            with pytest.raises(InvalidInputTypeError, match="must be an integer"):
+                call(wrong)
 
 
 def test_bad_k_type_and_bad_query(memdb: Database) -> None:

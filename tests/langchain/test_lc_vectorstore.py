@@ -207,6 +207,12 @@ def test_embedding_batch_size_is_separate(store: SQLiteVecVectorStore, fake_embe
     assert store.collection.count() == 10
     with pytest.raises(ValueError, match="batch_size"):
         store.add_texts(["x"], batch_size=0)
+    store.add_texts(["big"], batch_size=2**63 - 1)
+    for absurd in (2**63, 10**30):  # islice's ValueError leaked past sys.maxsize
+        with pytest.raises(SqliteVecStoreError, match="batch_size must be at most"):
+            store.add_texts(["x"], batch_size=absurd)
+    with pytest.raises(SqliteVecStoreError, match="batch_size must be an integer"):
+        store.add_texts(["x"], batch_size="4")
 
 
 def test_document_ids_are_used(store: SQLiteVecVectorStore) -> None:
@@ -379,6 +385,17 @@ def test_k_larger_than_the_store(compass: SQLiteVecVectorStore) -> None:
     assert len(compass.similarity_search("north", k=100)) == 4
     with pytest.raises(ValueError, match="k must be at least 1"):
         compass.similarity_search("north", k=0)
+    assert len(compass.similarity_search("north", k=2**63 - 1)) == 4
+    assert len(compass.max_marginal_relevance_search("north", k=2, fetch_k=2**63 - 1)) == 2
+    # Past SQLite's 64-bit integer these leaked OverflowError.
+    for search in (
+        lambda: compass.similarity_search("north", k=2**63),
+        lambda: compass.keyword_search("north", k=2**63),
+        lambda: compass.hybrid_search("north", k=2, fetch_k=2**64),
+        lambda: compass.max_marginal_relevance_search("north", k=2, fetch_k=10**30),
+    ):
+        with pytest.raises(SqliteVecStoreError, match="at most 2\\*\\*63 - 1"):
+            search()
 
 
 # -- filters on every search path -------------------------------------------------

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import sqlite3
 from pathlib import Path
 from typing import Any
@@ -32,6 +33,7 @@ from sqlitevec_store import (
     DimensionMismatchError,
     ModelMismatchError,
     Record,
+    SqliteVecStoreError,
     maximal_marginal_relevance,
 )
 
@@ -301,6 +303,23 @@ def test_mmr_mode(store: SQLiteVecVectorStore) -> None:
         store.query(q, mmr_prefetch_k=8, mmr_prefetch_factor=2)
     with pytest.raises(ValueError):
         store.query(q, mmr_prefetch_factor=0.5)
+    # A huge prefetch means every node; past SQLite's 64-bit integer it is refused, never OverflowError.
+    assert store.query(q, mmr_prefetch_factor=1e300).ids == mmr.ids
+    assert store.query(q, mmr_prefetch_k=2**63 - 1).ids == mmr.ids
+    for kwargs in ({"mmr_prefetch_factor": math.inf}, {"mmr_prefetch_k": 2**63}, {"mmr_prefetch_k": "8"}):
+        with pytest.raises(SqliteVecStoreError):
+            store.query(q, **kwargs)
+    modes = VectorStoreQueryMode
+    for mode, top_k in [
+        (modes.DEFAULT, "similarity_top_k"),
+        (modes.MMR, "similarity_top_k"),
+        (modes.TEXT_SEARCH, "sparse_top_k"),
+        (modes.HYBRID, "sparse_top_k"),
+        (modes.HYBRID, "hybrid_top_k"),
+    ]:
+        huge = VectorStoreQuery(query_embedding=query, query_str="x", mode=mode, **{top_k: 2**64})
+        with pytest.raises(SqliteVecStoreError, match="at most 2\\*\\*63 - 1"):
+            store.query(huge)
 
 
 def test_mmr_respects_filters(store: SQLiteVecVectorStore) -> None:
