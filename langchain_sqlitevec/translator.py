@@ -21,6 +21,9 @@ from langchain_core.structured_query import (
     Visitor,
 )
 
+from sqlitevec_store import UnsupportedFilterError
+from sqlitevec_store.filters import MAX_DEPTH
+
 __all__ = ["SQLiteVecTranslator"]
 
 # Keyed by the comparators' string values (Comparator is a StrEnum).
@@ -76,7 +79,15 @@ class SQLiteVecTranslator(Visitor):
     """Every logical operator of the structured-query language."""
 
     def visit_operation(self, operation: Operation) -> dict[str, Any]:
-        """Translate an ``and`` / ``or`` / ``not`` operation."""
+        """Translate an ``and`` / ``or`` / ``not`` operation.
+
+        Raises:
+            UnsupportedFilterError: Operations nested deeper than
+                :data:`~sqlitevec_store.filters.MAX_DEPTH` (checked before
+                recursing; a result deeper than that is refused by the store).
+
+        """
+        _check_depth(operation)
         self._validate_func(operation.operator)
         args = [arg.accept(self) for arg in operation.arguments]
         if operation.operator is Operator.NOT:
@@ -98,6 +109,16 @@ class SQLiteVecTranslator(Visitor):
         if structured_query.filter is None:
             return structured_query.query, {}
         return structured_query.query, {"filter": structured_query.filter.accept(self)}
+
+
+def _check_depth(operation: Operation) -> None:
+    """Refuse operations nested deeper than ``MAX_DEPTH``, without recursing."""
+    pending: list[tuple[Operation, int]] = [(operation, 1)]
+    while pending:
+        current, depth = pending.pop()
+        if depth > MAX_DEPTH:
+            raise UnsupportedFilterError(f"Filters may nest at most {MAX_DEPTH} levels deep")
+        pending.extend((arg, depth + 1) for arg in current.arguments if isinstance(arg, Operation))
 
 
 def _plain(value: Any) -> Any:

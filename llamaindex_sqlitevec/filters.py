@@ -14,7 +14,12 @@ translation evaluates instead:
   group's condition (so ``NOT`` of it matches).
 * Nested ``MetadataFilters`` are evaluated recursively with the same rules as
   the top level: ``AND`` is all, ``OR`` is any, ``NOT`` is "none of", and an
-  empty group (at any depth) matches every node.
+  empty group (at any nesting level) matches every node. Groups may nest at most
+  :data:`MAX_GROUP_DEPTH` (16) levels, the top-level group included; deeper
+  filters are refused before anything recurses. Within that limit every filter
+  fits the core's own limit (:data:`sqlitevec_store.filters.MAX_DEPTH`, 64
+  levels): a group takes at most two core levels (``NOT`` of several filters
+  is ``Not(Or(...))``), a leaf at most six.
 
 Python's own comparison rules are reproduced with combinations of core
 operators where the core default differs: ``NE`` and ``NIN`` match a missing
@@ -64,6 +69,7 @@ from sqlitevec_store import And, Comparison, Filter, Not, Op, Or, UnsupportedFil
 
 __all__ = [
     "DOC_ID_KEYS",
+    "MAX_GROUP_DEPTH",
     "MAX_SUBSTRING_SOURCE",
     "metadata_filters_to_core",
     "restrict",
@@ -74,6 +80,9 @@ DOC_ID_KEYS = frozenset({"doc_id", "ref_doc_id", "document_id"})
 
 #: Longest string accepted as the value of ``IN``/``NIN`` (its substrings are enumerated).
 MAX_SUBSTRING_SOURCE = 100
+
+#: How many levels of ``MetadataFilters`` groups may nest (the top-level group is level 1).
+MAX_GROUP_DEPTH = 16
 
 _NOTHING: Filter = Or([])
 _EVERYTHING: Filter = And([])
@@ -95,12 +104,26 @@ def metadata_filters_to_core(filters: MetadataFilters | None) -> Filter | None:
 
     Raises:
         UnsupportedFilterError: A filter the core cannot evaluate exactly as
-            LlamaIndex would (see the module docstring).
+            LlamaIndex would (see the module docstring), or groups nested
+            deeper than :data:`MAX_GROUP_DEPTH`.
 
     """
     if filters is None or not filters.filters:
         return None
+    _check_depth(filters)
     return _group(filters)
+
+
+def _check_depth(filters: MetadataFilters) -> None:
+    """Refuse groups nested deeper than :data:`MAX_GROUP_DEPTH`, without recursing."""
+    pending: list[tuple[MetadataFilters, int]] = [(filters, 1)]
+    while pending:
+        group, depth = pending.pop()
+        if depth > MAX_GROUP_DEPTH:
+            raise UnsupportedFilterError(
+                f"MetadataFilters may nest at most {MAX_GROUP_DEPTH} levels deep (the top-level group included)"
+            )
+        pending.extend((child, depth + 1) for child in group.filters if isinstance(child, MetadataFilters))
 
 
 def restrict(*parts: Filter | None) -> Filter | None:

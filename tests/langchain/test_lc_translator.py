@@ -10,6 +10,8 @@ from langchain_core.documents import Document
 from langchain_core.structured_query import Comparator, Comparison, Operation, Operator, StructuredQuery
 
 from langchain_sqlitevec import SQLiteVecTranslator, SQLiteVecVectorStore
+from sqlitevec_store import UnsupportedFilterError
+from sqlitevec_store.filters import MAX_DEPTH
 from tests.filter_cases import FIXTURE_DOCS
 from tests.langchain.conftest import FakeEmbeddings
 
@@ -79,6 +81,30 @@ def test_operations() -> None:
     assert Operation(operator=Operator.NOT, arguments=[a, b]).accept(translator) == {
         "$not": {"$or": [{"a": {"$eq": 1}}, {"b": {"$lt": 2}}]}
     }
+
+
+def _nested(levels: int, operator: Operator) -> Operation:
+    tree = Operation(operator=operator, arguments=[Comparison(comparator=Comparator.EQ, attribute="n", value=1)])
+    for _ in range(levels - 1):
+        tree = Operation(operator=operator, arguments=[tree])
+    return tree
+
+
+@pytest.mark.parametrize("operator", [Operator.NOT, Operator.AND, Operator.OR])
+def test_deep_operations_are_refused_not_recursion_error(
+    fixture_store: SQLiteVecVectorStore, operator: Operator
+) -> None:
+    # The dict a translation gives is one level deeper than its operations (the comparison).
+    _query, kwargs = SQLiteVecTranslator().visit_structured_query(
+        StructuredQuery(query="q", filter=_nested(MAX_DEPTH - 1, operator))
+    )
+    fixture_store.similarity_search("q", k=2, **kwargs)
+    for levels in (MAX_DEPTH, MAX_DEPTH + 1, 1_000, 10_000):  # 1,000 was a RecursionError
+        with pytest.raises(UnsupportedFilterError, match=f"at most {MAX_DEPTH} levels"):
+            _query, kwargs = SQLiteVecTranslator().visit_structured_query(
+                StructuredQuery(query="q", filter=_nested(levels, operator))
+            )
+            fixture_store.similarity_search("q", k=2, **kwargs)
 
 
 def test_structured_query() -> None:

@@ -20,6 +20,7 @@ from llama_index.core.vector_stores.utils import build_metadata_filter_fn
 from pydantic import ValidationError
 
 from llamaindex_sqlitevec import SQLiteVecVectorStore
+from llamaindex_sqlitevec.filters import MAX_GROUP_DEPTH, metadata_filters_to_core
 from sqlitevec_store import And, Comparison, Filter, Not, Op, Or, UnsupportedFilterError
 from tests.filter_cases import FILTER_CASES, FIXTURE_DOCS, RANDOM_KEYS, random_metadata
 from tests.llamaindex.reference import brute_force, filter_view, matches
@@ -162,6 +163,42 @@ def test_nested_filters_at_depth(corpus: Any) -> None:
     )
     ids = check(corpus, deep, top_k=N_NODES)
     assert 0 < len(ids) < N_NODES
+
+
+def _worst_case_nesting(levels: int) -> MetadataFilters:
+    """``levels`` groups, each a NOT of two filters (two core levels), around the deepest leaf."""
+    # NIN with a string on doc_id translates to the deepest leaf (six core levels).
+    tree = group(leaf("doc_id", F.NIN, "d1"), leaf("k", F.GT, 2), condition=C.NOT)
+    for n in range(levels - 1):
+        tree = group(tree, leaf("k", F.NE, n), condition=C.NOT)
+    return tree
+
+
+def test_the_deepest_allowed_filters_work(corpus: Any) -> None:
+    deepest = _worst_case_nesting(MAX_GROUP_DEPTH)
+    check(corpus, deepest, top_k=N_NODES)
+    store, _nodes, _views = corpus
+    # doc_ids / node_ids add one more AND level in the store: still within the core's limit.
+    query = VectorStoreQuery(
+        query_embedding=unit(np.random.default_rng(0)), similarity_top_k=5, filters=deepest, doc_ids=["d1", "d2"]
+    )
+    store.query(query, strict_node_ids=True)
+
+
+@pytest.mark.parametrize("levels", [MAX_GROUP_DEPTH + 1, 65, 1_000, 10_000])
+@pytest.mark.parametrize("condition", [C.NOT, C.AND, C.OR])
+def test_deeper_filters_are_refused_not_recursion_error(corpus: Any, levels: int, condition: FilterCondition) -> None:
+    # Was: NOT 65 deep "at most 64 levels", 1,000 deep RecursionError.
+    tree = group(leaf("k", F.EQ, 1), condition=condition)
+    for _ in range(levels - 1):
+        tree = group(tree, condition=condition)
+    with pytest.raises(UnsupportedFilterError, match=f"at most {MAX_GROUP_DEPTH} levels"):
+        metadata_filters_to_core(tree)
+    store, _nodes, _views = corpus
+    with pytest.raises(UnsupportedFilterError, match=f"at most {MAX_GROUP_DEPTH} levels"):
+        store.query(VectorStoreQuery(query_embedding=unit(np.random.default_rng(0)), similarity_top_k=3, filters=tree))
+    with pytest.raises(UnsupportedFilterError, match=f"at most {MAX_GROUP_DEPTH} levels"):
+        metadata_filters_to_core(_worst_case_nesting(MAX_GROUP_DEPTH + 1))
 
 
 # ---------------------------------------------------------------------------
