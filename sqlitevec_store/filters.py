@@ -647,12 +647,15 @@ def parse_filter_dict(spec: Mapping[str, Any] | None, _depth: int = 1) -> Filter
     ``{"a": 1}`` is equality; several keys mean AND; ``{"a": {"$gt": 1}}``
     applies an operator (several operators on one key mean AND);
     ``{"$and": [...]}``, ``{"$or": [...]}`` take lists of filters and
-    ``{"$not": {...}}`` one filter, nested to any depth. A missing key matches
-    only ``{"$exists": False}``.
+    ``{"$not": {...}}`` one filter, nested up to :data:`MAX_DEPTH` (64)
+    levels (checked before recursing). A missing key matches only
+    ``{"$exists": False}``. The size limit (:data:`MAX_FILTER_TERMS`) is
+    checked when the tree is compiled.
 
     Raises:
         UnsupportedFilterError: Unknown operator (the message lists the
-            supported ones) or a value the operator cannot take.
+            supported ones), a value the operator cannot take, or nesting
+            deeper than :data:`MAX_DEPTH`.
 
     """
     if spec is None:
