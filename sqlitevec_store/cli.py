@@ -235,6 +235,28 @@ def _resolve_model(collection: Collection, requested: str | None, backend: str |
     return recorded or wanted
 
 
+def _unbuilt_model(recorded: str | None, requested: str | None, backend: str | None) -> str | None:
+    """The model for a collection that holds no vectors yet: --model, else the recorded one (on --backend)."""
+    if requested is not None:
+        return canonical_model_id(requested, backend=backend or "torch")
+    if recorded is not None and backend is not None:
+        return canonical_model_id(split_model_id(recorded)[0], backend=backend)
+    return recorded
+
+
+@contextmanager
+def _undo_new_file(db_path: Path) -> Iterator[None]:
+    """Remove the store file (and its -wal, -shm, -journal) if the command created it and then failed."""
+    existed = db_path.exists()
+    try:
+        yield
+    except BaseException:
+        if not existed:
+            for suffix in ("", "-wal", "-shm", "-journal"):
+                Path(f"{db_path}{suffix}").unlink(missing_ok=True)
+        raise
+
+
 def _no_model(name: str) -> click.ClickException:
     return click.ClickException(
         f"Collection {name!r} holds vectors but records no embedding model; name the model that made them with --model."
@@ -462,7 +484,33 @@ def _embed(embedder: Embedder, texts: Sequence[str]) -> npt.NDArray[np.float32]:
     return vectors
 
 
-def _write_files(db: Database, collection: Collection, files: Sequence[_Pending], vectors: Any) -> None:
+@dataclass
+class _Target:
+    """The collection ``index`` writes to, registered only by its first write.
+
+    A new collection (or an empty one whose recorded model this run replaces)
+    is created inside the transaction of the first batch of records, after
+    the model has loaded and embedded it: a run that fails before leaves no
+    trace of the collection or its model.
+    """
+
+    db: Database
+    name: str
+    model_id: str
+    collection: Collection | None = None
+    replace: bool = False
+
+    def open(self) -> Collection:
+        """The collection, created now if needed; call it inside the write transaction."""
+        if self.collection is None or self.replace:
+            if self.replace:
+                self.db.drop_collection(self.name)
+            self.collection = self.db.create_collection(self.name, model_id=self.model_id, exist_ok=False)
+            self.replace = False
+        return self.collection
+
+
+def _write_files(db: Database, target: _Target, files: Sequence[_Pending], vectors: Any) -> None:
     """Replace the chunks of ``files`` (one transaction); ``vectors`` holds their rows in order."""
     records = []
     row = 0
@@ -480,6 +528,7 @@ def _write_files(db: Database, collection: Collection, files: Sequence[_Pending]
             )
             row += 1
     with db.atomic():
+        collection = target.open()
         collection.delete(doc_ids=[p.doc_id for p in files])
         collection.upsert(records)
 
@@ -533,24 +582,29 @@ def index(
     exclude = {db_file + suffix for suffix in ("", "-wal", "-shm", "-journal")}
     files, roots = _collect_files(paths, exclude)
 
-    with Database(db_path) as db:
-        if db.has_collection(collection_name):
-            collection = db.collection(collection_name)
-            model = _resolve_model(collection, model_name, backend)
-            if model is None and collection.dimension is not None:
+    with _undo_new_file(db_path), Database(db_path) as db:
+        existing = db.collection(collection_name, create=False) if db.has_collection(collection_name) else None
+        recorded = existing.info().model_id if existing is not None else None
+        replace = False
+        if existing is not None and existing.dimension is None:
+            # it holds no vectors, so it has built nothing: this run may record another model
+            model = _unbuilt_model(recorded, model_name, backend)
+            replace = recorded is not None and model is not None and model != recorded
+        elif existing is not None:
+            model = _resolve_model(existing, model_name, backend)
+            if model is None:
                 raise _no_model(collection_name)
         else:
-            collection = None
             model = canonical_model_id(model_name, backend=backend or "torch") if model_name is not None else None
         model = model or canonical_model_id(DEFAULT_MODEL, backend=backend or "torch")
         embedder = make_embedder(model, backend)
         model_id = embedder.model_id or model
-        if collection is None:
-            collection = db.create_collection(collection_name, model_id=model_id)
-        else:
-            collection = db.collection(collection_name, model_id=model_id)
+        target = _Target(db, collection_name, model_id, replace=replace)
+        if existing is not None and not replace:
+            target.collection = db.collection(collection_name, model_id=model_id)
+        collection = target.collection
 
-        stored = _stored_files(collection)
+        stored = _stored_files(collection) if collection is not None else {}
         pending: list[_Pending] = []
         current: set[str] = set()
         skipped = unreadable = 0
@@ -583,7 +637,7 @@ def index(
             and _under(_doc_path(doc_id, base), roots)
             and not os.path.exists(_doc_path(doc_id, base))
         ]
-        removed_chunks = collection.delete(doc_ids=vanished) if vanished else 0
+        removed_chunks = collection.delete(doc_ids=vanished) if vanished and collection is not None else 0
 
         texts = [chunk.text for p in pending for chunk in p.chunks]
         ends = np.cumsum([len(p.chunks) for p in pending]).tolist()
@@ -602,14 +656,22 @@ def index(
                     upto += 1
                 if upto > written:
                     matrix = np.vstack(parts)
-                    _write_files(db, collection, pending[written:upto], matrix)
+                    _write_files(db, target, pending[written:upto], matrix)
                     used = ends[upto - 1] - first_row
                     parts = [matrix[used:]]
                     first_row = ends[upto - 1]
                     written = upto
         if written < len(pending):  # files that became empty
-            _write_files(db, collection, pending[written:], np.zeros((0, 0), dtype=np.float32))
-        total = collection.count()
+            _write_files(db, target, pending[written:], np.zeros((0, 0), dtype=np.float32))
+        if replace and not target.replace:  # replaced by the first write
+            _warn(
+                f"collection {collection_name!r} held no vectors, so nothing was built with the model it "
+                f"recorded ({recorded!r}); it now records {model_id!r}."
+            )
+        elif target.collection is None:
+            # nothing to write: an empty collection that records no model yet (the first write records it)
+            target.collection = db.create_collection(collection_name)
+        total = target.collection.count() if target.collection is not None else 0
 
     seconds = time.perf_counter() - started
     rate = len(texts) / seconds if seconds > 0 else 0.0

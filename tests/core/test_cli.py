@@ -4,13 +4,16 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 import re
 import shutil
 import subprocess
 import sys
+from collections.abc import Sequence
 from pathlib import Path
 
 import numpy as np
+import numpy.typing as npt
 import pytest
 from click.testing import CliRunner, Result
 
@@ -18,6 +21,7 @@ from sqlitevec_store import DEFAULT_MODEL, Database, canonical_model_id
 from sqlitevec_store import cli as cli_module
 from sqlitevec_store.cli import cli, make_embedder, split_paragraphs
 from sqlitevec_store.embeddings import split_model_id
+from sqlitevec_store.errors import SqliteVecStoreError
 from tests.fakes import FakeEmbedder
 
 GUIDE = "# Guide\n\nIntro text.\n\n## Install\n\nRun pip install.\n\n## Usage\n\nCall the tool.\n"
@@ -271,6 +275,69 @@ def test_index_into_another_collection_and_model(db: Path) -> None:
     assert model_of(db, "minilm12") == "sentence-transformers/all-MiniLM-L12-v2"
     with Database(db, read_only=True) as store:
         assert store.collection_names() == ["minilm12"]
+
+
+class _UnloadableEmbedder(FakeEmbedder):
+    """A model that fails to load on its first text, as a hub model does offline."""
+
+    def embed_documents(self, texts: Sequence[str]) -> npt.NDArray[np.float32]:
+        raise SqliteVecStoreError("Could not load the embedding model 'nonexistent/model': offline.")
+
+
+@pytest.fixture
+def unloadable(monkeypatch: pytest.MonkeyPatch) -> None:
+    def factory(model_name: str, backend: str | None = None) -> FakeEmbedder:
+        return _UnloadableEmbedder(model_id=canonical_model_id(model_name))
+
+    monkeypatch.setattr(cli_module, "make_embedder", factory)
+
+
+def test_failed_model_load_creates_no_file(db: Path, work: Path, unloadable: None) -> None:
+    result = run("index", "docs", "--db", str(db), "--model", "nonexistent/model", "-q", code=1)
+    assert result.stderr.startswith("Error: Could not load the embedding model")
+    assert sorted(p.name for p in work.iterdir()) == ["docs"]  # no store.db, -wal or -shm
+
+
+def test_failed_model_load_records_no_collection(indexed: Path, unloadable: None) -> None:
+    run("index", "docs", "--db", str(indexed), "--collection", "other", "--model", "nonexistent/model", code=1)
+    with Database(indexed, read_only=True) as store:
+        assert store.collection_names() == ["default"]
+    assert len(records(indexed)) == 5
+
+
+def test_empty_collection_with_a_stale_model_accepts_another(db: Path, embedders: list[FakeEmbedder]) -> None:
+    """A collection an older run registered with a model that never loaded: no vectors, so nothing was built."""
+    with Database(db) as store:
+        store.create_collection("default", model_id="nonexistent/model")
+    result = run("index", "docs", "--db", str(db), "--model", "all-MiniLM-L6-v2", "-q")
+    assert "held no vectors" in result.stderr and f"it now records '{DEFAULT_MODEL}'" in result.stderr
+    assert model_of(db) == DEFAULT_MODEL
+    assert set(records(db)) == ALL_IDS
+    # once built, the model is checked again
+    assert "was built with" in run("index", "docs", "--db", str(db), "--model", "x/y", code=1).stderr
+
+
+def test_real_factory_fails_fast_offline_for_a_missing_model(work: Path) -> None:
+    """The real embedder, HF_HUB_OFFLINE=1, a model nowhere on disk: refused before torch is imported."""
+    code = (
+        "import sys\n"
+        "from click.testing import CliRunner\n"
+        "from sqlitevec_store.cli import cli\n"
+        "r = CliRunner().invoke(cli, ['index', 'docs', '--db', 'store.db', '--model', 'nonexistent/model-x', '-q'])\n"
+        "print(r.exit_code)\n"
+        "print(r.stderr)\n"
+        "print('torch' in sys.modules)\n"
+    )
+    env = {**os.environ, "HF_HUB_OFFLINE": "1"}
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=False, cwd=work, env=env)
+    assert done.returncode == 0, done.stderr
+    exit_code, *message, torch_loaded = done.stdout.strip().splitlines()
+    text = "\n".join(message)
+    assert exit_code == "1"
+    assert "'nonexistent/model-x' is not on this machine" in text and "HF_HUB_OFFLINE is set" in text
+    assert ".." not in text and "[local]" not in text
+    assert torch_loaded == "False"
+    assert not (work / "store.db").exists()
 
 
 def test_split_paragraphs() -> None:
