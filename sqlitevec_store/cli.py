@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import glob
 import hashlib
+import io
 import json
 import os
 import re
@@ -37,6 +38,7 @@ import numpy.typing as npt
 
 from . import __version__
 from .chunking import Chunk, split_markdown
+from .connection import database_errors
 from .embeddings import BACKENDS, DEFAULT_MODEL, canonical_model_id, split_model_id
 from .errors import CollectionNotFoundError, ModelMismatchError, SqliteVecStoreError
 from .filters import Filter, parse_filter_dict
@@ -109,6 +111,10 @@ class _Group(click.Group):
             return super().invoke(ctx)
         except SqliteVecStoreError as exc:
             raise click.ClickException(str(exc)) from exc
+        except database_errors() as exc:  # the core reports its own; this is a last resort
+            raise click.ClickException(f"SQLite: {exc}") from exc
+        except RecursionError as exc:  # a value nested deeper than Python's recursion limit
+            raise click.ClickException("The input is nested too deeply to be processed.") from exc
         except BrokenPipeError:
             raise  # click exits quietly on a closed pipe (`... | head`)
         except OSError as exc:
@@ -132,12 +138,16 @@ def _parse_filter(ctx: click.Context, param: click.Parameter, value: str | None)
         spec = json.loads(value)
     except json.JSONDecodeError as exc:
         raise click.BadParameter(f"not valid JSON ({exc})") from exc
+    except RecursionError as exc:
+        raise click.BadParameter("nested too deeply") from exc
     if not isinstance(spec, dict):
-        raise click.BadParameter(f'must be a JSON object such as {{"heading": "Install"}}, got {value}')
+        raise click.BadParameter(f'must be a JSON object such as {{"heading": "Install"}}, got {value:.80}')
     try:
         return parse_filter_dict(spec)
     except ValueError as exc:  # UnsupportedFilterError, bad values
         raise click.BadParameter(str(exc)) from exc
+    except RecursionError as exc:
+        raise click.BadParameter("nested too deeply") from exc
 
 
 def _db_option(f: F) -> F:
@@ -246,14 +256,24 @@ def _unbuilt_model(recorded: str | None, requested: str | None, backend: str | N
 
 @contextmanager
 def _undo_new_file(db_path: Path) -> Iterator[None]:
-    """Remove the store file (and its -wal, -shm, -journal) if the command created it and then failed."""
+    """Leave no file behind when a command that would have created the store file fails.
+
+    A file that did not exist is removed with its ``-wal``, ``-shm`` and
+    ``-journal``; an empty file (which opening gives a header) is emptied again.
+    Wrap the :class:`Database`, so it is closed first.
+    """
     existed = db_path.exists()
+    was_empty = existed and db_path.is_file() and db_path.stat().st_size == 0
     try:
         yield
     except BaseException:
-        if not existed:
-            for suffix in ("", "-wal", "-shm", "-journal"):
+        if not existed or was_empty:
+            for suffix in ("-wal", "-shm", "-journal"):
                 Path(f"{db_path}{suffix}").unlink(missing_ok=True)
+            if was_empty:
+                db_path.write_bytes(b"")
+            else:
+                db_path.unlink(missing_ok=True)
         raise
 
 
@@ -1017,6 +1037,8 @@ def _parse_line(line: str, number: int, source: str) -> dict[str, Any] | None:
         obj = json.loads(line)
     except json.JSONDecodeError as exc:
         raise click.ClickException(f"{where}: not valid JSON ({exc})") from exc
+    except RecursionError as exc:
+        raise click.ClickException(f"{where}: nested too deeply to read") from exc
     if not isinstance(obj, dict):
         raise click.ClickException(f"{where}: expected a JSON object, got {type(obj).__name__}")
     for key, kind, name in _LINE_FIELDS:
@@ -1034,14 +1056,33 @@ def _parse_line(line: str, number: int, source: str) -> dict[str, Any] | None:
 
 
 def _read_lines(path: str) -> Callable[[], Iterable[str]]:
-    """A way to read the import file (twice: once to check it, once to load it)."""
+    """A way to read the import file (twice: once to check it, once to load it).
+
+    Text that is not UTF-8 is an error naming the line (stdin is read as
+    UTF-8 bytes too, whatever the locale).
+    """
     if path == "-":
-        lines = sys.stdin.readlines()
+        buffer = getattr(sys.stdin, "buffer", None)
+        data: bytes = buffer.read() if buffer is not None else sys.stdin.read().encode("utf-8", "surrogateescape")
+        try:
+            text = data.decode("utf-8")
+        except UnicodeDecodeError as exc:
+            line = data.count(b"\n", 0, exc.start) + 1
+            raise click.ClickException(
+                f"stdin line {line}: not valid UTF-8 ({exc.reason} at byte {exc.start})"
+            ) from exc
+        lines = io.StringIO(text).readlines()
         return lambda: lines
 
     def read() -> Iterator[str]:
-        with open(path, encoding="utf-8") as handle:
-            yield from handle
+        number = 0
+        with open(path, "rb") as handle:
+            for raw in handle:
+                number += 1
+                try:
+                    yield raw.decode("utf-8")
+                except UnicodeDecodeError as exc:
+                    raise click.ClickException(f"{path} line {number}: not valid UTF-8 ({exc.reason})") from exc
 
     return read
 
@@ -1091,7 +1132,7 @@ def import_(
     if len(plan.models) > 1:
         raise click.ClickException(f"{source}: vectors from different models: {', '.join(sorted(plan.models))}")
 
-    with Database(db_path) as db:
+    with _undo_new_file(db_path), Database(db_path) as db:
         exists = db.has_collection(collection_name)
         recorded = db.collection(collection_name, create=False).info().model_id if exists else None
         requested = canonical_model_id(model_name, backend=backend or "torch") if model_name is not None else None
@@ -1115,9 +1156,7 @@ def import_(
         embedder = make_embedder(model, backend) if plan.to_embed and model is not None else None
         model_id = (embedder.model_id if embedder is not None else None) or model
         if exists:
-            collection = db.collection(collection_name, model_id=model_id)
-        else:
-            collection = db.create_collection(collection_name, model_id=model_id)
+            db.collection(collection_name, model_id=model_id)  # checks the model before anything is embedded
 
         def records(bar: Any) -> Iterator[Record]:
             batch: list[dict[str, Any]] = []
@@ -1147,7 +1186,9 @@ def import_(
                     yield from flush()
             yield from flush()
 
-        with _progress(plan.lines, f"Importing {plan.lines} records", quiet=quiet) as bar:
+        # a new collection is registered in the transaction of its records: a refused import leaves none
+        with _progress(plan.lines, f"Importing {plan.lines} records", quiet=quiet) as bar, db.atomic():
+            collection = db.collection(collection_name, model_id=model_id)
             collection.upsert(records(bar))
         total = collection.count()
 

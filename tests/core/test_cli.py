@@ -639,6 +639,68 @@ def test_import_errors_write_nothing(db: Path, work: Path, content: str, message
     assert set(records(db)) == {"before"}  # all or nothing
 
 
+def _late_bad_line() -> str:
+    """Over one write chunk of good lines, then one whose metadata the core refuses."""
+    good = [json.dumps({"text": f"t{i}", "vector": [1.0, float(i)]}) for i in range(1500)]
+    return "\n".join([*good, '{"text": "bad", "vector": [1, 2], "metadata": {"x": NaN}}']) + "\n"
+
+
+_REFUSED_IMPORTS = {
+    "nan vector": ('{"text": "t", "vector": [NaN, 1]}\n', "NaN or infinite"),
+    "zero vector": ('{"text": "t", "vector": [0, 0]}\n', "all zeros"),
+    "late bad line": (_late_bad_line(), "which JSON cannot hold"),
+    "duplicate ids": ('{"text": "t", "id": "same"}\n{"text": "u", "id": "same"}\n', "appears twice"),
+    "dimension over the limit": (json.dumps({"text": "t", "vector": [1.0] * 9000}) + "\n", "at most 8192"),
+    "metadata nested 5,000 deep": (
+        '{"text": "t", "metadata": ' + '{"a": ' * 5000 + "1" + "}" * 5000 + "}\n",
+        "line 1: nested too deeply",
+    ),
+    "metadata nested 500 deep": (
+        '{"text": "t", "metadata": ' + '{"a": ' * 500 + "1" + "}" * 500 + "}\n",
+        "nested more than 100 levels deep",
+    ),
+}
+
+
+@pytest.mark.parametrize(("content", "message"), list(_REFUSED_IMPORTS.values()), ids=list(_REFUSED_IMPORTS))
+def test_refused_import_into_a_new_file_leaves_no_file(work: Path, content: str, message: str) -> None:
+    (work / "bad.jsonl").write_text(content)
+    result = run("import", "bad.jsonl", "--db", "new.db", "-q", code=1)
+    assert result.stderr.startswith("Error: ") and message in result.stderr
+    assert "Traceback" not in result.output
+    assert sorted(p.name for p in work.iterdir()) == ["bad.jsonl", "docs"]  # no new.db, -wal, -shm
+
+
+@pytest.mark.parametrize(("content", "message"), list(_REFUSED_IMPORTS.values()), ids=list(_REFUSED_IMPORTS))
+def test_refused_import_leaves_an_existing_file_unchanged(
+    indexed: Path, work: Path, content: str, message: str
+) -> None:
+    before = indexed.read_bytes()
+    (work / "bad.jsonl").write_text(content)
+    for collection in ("new", "default"):  # into "default" (16 dimensions) some are refused for their length
+        result = run("import", "bad.jsonl", "--db", str(indexed), "--collection", collection, "-q", code=1)
+        assert result.stderr.startswith("Error: ") and (message in result.stderr or collection == "default")
+        assert indexed.read_bytes() == before  # byte for byte
+    with Database(indexed, read_only=True) as store:
+        assert store.collection_names() == ["default"]
+
+
+def test_import_of_text_that_is_not_utf8(work: Path) -> None:
+    data = b'{"text": "ok", "vector": [1, 2]}\n{"text": "caf\xe9", "vector": [1, 2]}\n'
+    (work / "latin1.jsonl").write_bytes(data)
+    result = run("import", "latin1.jsonl", "--db", "new.db", code=1)
+    assert result.stderr.startswith("Error: latin1.jsonl line 2: not valid UTF-8")
+    result = CliRunner().invoke(cli, ["import", "-", "--db", "new.db"], input=data)
+    assert result.exit_code == 1 and result.stderr.startswith("Error: stdin line 2: not valid UTF-8")
+    assert not (work / "new.db").exists()
+
+
+def test_deeply_nested_filter_is_a_usage_error(indexed: Path) -> None:
+    spec = '{"heading": ' + '{"$not": ' * 10_000 + '"x"' + "}" * 10_000 + "}"
+    result = run("query", "x", "--db", str(indexed), "--filter", spec, code=2)
+    assert "nested too deeply" in result.stderr and "Traceback" not in result.output
+
+
 def test_import_model_conflicts(indexed: Path, work: Path) -> None:
     line = {"text": "t", "vector": [1.0] * 16, "model": "BAAI/bge-small-en-v1.5"}
     (work / "other-model.jsonl").write_text(json.dumps(line) + "\n")
