@@ -35,6 +35,7 @@ from typing import Any, Protocol, TypeVar
 import click
 import numpy as np
 import numpy.typing as npt
+from click.core import ParameterSource
 
 from . import __version__
 from .chunking import Chunk, split_markdown
@@ -185,10 +186,11 @@ def _backend_option(f: F) -> F:
         "--backend",
         type=click.Choice(list(BACKENDS)),
         default=None,
-        help="How the model runs. torch (default); onnx: the same vectors, and a one-shot query starts in "
-        "well under a second instead of several (needs the [onnx] extra; the first use exports the model "
-        "once, with torch); onnx-int8: faster still, but its vectors differ, so it is a model of its own. "
-        "Default: the one the collection's model implies.",
+        help="How the model runs. torch: sentence-transformers on PyTorch; onnx: the same vectors, and a "
+        "one-shot query starts in well under a second instead of several (needs the [onnx] extra; the first "
+        "use exports the model once, with torch); onnx-int8: faster still, but its vectors differ, so it is a "
+        "model of its own. Default: the backend the collection's model implies (onnx-int8 for a model id "
+        "ending in #onnx-int8), else torch.",
     )(f)
 
 
@@ -919,13 +921,7 @@ def stats(db_path: Path, as_json: bool) -> None:
 
 @cli.command()
 @_db_option
-@click.option(
-    "--collection",
-    "collection_name",
-    default=None,
-    callback=_check_collection_name,
-    help=f"The collection [default: {DEFAULT_COLLECTION}].",
-)
+@_collection_option
 @click.option("--all", "all_", is_flag=True, help="Compact every collection.")
 @click.option(
     "--vacuum/--no-vacuum",
@@ -933,20 +929,18 @@ def stats(db_path: Path, as_json: bool) -> None:
     show_default=True,
     help="Then rebuild the file so freed pages return to the file system.",
 )
-def compact(db_path: Path, collection_name: str | None, all_: bool, vacuum: bool) -> None:
+def compact(db_path: Path, collection_name: str, all_: bool, vacuum: bool) -> None:
     """Reclaim the vector space left by deleted records.
 
     sqlite-vec frees a block of vectors only when all of its slots are
     deleted; this rewrites the vector table so scattered deletions stop
     taking space, then (with --vacuum) shrinks the file.
     """
-    if all_ and collection_name is not None:
+    given = click.get_current_context().get_parameter_source("collection_name")
+    if all_ and given is not ParameterSource.DEFAULT:
         raise click.UsageError("Give --collection NAME or --all, not both.")
     with _open_existing(db_path, read_only=False) as db:
-        if all_:
-            names = db.collection_names()
-        else:
-            names = [_existing_collection(db, collection_name or DEFAULT_COLLECTION).name]
+        names = db.collection_names() if all_ else [_existing_collection(db, collection_name).name]
         size_before = db.file_stats()["size_bytes"]
         for name in names:
             collection = db.collection(name, create=False)

@@ -897,6 +897,23 @@ def test_help() -> None:
     assert "--mode [dense|keyword|hybrid]" in run("query", "--help").stdout
 
 
+def _option_help(command: str, option: str) -> str:
+    """One option's help text from ``COMMAND --help``, whitespace collapsed."""
+    text = run(command, "--help").stdout
+    start = text.index(f"  {option} ")
+    end = re.search(r"\n  -", text[start + 2 :])
+    return " ".join(text[start : start + 2 + end.start() if end else None].split())
+
+
+def test_help_wording_is_consistent() -> None:
+    collection = {c: _option_help(c, "--collection") for c in ("index", "query", "compact", "export", "import", "drop")}
+    assert set(collection.values()) == {"--collection TEXT The collection. [default: default]"}, collection
+    for command in ("index", "query", "import"):
+        backend = _option_help(command, "--backend")
+        assert "(default)" not in backend and backend.count("Default:") == 1, backend
+        assert "Default: the backend the collection's model implies" in backend
+
+
 # --- --backend ----------------------------------------------------------------
 
 INT8_MODEL = DEFAULT_MODEL + "#onnx-int8"
