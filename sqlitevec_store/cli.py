@@ -22,6 +22,7 @@ import glob
 import hashlib
 import io
 import json
+import logging
 import os
 import re
 import sys
@@ -40,9 +41,10 @@ from click.core import ParameterSource
 from . import __version__
 from .chunking import Chunk, split_markdown
 from .connection import database_errors
-from .embeddings import BACKENDS, DEFAULT_MODEL, canonical_model_id, split_model_id
+from .embeddings import BACKENDS, DEFAULT_MODEL, canonical_model_id, export_logger, split_model_id
 from .errors import CollectionNotFoundError, ModelMismatchError, SqliteVecStoreError
 from .filters import Filter, parse_filter_dict
+from .progress import DEFAULT_INTERVAL, Progress
 from .records import Hit, Record
 from .schema import KEYWORD_INDEX_VERSION, validate_collection_name
 from .store import DEFAULT_COLLECTION, Collection, Database
@@ -63,6 +65,9 @@ MAX_CHARS_KEY = "max_chars"
 
 #: Metadata keys written by the chunkers, left out of the query table's metadata column.
 CHUNK_KEYS = frozenset({"source", "heading_path", "heading", "level", "chunk_index", "part"})
+
+#: Seconds between two progress lines when stderr is not a terminal.
+PROGRESS_INTERVAL = DEFAULT_INTERVAL
 
 PREVIEW_CHARS = 100
 PAGE_SIZE = 1000
@@ -294,19 +299,61 @@ def _human_bytes(n: int) -> str:
     raise AssertionError("unreachable")  # pragma: no cover
 
 
-class _NoBar:
-    def update(self, n: int) -> None:
-        pass
+def _progress(total: int, label: str, *, quiet: bool) -> Progress:
+    """Progress on stderr: a bar on a terminal, else a line every :data:`PROGRESS_INTERVAL` seconds."""
+    return Progress(total, label, enabled=not quiet, interval=PROGRESS_INTERVAL)
+
+
+def _status(message: str, *, quiet: bool) -> None:
+    """A line on stderr saying what is happening (never stdout, which may carry data)."""
+    if not quiet:
+        click.echo(message, err=True)
+
+
+class _EchoHandler(logging.Handler):
+    """Shows the embedder's one-time slow steps (ONNX export, quantization) on stderr."""
+
+    def emit(self, record: logging.LogRecord) -> None:
+        click.echo(f"{record.getMessage()} ...", err=True)
 
 
 @contextmanager
-def _progress(length: int, label: str, *, quiet: bool) -> Iterator[Any]:
-    """A progress bar on stderr (nothing when quiet or empty)."""
-    if quiet or length == 0:
-        yield _NoBar()
+def _show_slow_steps(*, quiet: bool) -> Iterator[None]:
+    """While this is open, the embedder's export and quantization messages go to stderr."""
+    if quiet:
+        yield
         return
-    with click.progressbar(length=length, label=label, file=sys.stderr) as bar:
-        yield bar
+    handler = _EchoHandler(logging.INFO)
+    was_level = export_logger.level
+    export_logger.addHandler(handler)
+    if export_logger.getEffectiveLevel() > logging.INFO:
+        export_logger.setLevel(logging.INFO)
+    try:
+        yield
+    finally:
+        export_logger.removeHandler(handler)
+        export_logger.setLevel(was_level)
+
+
+def _load_model(embedder: Embedder, *, quiet: bool) -> float:
+    """Load the model before the first batch, saying so; the seconds it took.
+
+    Loading takes from a few seconds to half a minute (torch, the weights,
+    a first ONNX export), so it is announced, and it is kept out of the
+    embedding rate.
+    """
+    load = getattr(embedder, "load", None)
+    if load is None:  # an embedder without a separate load step (tests' fakes)
+        return 0.0
+    backend = getattr(embedder, "backend", None)
+    on = f" ({backend})" if backend else ""
+    _status(f"Loading the embedding model {embedder.model_id}{on} ...", quiet=quiet)
+    started = time.perf_counter()
+    with _show_slow_steps(quiet=quiet):
+        load()
+    seconds = time.perf_counter() - started
+    _status(f"Model loaded in {seconds:.1f} s.", quiet=quiet)
+    return seconds
 
 
 def _warn(message: str) -> None:
@@ -569,7 +616,7 @@ def _write_files(db: Database, target: _Target, files: Sequence[_Pending], vecto
     help="Longest chunk, in characters.",
 )
 @_batch_option
-@click.option("--quiet", "-q", is_flag=True, help="No progress bar.")
+@click.option("--quiet", "-q", is_flag=True, help="No progress output (bar or lines) and no status lines.")
 def index(
     *,
     paths: tuple[str, ...],
@@ -667,6 +714,7 @@ def index(
         first_row = 0  # row of the first chunk of pending[written] in `texts`
         parts: list[npt.NDArray[np.float32]] = []
         label = f"Embedding {len(texts)} chunks from {len(pending)} files"
+        load_seconds = _load_model(embedder, quiet=quiet) if texts else 0.0
         with _progress(len(texts), label, quiet=quiet) as bar:
             for start in range(0, len(texts), batch_size):
                 batch = texts[start : start + batch_size]
@@ -683,6 +731,7 @@ def index(
                     parts = [matrix[used:]]
                     first_row = ends[upto - 1]
                     written = upto
+        embed_seconds = bar.elapsed
         if written < len(pending):  # files that became empty
             _write_files(db, target, pending[written:], np.zeros((0, 0), dtype=np.float32))
         if replace and not target.replace:  # replaced by the first write
@@ -696,12 +745,13 @@ def index(
         total = target.collection.count() if target.collection is not None else 0
 
     seconds = time.perf_counter() - started
-    rate = len(texts) / seconds if seconds > 0 else 0.0
+    rate = len(texts) / embed_seconds if embed_seconds > 0 else 0.0
     deleted = sum(p.replaces for p in pending) + removed_chunks
     unread = f", {unreadable} unreadable" if unreadable else ""
+    loading = f"model load {load_seconds:.2f} s, " if load_seconds else ""
     click.echo(f"Files:  {len(pending)} indexed, {skipped} unchanged, {len(vanished)} removed{unread}")
     click.echo(f"Chunks: {len(texts)} embedded, {deleted} deleted; {collection_name!r} holds {total}")
-    click.echo(f"Time:   {seconds:.2f} s ({rate:.1f} chunks/s)")
+    click.echo(f"Time:   {seconds:.2f} s ({loading}embedding and writing {rate:.1f} chunks/s)")
 
 
 # ---------------------------------------------------------------------------
@@ -826,7 +876,8 @@ def query(
             model = _resolve_model(collection, model_name, backend)
             if model is None:
                 raise _no_model(collection_name)
-            vector = make_embedder(model, backend).embed_query(text)
+            with _show_slow_steps(quiet=False):  # a first ONNX export takes a while: say so, on stderr
+                vector = make_embedder(model, backend).embed_query(text)
             if mode == "hybrid":
                 hits = collection.hybrid_search(vector, text, k=k, filter=filter_, alpha=alpha)
             else:
@@ -1088,7 +1139,7 @@ def _read_lines(path: str) -> Callable[[], Iterable[str]]:
 @_model_option
 @_backend_option
 @_batch_option
-@click.option("--quiet", "-q", is_flag=True, help="No progress bar.")
+@click.option("--quiet", "-q", is_flag=True, help="No progress output (bar or lines) and no status lines.")
 def import_(
     *,
     file: str,
@@ -1151,6 +1202,8 @@ def import_(
         model_id = (embedder.model_id if embedder is not None else None) or model
         if exists:
             db.collection(collection_name, model_id=model_id)  # checks the model before anything is embedded
+        if embedder is not None:
+            _load_model(embedder, quiet=quiet)  # before the write transaction, which it would hold up
 
         def records(bar: Any) -> Iterator[Record]:
             batch: list[dict[str, Any]] = []

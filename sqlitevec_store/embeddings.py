@@ -73,6 +73,8 @@ __all__ = [
 ]
 
 logger = logging.getLogger("sqlitevec_store")
+#: One-time slow steps (ONNX export, int8 quantization), logged at INFO so a command line can show them.
+export_logger = logging.getLogger("sqlitevec_store.export")
 
 #: The canonical id of the default model, recorded in the registry.
 DEFAULT_MODEL = "sentence-transformers/all-MiniLM-L6-v2"
@@ -354,6 +356,10 @@ class SentenceTransformerEmbedder:
                 return str(bundled)
         return self.model_name
 
+    def load(self) -> None:
+        """Load the model now (otherwise the first text loads it)."""
+        self.model  # noqa: B018 - the property loads it
+
     @property
     def model(self) -> Any:
         """The loaded model: a ``SentenceTransformer``, or the ONNX encoder for the ONNX backends."""
@@ -436,7 +442,9 @@ class SentenceTransformerEmbedder:
         ort = _import_optional("onnxruntime", "backend='onnx'")
         directory = _onnx_model_dir(canonical_model_id(self.model_name), source, kwargs, ort.__version__)
         if not (directory / _MANIFEST).is_file():
-            logger.info("exporting %s to ONNX in %s (once)", self.model_id, directory)
+            export_logger.info(
+                "Exporting %s to ONNX, once (it takes a while; later runs reuse %s)", self.model_id, directory
+            )
             _export_onnx(
                 directory, source, kwargs, model_id=canonical_model_id(self.model_name), quiet=not self.show_progress
             )
@@ -444,7 +452,7 @@ class SentenceTransformerEmbedder:
         if self.backend == "onnx-int8":
             file_name = _ONNX_INT8
             if not (directory / file_name).is_file():
-                logger.info("quantizing %s to int8 in %s (once)", self.model_id, directory)
+                export_logger.info("Quantizing %s to int8, once (later runs reuse %s)", self.model_id, directory)
                 _quantize_onnx(directory)
         logger.info("loading embedding model %s from %s", self.model_id, directory / file_name)
         # int8: one text per run. Dynamic quantization scales activations per run, so texts run

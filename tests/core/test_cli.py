@@ -9,6 +9,7 @@ import re
 import shutil
 import subprocess
 import sys
+import time
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -128,8 +129,8 @@ def test_index_folder(db: Path, embedders: list[FakeEmbedder]) -> None:
     lines = summary(result)
     assert lines["Files"] == "3 indexed, 0 unchanged, 0 removed"
     assert lines["Chunks"] == "5 embedded, 0 deleted; 'default' holds 5"
-    assert re.fullmatch(r"\d+\.\d\d s \(\d+\.\d chunks/s\)", lines["Time"])
-    assert "Embedding 5 chunks from 3 files" in result.stderr  # the progress bar, on stderr
+    assert re.fullmatch(r"\d+\.\d\d s \(embedding and writing \d+\.\d chunks/s\)", lines["Time"])
+    assert "Embedding 5 chunks from 3 files" in result.stderr  # progress, on stderr
 
     stored = records(db)
     assert set(stored) == ALL_IDS  # hidden folder and .png skipped
@@ -156,6 +157,61 @@ def test_quiet_hides_the_progress_bar(db: Path) -> None:
     result = run("index", "docs", "--db", str(db), "-q")
     assert "Embedding" not in result.stderr
     assert "3 indexed" in result.stdout
+
+
+def test_progress_lines_when_not_a_terminal(db: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Piped or logged (CliRunner's stderr is no terminal): plain lines with done/total and rate, none on stdout."""
+    monkeypatch.setattr(cli_module, "PROGRESS_INTERVAL", 0.0)  # a line after every batch
+    result = run("index", "docs", "--db", str(db), "--batch-size", "2")
+    lines = result.stderr.splitlines()
+    assert lines[0] == "Embedding 5 chunks from 3 files ..."
+    assert re.fullmatch(r"Embedding 5 chunks from 3 files: 2/5 \(40%\), [\d.]+/s, about \d+ s left", lines[1])
+    assert lines[2].startswith("Embedding 5 chunks from 3 files: 4/5 (80%)")
+    assert re.fullmatch(r"Embedding 5 chunks from 3 files: 5/5 \(100%\) in [\d.]+ s(, [\d.]+/s)?", lines[3])
+    assert "Embedding" not in result.stdout
+
+
+class _SlowLoadingEmbedder(FakeEmbedder):
+    """A model with a separate, slow load step that exports to ONNX first, as the real one may."""
+
+    backend = "onnx"
+
+    def load(self) -> None:
+        from sqlitevec_store.embeddings import export_logger
+
+        export_logger.info("Exporting %s to ONNX, once", self.model_id)
+        time.sleep(0.5)
+
+
+def test_model_load_is_announced_and_kept_out_of_the_rate(db: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(cli_module, "make_embedder", lambda name, backend=None: _SlowLoadingEmbedder(model_id=name))
+    result = run("index", "docs", "--db", str(db))
+    lines = result.stderr.splitlines()
+    assert lines[:3] == [
+        f"Loading the embedding model {DEFAULT_MODEL} (onnx) ...",
+        f"Exporting {DEFAULT_MODEL} to ONNX, once ...",
+        lines[2],
+    ]
+    assert re.fullmatch(r"Model loaded in 0\.\d s\.", lines[2])
+    time_line = summary(result)["Time"]
+    found = re.fullmatch(r"([\d.]+) s \(model load ([\d.]+) s, embedding and writing ([\d.]+) chunks/s\)", time_line)
+    assert found, time_line
+    total, load, rate = map(float, found.groups())
+    assert load >= 0.5 and rate * (total - load) > 4  # 5 chunks: the rate leaves the load out
+    quiet = run("index", "docs", "--db", str(db), "--model", DEFAULT_MODEL, "-q", "--max-chars", "500")
+    assert quiet.stderr == ""
+
+
+def test_query_json_keeps_status_lines_off_stdout(indexed: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    class Exporting(_SlowLoadingEmbedder):
+        def embed_query(self, text: str) -> npt.NDArray[np.float32]:
+            self.load()
+            return super().embed_query(text)
+
+    monkeypatch.setattr(cli_module, "make_embedder", lambda name, backend=None: Exporting(model_id=name))
+    result = run("query", "pip install", "--db", str(indexed), "--json")
+    assert "Exporting" in result.stderr
+    assert all(json.loads(line)["id"] for line in result.stdout.splitlines())
 
 
 def test_embeds_in_batches(db: Path, embedders: list[FakeEmbedder]) -> None:
