@@ -9,7 +9,12 @@ adapters' default too). Commands that only read (``query``, ``stats``,
 
 Errors print ``Error: ...`` to stderr and exit with status 1; bad options
 (including a ``--filter`` that is not valid JSON or uses an unknown operator)
-exit with status 2.
+exit with status 2. A failed ``index`` or ``import`` leaves no file it created
+and no collection it would have created.
+
+Progress and status lines (loading the model, a first ONNX export) go to
+stderr, never stdout: a bar on a terminal, else a line every
+:data:`PROGRESS_INTERVAL` seconds (see :mod:`sqlitevec_store.progress`).
 
 The embedding model is made by :func:`make_embedder`, which tests replace with
 a fake. It is created only when something has to be embedded, and
