@@ -33,9 +33,13 @@ from sqlitevec_store import (
     Record,
     parse_filter_dict,
 )
+from sqlitevec_store.progress import Progress
 from sqlitevec_store.records import check_count, chunks
 
 __all__ = ["SQLiteVecRetriever", "SQLiteVecVectorStore", "cosine_relevance_score"]
+
+#: Texts per embedding call when progress is shown and no ``batch_size`` was given.
+_PROGRESS_BATCH_SIZE = 64
 
 
 def cosine_relevance_score(distance: float) -> float:
@@ -236,6 +240,7 @@ class SQLiteVecVectorStore(VectorStore):
         model_id: str | EllipsisType | None = ...,
         index_type: str = "flat",
         oversample: int = DEFAULT_OVERSAMPLE,
+        show_progress: bool = False,
     ) -> None:
         """Open (or create) a collection. Never calls the embedding model.
 
@@ -255,6 +260,8 @@ class SQLiteVecVectorStore(VectorStore):
                 (exact, sqlite-vec's own KNN, no RAM copy). See
                 :class:`sqlitevec_store.Collection`.
             oversample: Candidates per result for ``"rescore"``.
+            show_progress: Report the progress of adding texts on stderr (see
+                :meth:`add_texts`); each call may override it.
 
         Raises:
             ValueError: More than one of ``db_path``, ``connection`` and
@@ -264,6 +271,7 @@ class SQLiteVecVectorStore(VectorStore):
             TypeError: An argument of the wrong type.
 
         """
+        self.show_progress = _check_show_progress(show_progress)
         if not callable(getattr(embedding, "embed_documents", None)) or not callable(
             getattr(embedding, "embed_query", None)
         ):
@@ -390,20 +398,28 @@ class SQLiteVecVectorStore(VectorStore):
 
     # -- writing ------------------------------------------------------------
 
-    def _embed(self, texts: list[str], batch_size: int | None) -> list[list[float]]:
-        if batch_size is None:
+    def _embed(self, texts: list[str], batch_size: int | None, show_progress: bool = False) -> list[list[float]]:
+        if show_progress:  # in batches, so there is progress to report
+            vectors = []
+            with Progress(len(texts), f"Embedding {len(texts)} texts") as progress:
+                for batch in chunks(texts, batch_size or _PROGRESS_BATCH_SIZE):
+                    vectors.extend(self._embedding.embed_documents(batch))
+                    progress.update(len(batch))
+        elif batch_size is None:
             vectors = list(self._embedding.embed_documents(texts))
         else:
             vectors = [v for batch in chunks(texts, batch_size) for v in self._embedding.embed_documents(batch)]
         return _check_vectors(vectors, len(texts))
 
-    async def _aembed(self, texts: list[str], batch_size: int | None) -> list[list[float]]:
-        if batch_size is None:
+    async def _aembed(self, texts: list[str], batch_size: int | None, show_progress: bool = False) -> list[list[float]]:
+        if batch_size is None and not show_progress:
             vectors = list(await self._embedding.aembed_documents(texts))
         else:
             vectors = []
-            for batch in chunks(texts, batch_size):
-                vectors.extend(await self._embedding.aembed_documents(batch))
+            with Progress(len(texts), f"Embedding {len(texts)} texts", enabled=show_progress) as progress:
+                for batch in chunks(texts, batch_size or _PROGRESS_BATCH_SIZE):
+                    vectors.extend(await self._embedding.aembed_documents(batch))
+                    progress.update(len(batch))
         return _check_vectors(vectors, len(texts))
 
     def _upsert(
@@ -436,7 +452,10 @@ class SQLiteVecVectorStore(VectorStore):
             metadatas: One metadata dict (or ``None``) per text.
             ids: One id (or ``None`` for a generated UUID) per text.
             **kwargs: ``batch_size``: embed at most this many texts per call to
-                the embedding model (default: all in one call).
+                the embedding model (default: all in one call, or 64 with
+                ``show_progress``). ``show_progress``: report progress on
+                stderr, a bar on a terminal, else a line every 10 seconds with
+                done/total and the rate (default: the constructor's).
 
         Returns:
             The ids, in input order.
@@ -446,11 +465,12 @@ class SQLiteVecVectorStore(VectorStore):
             TypeError: A text or id that is not a string; metadata that is not JSON.
 
         """
+        show_progress = _check_show_progress(kwargs.pop("show_progress", self.show_progress))
         batch_size = _pop_batch_size(kwargs, "add_texts")
         text_list, meta_list, id_list = _prepare(texts, metadatas, ids)
         if not text_list:
             return []
-        vectors = self._embed(text_list, batch_size)
+        vectors = self._embed(text_list, batch_size, show_progress)
         return self._upsert(text_list, vectors, meta_list, id_list)
 
     async def aadd_texts(
@@ -462,11 +482,12 @@ class SQLiteVecVectorStore(VectorStore):
         **kwargs: Any,
     ) -> list[str]:
         """Async :meth:`add_texts`: embeds with ``aembed_documents``, writes in a worker thread."""
+        show_progress = _check_show_progress(kwargs.pop("show_progress", self.show_progress))
         batch_size = _pop_batch_size(kwargs, "aadd_texts")
         text_list, meta_list, id_list = _prepare(texts, metadatas, ids)
         if not text_list:
             return []
-        vectors = await self._aembed(text_list, batch_size)
+        vectors = await self._aembed(text_list, batch_size, show_progress)
         return await run_in_executor(None, self._upsert, text_list, vectors, meta_list, id_list)
 
     def add_documents(self, documents: Iterable[Document], **kwargs: Any) -> list[str]:
@@ -474,7 +495,7 @@ class SQLiteVecVectorStore(VectorStore):
 
         Args:
             documents: The documents (any iterable, consumed fully). They are not modified.
-            **kwargs: ``ids`` and ``batch_size``, as for :meth:`add_texts`.
+            **kwargs: ``ids``, ``batch_size`` and ``show_progress``, as for :meth:`add_texts`.
 
         Returns:
             The ids, in input order.
@@ -846,9 +867,10 @@ class SQLiteVecVectorStore(VectorStore):
             model_id: The model id to record and check (default: ``embedding.model_id``).
             index_type: How searches run (see the constructor).
             oversample: Candidates per result for ``index_type="rescore"``.
-            **kwargs: ``batch_size``, as for :meth:`add_texts`.
+            **kwargs: ``batch_size`` and ``show_progress``, as for :meth:`add_texts`.
 
         """
+        show_progress = _check_show_progress(kwargs.pop("show_progress", False))
         batch_size = _pop_batch_size(kwargs, "from_texts")
         store = cls(
             embedding,
@@ -861,7 +883,7 @@ class SQLiteVecVectorStore(VectorStore):
             oversample=oversample,
         )
         try:
-            store.add_texts(texts, metadatas, ids=ids, batch_size=batch_size)
+            store.add_texts(texts, metadatas, ids=ids, batch_size=batch_size, show_progress=show_progress)
         except BaseException:
             store.close()
             raise
@@ -885,6 +907,7 @@ class SQLiteVecVectorStore(VectorStore):
         **kwargs: Any,
     ) -> Self:
         """Async :meth:`from_texts`."""
+        show_progress = _check_show_progress(kwargs.pop("show_progress", False))
         batch_size = _pop_batch_size(kwargs, "afrom_texts")
         store = await run_in_executor(
             None,
@@ -899,7 +922,7 @@ class SQLiteVecVectorStore(VectorStore):
             oversample=oversample,
         )
         try:
-            await store.aadd_texts(texts, metadatas, ids=ids, batch_size=batch_size)
+            await store.aadd_texts(texts, metadatas, ids=ids, batch_size=batch_size, show_progress=show_progress)
         except BaseException:
             store.close()
             raise
@@ -976,6 +999,12 @@ def _reject_unknown(kwargs: Mapping[str, Any], method: str) -> None:
     if kwargs:
         names = ", ".join(sorted(kwargs))
         raise TypeError(f"{method}() got unexpected keyword argument(s): {names}")
+
+
+def _check_show_progress(value: Any) -> bool:
+    if not isinstance(value, bool):
+        raise TypeError(f"show_progress must be True or False, got {value!r}")
+    return value
 
 
 def _pop_batch_size(kwargs: dict[str, Any], method: str) -> int | None:

@@ -17,5 +17,9 @@ fi
 if [ -n "$TORCH_SPEC" ]; then
   .venv/bin/python -m pip install --quiet --disable-pip-version-check "$TORCH_SPEC"
 fi
-.venv/bin/python -m pip install --quiet --disable-pip-version-check -e ".[all,test]"
+# setuptools warns on every editable build ("BuildBackendWarning: Editable installation ... folders in your
+# working directory with the same name as your package"), and recent pip shows it even with --quiet. It is
+# advice, not a problem here: silence that one warning by its message; errors and other warnings still show.
+PYTHONWARNINGS="${PYTHONWARNINGS:+$PYTHONWARNINGS,}ignore:Editable installation" \
+  .venv/bin/python -m pip install --quiet --disable-pip-version-check -e ".[all,test]"
 echo "setup done: $(.venv/bin/python -c 'import sqlitevec_store, sqlite_vec; print("sqlitevec-store", sqlitevec_store.__version__, "sqlite-vec", sqlite_vec.__version__ if hasattr(sqlite_vec, "__version__") else "")')"

@@ -9,7 +9,12 @@ adapters' default too). Commands that only read (``query``, ``stats``,
 
 Errors print ``Error: ...`` to stderr and exit with status 1; bad options
 (including a ``--filter`` that is not valid JSON or uses an unknown operator)
-exit with status 2.
+exit with status 2. A failed ``index`` or ``import`` leaves no file it created
+and no collection it would have created.
+
+Progress and status lines (loading the model, a first ONNX export) go to
+stderr, never stdout: a bar on a terminal, else a line every
+:data:`PROGRESS_INTERVAL` seconds (see :mod:`sqlitevec_store.progress`).
 
 The embedding model is made by :func:`make_embedder`, which tests replace with
 a fake. It is created only when something has to be embedded, and
@@ -20,7 +25,9 @@ from __future__ import annotations
 
 import glob
 import hashlib
+import io
 import json
+import logging
 import os
 import re
 import sys
@@ -34,12 +41,15 @@ from typing import Any, Protocol, TypeVar
 import click
 import numpy as np
 import numpy.typing as npt
+from click.core import ParameterSource
 
 from . import __version__
 from .chunking import Chunk, split_markdown
-from .embeddings import BACKENDS, DEFAULT_MODEL, canonical_model_id, split_model_id
+from .connection import database_errors
+from .embeddings import BACKENDS, DEFAULT_MODEL, canonical_model_id, export_logger, split_model_id
 from .errors import CollectionNotFoundError, ModelMismatchError, SqliteVecStoreError
 from .filters import Filter, parse_filter_dict
+from .progress import DEFAULT_INTERVAL, Progress
 from .records import MAX_COUNT, Hit, Record
 from .schema import KEYWORD_INDEX_VERSION, validate_collection_name
 from .store import DEFAULT_COLLECTION, Collection, Database
@@ -60,6 +70,9 @@ MAX_CHARS_KEY = "max_chars"
 
 #: Metadata keys written by the chunkers, left out of the query table's metadata column.
 CHUNK_KEYS = frozenset({"source", "heading_path", "heading", "level", "chunk_index", "part"})
+
+#: Seconds between two progress lines when stderr is not a terminal.
+PROGRESS_INTERVAL = DEFAULT_INTERVAL
 
 PREVIEW_CHARS = 100
 PAGE_SIZE = 1000
@@ -109,6 +122,10 @@ class _Group(click.Group):
             return super().invoke(ctx)
         except SqliteVecStoreError as exc:
             raise click.ClickException(str(exc)) from exc
+        except database_errors() as exc:  # the core reports its own; this is a last resort
+            raise click.ClickException(f"SQLite: {exc}") from exc
+        except RecursionError as exc:  # a value nested deeper than Python's recursion limit
+            raise click.ClickException("The input is nested too deeply to be processed.") from exc
         except BrokenPipeError:
             raise  # click exits quietly on a closed pipe (`... | head`)
         except OSError as exc:
@@ -132,12 +149,16 @@ def _parse_filter(ctx: click.Context, param: click.Parameter, value: str | None)
         spec = json.loads(value)
     except json.JSONDecodeError as exc:
         raise click.BadParameter(f"not valid JSON ({exc})") from exc
+    except RecursionError as exc:
+        raise click.BadParameter("nested too deeply") from exc
     if not isinstance(spec, dict):
-        raise click.BadParameter(f'must be a JSON object such as {{"heading": "Install"}}, got {value}')
+        raise click.BadParameter(f'must be a JSON object such as {{"heading": "Install"}}, got {value:.80}')
     try:
         return parse_filter_dict(spec)
     except ValueError as exc:  # UnsupportedFilterError, bad values
         raise click.BadParameter(str(exc)) from exc
+    except RecursionError as exc:
+        raise click.BadParameter("nested too deeply") from exc
 
 
 def _db_option(f: F) -> F:
@@ -175,10 +196,11 @@ def _backend_option(f: F) -> F:
         "--backend",
         type=click.Choice(list(BACKENDS)),
         default=None,
-        help="How the model runs. torch (default); onnx: the same vectors, and a one-shot query starts in "
-        "well under a second instead of several (needs the [onnx] extra; the first use exports the model "
-        "once, with torch); onnx-int8: faster still, but its vectors differ, so it is a model of its own. "
-        "Default: the one the collection's model implies.",
+        help="How the model runs. torch: sentence-transformers on PyTorch; onnx: the same vectors, and a "
+        "one-shot query starts in well under a second instead of several (needs the [onnx] extra; the first "
+        "use exports the model once, with torch); onnx-int8: faster still, but its vectors differ, so it is a "
+        "model of its own. Default: the backend the collection's model implies (onnx-int8 for a model id "
+        "ending in #onnx-int8), else torch.",
     )(f)
 
 
@@ -235,6 +257,38 @@ def _resolve_model(collection: Collection, requested: str | None, backend: str |
     return recorded or wanted
 
 
+def _unbuilt_model(recorded: str | None, requested: str | None, backend: str | None) -> str | None:
+    """The model for a collection that holds no vectors yet: --model, else the recorded one (on --backend)."""
+    if requested is not None:
+        return canonical_model_id(requested, backend=backend or "torch")
+    if recorded is not None and backend is not None:
+        return canonical_model_id(split_model_id(recorded)[0], backend=backend)
+    return recorded
+
+
+@contextmanager
+def _undo_new_file(db_path: Path) -> Iterator[None]:
+    """Leave no file behind when a command that would have created the store file fails.
+
+    A file that did not exist is removed with its ``-wal``, ``-shm`` and
+    ``-journal``; an empty file (which opening gives a header) is emptied again.
+    Wrap the :class:`Database`, so it is closed first.
+    """
+    existed = db_path.exists()
+    was_empty = existed and db_path.is_file() and db_path.stat().st_size == 0
+    try:
+        yield
+    except BaseException:
+        if not existed or was_empty:
+            for suffix in ("-wal", "-shm", "-journal"):
+                Path(f"{db_path}{suffix}").unlink(missing_ok=True)
+            if was_empty:
+                db_path.write_bytes(b"")
+            else:
+                db_path.unlink(missing_ok=True)
+        raise
+
+
 def _no_model(name: str) -> click.ClickException:
     return click.ClickException(
         f"Collection {name!r} holds vectors but records no embedding model; name the model that made them with --model."
@@ -250,19 +304,61 @@ def _human_bytes(n: int) -> str:
     raise AssertionError("unreachable")  # pragma: no cover
 
 
-class _NoBar:
-    def update(self, n: int) -> None:
-        pass
+def _progress(total: int, label: str, *, quiet: bool) -> Progress:
+    """Progress on stderr: a bar on a terminal, else a line every :data:`PROGRESS_INTERVAL` seconds."""
+    return Progress(total, label, enabled=not quiet, interval=PROGRESS_INTERVAL)
+
+
+def _status(message: str, *, quiet: bool) -> None:
+    """A line on stderr saying what is happening (never stdout, which may carry data)."""
+    if not quiet:
+        click.echo(message, err=True)
+
+
+class _EchoHandler(logging.Handler):
+    """Shows the embedder's one-time slow steps (ONNX export, quantization) on stderr."""
+
+    def emit(self, record: logging.LogRecord) -> None:
+        click.echo(f"{record.getMessage()} ...", err=True)
 
 
 @contextmanager
-def _progress(length: int, label: str, *, quiet: bool) -> Iterator[Any]:
-    """A progress bar on stderr (nothing when quiet or empty)."""
-    if quiet or length == 0:
-        yield _NoBar()
+def _show_slow_steps(*, quiet: bool) -> Iterator[None]:
+    """While this is open, the embedder's export and quantization messages go to stderr."""
+    if quiet:
+        yield
         return
-    with click.progressbar(length=length, label=label, file=sys.stderr) as bar:
-        yield bar
+    handler = _EchoHandler(logging.INFO)
+    was_level = export_logger.level
+    export_logger.addHandler(handler)
+    if export_logger.getEffectiveLevel() > logging.INFO:
+        export_logger.setLevel(logging.INFO)
+    try:
+        yield
+    finally:
+        export_logger.removeHandler(handler)
+        export_logger.setLevel(was_level)
+
+
+def _load_model(embedder: Embedder, *, quiet: bool) -> float:
+    """Load the model before the first batch, saying so; the seconds it took.
+
+    Loading takes from a few seconds to half a minute (torch, the weights,
+    a first ONNX export), so it is announced, and it is kept out of the
+    embedding rate.
+    """
+    load = getattr(embedder, "load", None)
+    if load is None:  # an embedder without a separate load step (tests' fakes)
+        return 0.0
+    backend = getattr(embedder, "backend", None)
+    on = f" ({backend})" if backend else ""
+    _status(f"Loading the embedding model {embedder.model_id}{on} ...", quiet=quiet)
+    started = time.perf_counter()
+    with _show_slow_steps(quiet=quiet):
+        load()
+    seconds = time.perf_counter() - started
+    _status(f"Model loaded in {seconds:.1f} s.", quiet=quiet)
+    return seconds
 
 
 def _warn(message: str) -> None:
@@ -462,7 +558,33 @@ def _embed(embedder: Embedder, texts: Sequence[str]) -> npt.NDArray[np.float32]:
     return vectors
 
 
-def _write_files(db: Database, collection: Collection, files: Sequence[_Pending], vectors: Any) -> None:
+@dataclass
+class _Target:
+    """The collection ``index`` writes to, registered only by its first write.
+
+    A new collection (or an empty one whose recorded model this run replaces)
+    is created inside the transaction of the first batch of records, after
+    the model has loaded and embedded it: a run that fails before leaves no
+    trace of the collection or its model.
+    """
+
+    db: Database
+    name: str
+    model_id: str
+    collection: Collection | None = None
+    replace: bool = False
+
+    def open(self) -> Collection:
+        """The collection, created now if needed; call it inside the write transaction."""
+        if self.collection is None or self.replace:
+            if self.replace:
+                self.db.drop_collection(self.name)
+            self.collection = self.db.create_collection(self.name, model_id=self.model_id, exist_ok=False)
+            self.replace = False
+        return self.collection
+
+
+def _write_files(db: Database, target: _Target, files: Sequence[_Pending], vectors: Any) -> None:
     """Replace the chunks of ``files`` (one transaction); ``vectors`` holds their rows in order."""
     records = []
     row = 0
@@ -480,6 +602,7 @@ def _write_files(db: Database, collection: Collection, files: Sequence[_Pending]
             )
             row += 1
     with db.atomic():
+        collection = target.open()
         collection.delete(doc_ids=[p.doc_id for p in files])
         collection.upsert(records)
 
@@ -498,7 +621,7 @@ def _write_files(db: Database, collection: Collection, files: Sequence[_Pending]
     help="Longest chunk, in characters.",
 )
 @_batch_option
-@click.option("--quiet", "-q", is_flag=True, help="No progress bar.")
+@click.option("--quiet", "-q", is_flag=True, help="No progress output (bar or lines) and no status lines.")
 def index(
     *,
     paths: tuple[str, ...],
@@ -533,24 +656,29 @@ def index(
     exclude = {db_file + suffix for suffix in ("", "-wal", "-shm", "-journal")}
     files, roots = _collect_files(paths, exclude)
 
-    with Database(db_path) as db:
-        if db.has_collection(collection_name):
-            collection = db.collection(collection_name)
-            model = _resolve_model(collection, model_name, backend)
-            if model is None and collection.dimension is not None:
+    with _undo_new_file(db_path), Database(db_path) as db:
+        existing = db.collection(collection_name, create=False) if db.has_collection(collection_name) else None
+        recorded = existing.info().model_id if existing is not None else None
+        replace = False
+        if existing is not None and existing.dimension is None:
+            # it holds no vectors, so it has built nothing: this run may record another model
+            model = _unbuilt_model(recorded, model_name, backend)
+            replace = recorded is not None and model is not None and model != recorded
+        elif existing is not None:
+            model = _resolve_model(existing, model_name, backend)
+            if model is None:
                 raise _no_model(collection_name)
         else:
-            collection = None
             model = canonical_model_id(model_name, backend=backend or "torch") if model_name is not None else None
         model = model or canonical_model_id(DEFAULT_MODEL, backend=backend or "torch")
         embedder = make_embedder(model, backend)
         model_id = embedder.model_id or model
-        if collection is None:
-            collection = db.create_collection(collection_name, model_id=model_id)
-        else:
-            collection = db.collection(collection_name, model_id=model_id)
+        target = _Target(db, collection_name, model_id, replace=replace)
+        if existing is not None and not replace:
+            target.collection = db.collection(collection_name, model_id=model_id)
+        collection = target.collection
 
-        stored = _stored_files(collection)
+        stored = _stored_files(collection) if collection is not None else {}
         pending: list[_Pending] = []
         current: set[str] = set()
         skipped = unreadable = 0
@@ -583,7 +711,7 @@ def index(
             and _under(_doc_path(doc_id, base), roots)
             and not os.path.exists(_doc_path(doc_id, base))
         ]
-        removed_chunks = collection.delete(doc_ids=vanished) if vanished else 0
+        removed_chunks = collection.delete(doc_ids=vanished) if vanished and collection is not None else 0
 
         texts = [chunk.text for p in pending for chunk in p.chunks]
         ends = np.cumsum([len(p.chunks) for p in pending]).tolist()
@@ -591,6 +719,7 @@ def index(
         first_row = 0  # row of the first chunk of pending[written] in `texts`
         parts: list[npt.NDArray[np.float32]] = []
         label = f"Embedding {len(texts)} chunks from {len(pending)} files"
+        load_seconds = _load_model(embedder, quiet=quiet) if texts else 0.0
         with _progress(len(texts), label, quiet=quiet) as bar:
             for start in range(0, len(texts), batch_size):
                 batch = texts[start : start + batch_size]
@@ -602,22 +731,32 @@ def index(
                     upto += 1
                 if upto > written:
                     matrix = np.vstack(parts)
-                    _write_files(db, collection, pending[written:upto], matrix)
+                    _write_files(db, target, pending[written:upto], matrix)
                     used = ends[upto - 1] - first_row
                     parts = [matrix[used:]]
                     first_row = ends[upto - 1]
                     written = upto
+        embed_seconds = bar.elapsed
         if written < len(pending):  # files that became empty
-            _write_files(db, collection, pending[written:], np.zeros((0, 0), dtype=np.float32))
-        total = collection.count()
+            _write_files(db, target, pending[written:], np.zeros((0, 0), dtype=np.float32))
+        if replace and not target.replace:  # replaced by the first write
+            _warn(
+                f"collection {collection_name!r} held no vectors, so nothing was built with the model it "
+                f"recorded ({recorded!r}); it now records {model_id!r}."
+            )
+        elif target.collection is None:
+            # nothing to write: an empty collection that records no model yet (the first write records it)
+            target.collection = db.create_collection(collection_name)
+        total = target.collection.count() if target.collection is not None else 0
 
     seconds = time.perf_counter() - started
-    rate = len(texts) / seconds if seconds > 0 else 0.0
+    rate = len(texts) / embed_seconds if embed_seconds > 0 else 0.0
     deleted = sum(p.replaces for p in pending) + removed_chunks
     unread = f", {unreadable} unreadable" if unreadable else ""
+    loading = f"model load {load_seconds:.2f} s, " if load_seconds else ""
     click.echo(f"Files:  {len(pending)} indexed, {skipped} unchanged, {len(vanished)} removed{unread}")
     click.echo(f"Chunks: {len(texts)} embedded, {deleted} deleted; {collection_name!r} holds {total}")
-    click.echo(f"Time:   {seconds:.2f} s ({rate:.1f} chunks/s)")
+    click.echo(f"Time:   {seconds:.2f} s ({loading}embedding and writing {rate:.1f} chunks/s)")
 
 
 # ---------------------------------------------------------------------------
@@ -744,7 +883,8 @@ def query(
             model = _resolve_model(collection, model_name, backend)
             if model is None:
                 raise _no_model(collection_name)
-            vector = make_embedder(model, backend).embed_query(text)
+            with _show_slow_steps(quiet=False):  # a first ONNX export takes a while: say so, on stderr
+                vector = make_embedder(model, backend).embed_query(text)
             if mode == "hybrid":
                 hits = collection.hybrid_search(vector, text, k=k, filter=filter_, alpha=alpha)
             else:
@@ -839,13 +979,7 @@ def stats(db_path: Path, as_json: bool) -> None:
 
 @cli.command()
 @_db_option
-@click.option(
-    "--collection",
-    "collection_name",
-    default=None,
-    callback=_check_collection_name,
-    help=f"The collection [default: {DEFAULT_COLLECTION}].",
-)
+@_collection_option
 @click.option("--all", "all_", is_flag=True, help="Compact every collection.")
 @click.option(
     "--vacuum/--no-vacuum",
@@ -853,20 +987,18 @@ def stats(db_path: Path, as_json: bool) -> None:
     show_default=True,
     help="Then rebuild the file so freed pages return to the file system.",
 )
-def compact(db_path: Path, collection_name: str | None, all_: bool, vacuum: bool) -> None:
+def compact(db_path: Path, collection_name: str, all_: bool, vacuum: bool) -> None:
     """Reclaim the vector space left by deleted records.
 
     sqlite-vec frees a block of vectors only when all of its slots are
     deleted; this rewrites the vector table so scattered deletions stop
     taking space, then (with --vacuum) shrinks the file.
     """
-    if all_ and collection_name is not None:
+    given = click.get_current_context().get_parameter_source("collection_name")
+    if all_ and given is not ParameterSource.DEFAULT:
         raise click.UsageError("Give --collection NAME or --all, not both.")
     with _open_existing(db_path, read_only=False) as db:
-        if all_:
-            names = db.collection_names()
-        else:
-            names = [_existing_collection(db, collection_name or DEFAULT_COLLECTION).name]
+        names = db.collection_names() if all_ else [_existing_collection(db, collection_name).name]
         size_before = db.file_stats()["size_bytes"]
         for name in names:
             collection = db.collection(name, create=False)
@@ -957,6 +1089,8 @@ def _parse_line(line: str, number: int, source: str) -> dict[str, Any] | None:
         obj = json.loads(line)
     except json.JSONDecodeError as exc:
         raise click.ClickException(f"{where}: not valid JSON ({exc})") from exc
+    except RecursionError as exc:
+        raise click.ClickException(f"{where}: nested too deeply to read") from exc
     if not isinstance(obj, dict):
         raise click.ClickException(f"{where}: expected a JSON object, got {type(obj).__name__}")
     for key, kind, name in _LINE_FIELDS:
@@ -974,14 +1108,33 @@ def _parse_line(line: str, number: int, source: str) -> dict[str, Any] | None:
 
 
 def _read_lines(path: str) -> Callable[[], Iterable[str]]:
-    """A way to read the import file (twice: once to check it, once to load it)."""
+    """A way to read the import file (twice: once to check it, once to load it).
+
+    Text that is not UTF-8 is an error naming the line (stdin is read as
+    UTF-8 bytes too, whatever the locale).
+    """
     if path == "-":
-        lines = sys.stdin.readlines()
+        buffer = getattr(sys.stdin, "buffer", None)
+        data: bytes = buffer.read() if buffer is not None else sys.stdin.read().encode("utf-8", "surrogateescape")
+        try:
+            text = data.decode("utf-8")
+        except UnicodeDecodeError as exc:
+            line = data.count(b"\n", 0, exc.start) + 1
+            raise click.ClickException(
+                f"stdin line {line}: not valid UTF-8 ({exc.reason} at byte {exc.start})"
+            ) from exc
+        lines = io.StringIO(text).readlines()
         return lambda: lines
 
     def read() -> Iterator[str]:
-        with open(path, encoding="utf-8") as handle:
-            yield from handle
+        number = 0
+        with open(path, "rb") as handle:
+            for raw in handle:
+                number += 1
+                try:
+                    yield raw.decode("utf-8")
+                except UnicodeDecodeError as exc:
+                    raise click.ClickException(f"{path} line {number}: not valid UTF-8 ({exc.reason})") from exc
 
     return read
 
@@ -993,7 +1146,7 @@ def _read_lines(path: str) -> Callable[[], Iterable[str]]:
 @_model_option
 @_backend_option
 @_batch_option
-@click.option("--quiet", "-q", is_flag=True, help="No progress bar.")
+@click.option("--quiet", "-q", is_flag=True, help="No progress output (bar or lines) and no status lines.")
 def import_(
     *,
     file: str,
@@ -1031,7 +1184,7 @@ def import_(
     if len(plan.models) > 1:
         raise click.ClickException(f"{source}: vectors from different models: {', '.join(sorted(plan.models))}")
 
-    with Database(db_path) as db:
+    with _undo_new_file(db_path), Database(db_path) as db:
         exists = db.has_collection(collection_name)
         recorded = db.collection(collection_name, create=False).info().model_id if exists else None
         requested = canonical_model_id(model_name, backend=backend or "torch") if model_name is not None else None
@@ -1055,9 +1208,9 @@ def import_(
         embedder = make_embedder(model, backend) if plan.to_embed and model is not None else None
         model_id = (embedder.model_id if embedder is not None else None) or model
         if exists:
-            collection = db.collection(collection_name, model_id=model_id)
-        else:
-            collection = db.create_collection(collection_name, model_id=model_id)
+            db.collection(collection_name, model_id=model_id)  # checks the model before anything is embedded
+        if embedder is not None:
+            _load_model(embedder, quiet=quiet)  # before the write transaction, which it would hold up
 
         def records(bar: Any) -> Iterator[Record]:
             batch: list[dict[str, Any]] = []
@@ -1087,7 +1240,9 @@ def import_(
                     yield from flush()
             yield from flush()
 
-        with _progress(plan.lines, f"Importing {plan.lines} records", quiet=quiet) as bar:
+        # a new collection is registered in the transaction of its records: a refused import leaves none
+        with _progress(plan.lines, f"Importing {plan.lines} records", quiet=quiet) as bar, db.atomic():
+            collection = db.collection(collection_name, model_id=model_id)
             collection.upsert(records(bar))
         total = collection.count()
 

