@@ -382,8 +382,14 @@ def test_query_hybrid_mode(indexed: Path) -> None:
 
 
 def test_query_keyword_on_a_v1_file_explains(indexed: Path) -> None:
-    with Database(indexed) as store:
-        store.conn.execute("UPDATE sqlitevec_store_collections SET schema_version = 1")
+    with Database(indexed) as store:  # make it a schema version 1 file: no keyword index, no change log
+        for statement in [
+            "DROP TABLE svs_default_fts",
+            "DROP TABLE svs_default_changes",
+            *(f"DROP TRIGGER svs_default_{t}" for t in ("fts_ai", "fts_ad", "fts_au", "changes_ad", "changes_au")),
+            "UPDATE sqlitevec_store_collections SET schema_version = 1",
+        ]:
+            store.conn.execute(statement)
     result = run("query", "pip", "--db", str(indexed), "--mode", "keyword", code=1)
     assert "compact" in result.output
     run("compact", "--db", str(indexed))
