@@ -18,7 +18,13 @@ alone):
     (``D`` at most :data:`VEC0_MAX_DIMENSION`).
     Vectors are stored normalized to unit length, so vec0's default L2
     distance orders results exactly as cosine distance does; the cosine
-    distance is ``L2² / 2``.
+    distance is ``L2² / 2``. vec0 allocates vector slots a *chunk* at a time,
+    and the chunk size is fixed when the table is created: a new table starts
+    at 16 slots and is rebuilt with a larger chunk size as the collection
+    grows (:data:`VEC0_CHUNK_SIZES`, :func:`vec0_chunk_size_for`); tables
+    created without a ``chunk_size`` option (files written before this) have
+    vec0's default of 1,024. No schema version depends on it: every sqlite-vec
+    0.1 reads any chunk size.
 ``svs_<name>_fts`` (schema version 2)
     An FTS5 full-text index over ``text``, an *external-content* table
     (``content=svs_<name>_items``, ``content_rowid=pk``): it stores the index
@@ -62,6 +68,8 @@ __all__ = [
     "CHANGE_LOG_VERSION",
     "KEYWORD_INDEX_VERSION",
     "SCHEMA_VERSION",
+    "VEC0_CHUNKS_PER_SIZE",
+    "VEC0_CHUNK_SIZES",
     "VEC0_DEFAULT_CHUNK_SIZE",
     "VEC0_MAX_DIMENSION",
     "VEC0_MAX_K",
@@ -85,6 +93,7 @@ __all__ = [
     "select_vectors_sql",
     "quote_identifier",
     "validate_collection_name",
+    "vec0_chunk_size_for",
 ]
 
 #: Version of the on-disk layout described above (independent of the package version).
@@ -111,8 +120,24 @@ VEC0_MAX_K = 4096
 #: ``float[8193]`` fails with "Dimension on vector column too large ... maximum 8192").
 VEC0_MAX_DIMENSION = 8192
 
-#: vec0's chunk size when ``CREATE`` names none (this package names none).
+#: vec0's chunk size when ``CREATE`` names none: every table written before
+#: chunk sizes were chosen here has it.
 VEC0_DEFAULT_CHUNK_SIZE = 1024
+
+#: The chunk sizes a vector table is created with, smallest first. A table
+#: holding ``n`` vectors gets the smallest size that needs at most
+#: :data:`VEC0_CHUNKS_PER_SIZE` chunks, the largest beyond that
+#: (:func:`vec0_chunk_size_for`). sqlite-vec 0.1.9 accepts multiples of 8 up
+#: to 4096. Measured at 100,000 x 384 (``benchmarks/bench_vec0_chunks.py``,
+#: figures in ``benchmarks/README.md``): 256 and 1,024 cost the same, 64 and
+#: 128 make vec0's own KNN ~15-35% slower, 16 about 2x slower and the file a
+#: third bigger. So every table beyond 1,024 vectors has 1,024 (vec0's
+#: default, as before), and only small ones have smaller chunks: 16 slots of
+#: 384 dimensions take 24 KiB, 1,024 take 1.5 MiB.
+VEC0_CHUNK_SIZES = (16, 128, 1024)
+
+#: A table is rebuilt with the next chunk size before it would need more chunks than this.
+VEC0_CHUNKS_PER_SIZE = 8
 
 _IDENTIFIER_PATTERN = re.compile(r"[A-Za-z0-9_\-]{1,128}")
 
@@ -242,13 +267,31 @@ def create_items_sql(tables: CollectionTables) -> list[str]:
     ]
 
 
-def create_vec_sql(tables: CollectionTables, dimension: int) -> str:
-    """The vec0 table; ``dimension`` must be a positive int, at most :data:`VEC0_MAX_DIMENSION`."""
+def create_vec_sql(tables: CollectionTables, dimension: int, chunk_size: int = VEC0_CHUNK_SIZES[0]) -> str:
+    """The vec0 table.
+
+    Args:
+        tables: The collection's names.
+        dimension: A positive int, at most :data:`VEC0_MAX_DIMENSION`.
+        chunk_size: Vector slots per chunk: a multiple of 8 from 8 to 4096
+            (sqlite-vec's rule); see :data:`VEC0_CHUNK_SIZES`.
+
+    """
     if not _is_int(dimension) or not 1 <= dimension <= VEC0_MAX_DIMENSION:
         raise InvalidInputError(
             f"dimension must be an integer from 1 to {VEC0_MAX_DIMENSION} (sqlite-vec's limit), got {dimension!r}"
         )
-    return f"CREATE VIRTUAL TABLE {tables.vec} USING vec0(embedding float[{dimension}])"
+    if not _is_int(chunk_size) or not 8 <= chunk_size <= 4096 or chunk_size % 8:
+        raise InvalidInputError(f"chunk_size must be a multiple of 8 from 8 to 4096, got {chunk_size!r}")
+    return f"CREATE VIRTUAL TABLE {tables.vec} USING vec0(embedding float[{dimension}], chunk_size={chunk_size})"
+
+
+def vec0_chunk_size_for(count: int) -> int:
+    """The chunk size a vector table holding ``count`` vectors is created or rebuilt with."""
+    for size in VEC0_CHUNK_SIZES:
+        if count <= size * VEC0_CHUNKS_PER_SIZE:
+            return size
+    return VEC0_CHUNK_SIZES[-1]
 
 
 class Vec0Declaration(NamedTuple):
@@ -269,8 +312,8 @@ def parse_vec0_declaration(sql: object) -> Vec0Declaration | None:
     """Read a vector table's dimension and chunk size from its ``CREATE`` statement (``sqlite_master.sql``).
 
     Only the form this module writes is accepted: ``vec0(embedding
-    float[D])``, optionally followed by ``, chunk_size=N`` (vec0's default,
-    1,024, when absent). Anything
+    float[D])``, optionally followed by ``, chunk_size=N`` (files written
+    before chunk sizes were chosen have none: vec0's default, 1,024). Anything
     else (another column, option or type) gives ``None``: not a table of ours.
     """
     if not isinstance(sql, str):

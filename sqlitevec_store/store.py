@@ -98,9 +98,6 @@ FILTER_MASKS_KEPT = 32
 #: The change log keeps this many newest entries (a RAM copy further behind reloads in full).
 CHANGE_LOG_KEEP = 100_000
 
-#: vec0's default chunk size: vectors are allocated this many at a time.
-VEC0_CHUNK_SIZE = 1024
-
 _EXPECTED_REGISTRY_COLUMNS = ("name", "dimension", "model_id", "distance", "schema_version", "created_at")
 
 
@@ -524,7 +521,7 @@ class Database:
                 ]:
                     conn.execute(statement)
                 if dimension is not None:
-                    conn.execute(schema.create_vec_sql(tables, dimension))
+                    conn.execute(schema.create_vec_sql(tables, dimension, schema.vec0_chunk_size_for(0)))
             elif dimension is not None and info.dimension not in (None, dimension):
                 raise DimensionMismatchError(
                     f"Collection {info.name!r} has dimension {info.dimension}, not {dimension}"
@@ -887,6 +884,12 @@ def _unit_rows(matrix: npt.NDArray[np.float64], what: str, offset: int) -> npt.N
     return unit
 
 
+def _slots_needed(count: int) -> int:
+    """Vector slots ``count`` vectors take in a freshly built table (whole chunks of the size chosen for them)."""
+    chunk_size = schema.vec0_chunk_size_for(count)
+    return math.ceil(count / chunk_size) * chunk_size
+
+
 def _distance_from_l2(l2: float) -> float:
     """Cosine distance from the L2 distance between unit vectors."""
     return min(max(l2 * l2 / 2.0, 0.0), 2.0)
@@ -1042,7 +1045,7 @@ class Collection:
         _check_dimension(int(prepared[2].shape[1]), "the vectors' dimension")
         all_ids: list[str] = []
         with self.db.atomic() as conn:
-            dimension = self._claim_dimension(conn, int(prepared[2].shape[1]))
+            dimension = self._claim_dimension(conn, int(prepared[2].shape[1]), len(prepared[0]))
             versioned = self.info().schema_version >= schema.CHANGE_LOG_VERSION
             if versioned:
                 next_pk = int(conn.execute(schema.next_pk_sql(self.tables)).fetchone()[0])
@@ -1055,6 +1058,7 @@ class Collection:
                         f"Collection {self.name!r} holds {dimension}-dimensional vectors; "
                         f"got {matrix.shape[1]}-dimensional ones"
                     )
+                self._grow_vector_table(conn, dimension, len(ids))
                 next_pk = self._write_chunk(conn, ids, rows, matrix, next_pk)
                 all_ids.extend(ids)
                 batch = next(batches, None)
@@ -1071,12 +1075,15 @@ class Collection:
         ids, rows = self._validate(batch, seen, offset)
         return ids, rows, _vector_matrix([r.vector for r in batch], "vector", offset)
 
-    def _claim_dimension(self, conn: Connection, dimension: int) -> int:
-        """Inside the write transaction: fix the dimension and model id on first write, or check them."""
+    def _claim_dimension(self, conn: Connection, dimension: int, incoming: int) -> int:
+        """Inside the write transaction: fix the dimension and model id on first write, or check them.
+
+        The vector table made on first write is sized for the ``incoming`` records.
+        """
         info = self.info()
         if info.dimension is None:
             conn.execute(schema.registry_update_sql("dimension"), (dimension, info.name))
-            conn.execute(schema.create_vec_sql(self.tables, dimension))
+            conn.execute(schema.create_vec_sql(self.tables, dimension, schema.vec0_chunk_size_for(incoming)))
         elif info.dimension != dimension:
             raise DimensionMismatchError(
                 f"Collection {info.name!r} holds {info.dimension}-dimensional vectors; got {dimension}-dimensional ones"
@@ -1089,6 +1096,35 @@ class Collection:
                     f"Collection {info.name!r} was built with {info.model_id!r}, not {self.model_id!r}"
                 )
         return dimension
+
+    def _vec0_declaration(self, conn: Connection) -> schema.Vec0Declaration | None:
+        """The vector table's declared dimension and chunk size (``None``: no vector table)."""
+        row = conn.execute(schema.vec0_declaration_sql(), (self.tables.vec[1:-1],)).fetchone()
+        return None if row is None else schema.parse_vec0_declaration(row[0])
+
+    def _grow_vector_table(self, conn: Connection, dimension: int, incoming: int) -> None:
+        """Inside a write, before ``incoming`` records: give the vector table larger chunks if it outgrows its own.
+
+        Only tables of at most ~1,024 vectors have chunks smaller than the
+        largest size, so a rebuild copies at most that many vectors (and at
+        most twice in a collection's life: 16 -> 128 -> 1,024 slots).
+        """
+        declared = self._vec0_declaration(conn)
+        if declared is None or declared.chunk_size >= schema.VEC0_CHUNK_SIZES[-1]:
+            return
+        count = int(conn.execute(schema.count_sql(self.tables, "1")).fetchone()[0])
+        chunk_size = schema.vec0_chunk_size_for(count + incoming)
+        if chunk_size > declared.chunk_size:
+            self._rebuild_vector_table(conn, dimension, chunk_size)
+
+    def _rebuild_vector_table(self, conn: Connection, dimension: int, chunk_size: int) -> None:
+        """Inside a write: copy every vector into a fresh vec0 table with ``chunk_size`` slots per chunk."""
+        for statement in schema.compact_copy_sql(self.tables):
+            conn.execute(statement)
+        conn.execute(schema.drop_table_sql(self.tables.vec))
+        conn.execute(schema.create_vec_sql(self.tables, dimension, chunk_size))
+        for statement in schema.compact_restore_sql(self.tables):
+            conn.execute(statement)
 
     def _write_chunk(
         self,
@@ -1400,7 +1436,7 @@ class Collection:
             empty: holes left by deletions plus the unfilled tail of the last
             chunk, which later inserts fill) and ``reclaimable_slots`` (what
             :meth:`compact` would free: the slots beyond the whole chunks that
-            the live vectors need).
+            the live vectors need, at the chunk size compact would choose).
         """
         info = self.info()
         with self._guard() as conn:
@@ -1413,7 +1449,7 @@ class Collection:
             "model_id": info.model_id,
             "vector_slots": slots,
             "unused_slots": max(slots - count, 0),
-            "reclaimable_slots": max(slots - math.ceil(count / VEC0_CHUNK_SIZE) * VEC0_CHUNK_SIZE, 0),
+            "reclaimable_slots": max(slots - _slots_needed(count), 0),
         }
 
     def compact(self) -> dict[str, int]:
@@ -1422,7 +1458,10 @@ class Collection:
         sqlite-vec frees a chunk of vectors only when every slot in it is
         deleted; scattered deletions leave holes. This copies the live vectors
         into a fresh ``vec0`` table in one transaction (searches from other
-        connections see the old or the new table, never a mix). The freed pages
+        connections see the old or the new table, never a mix), with the chunk
+        size that fits their number (:func:`schema.vec0_chunk_size_for`: a
+        collection that shrank, or a small one in a file written before chunk
+        sizes were chosen, gets smaller chunks). The freed pages
         go to SQLite's free list and are reused by later writes; call
         :meth:`Database.vacuum` afterwards to shrink the file itself.
 
@@ -1434,12 +1473,8 @@ class Collection:
         if dimension is None:
             return {"slots_before": 0, "slots_after": 0}
         with self._guard(), self.db.atomic() as conn:
-            for statement in schema.compact_copy_sql(self.tables):
-                conn.execute(statement)
-            conn.execute(schema.drop_table_sql(self.tables.vec))
-            conn.execute(schema.create_vec_sql(self.tables, dimension))
-            for statement in schema.compact_restore_sql(self.tables):
-                conn.execute(statement)
+            count = int(conn.execute(schema.count_sql(self.tables, "1")).fetchone()[0])
+            self._rebuild_vector_table(conn, dimension, schema.vec0_chunk_size_for(count))
             if self.info().schema_version >= schema.KEYWORD_INDEX_VERSION:
                 # The keyword index keeps its rows (compaction moves no record); merge its segments.
                 conn.execute(schema.fts_command_sql(self.tables, "optimize"))
