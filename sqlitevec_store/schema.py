@@ -302,7 +302,8 @@ class Vec0Declaration(NamedTuple):
 
 
 _VEC0_CREATE = re.compile(
-    r"\s*CREATE\s+VIRTUAL\s+TABLE\s+(?:\"[^\"]*\"|\S+)\s+USING\s+vec0\s*\(([^()]*)\)\s*", re.IGNORECASE
+    r"\s*CREATE\s+VIRTUAL\s+TABLE\s+(?:IF\s+NOT\s+EXISTS\s+)?(?:\"[^\"]*\"|\S+)\s+USING\s+vec0\s*\(([^()]*)\)\s*",
+    re.IGNORECASE,
 )
 _VEC0_EMBEDDING = re.compile(r"\s*embedding\s+float\s*\[\s*([0-9]{1,9})\s*\]\s*", re.IGNORECASE)
 _VEC0_CHUNK_SIZE = re.compile(r"\s*chunk_size\s*=\s*([0-9]{1,9})\s*", re.IGNORECASE)

@@ -253,7 +253,7 @@ def make_old_vector_table(db: Database, name: str = "default") -> None:
     for statement in [
         f"CREATE TEMP TABLE old AS SELECT rowid AS pk, embedding FROM {vec}",
         f"DROP TABLE {vec}",
-        f"CREATE VIRTUAL TABLE {vec} USING vec0(embedding float[{dimension}])",
+        f'CREATE VIRTUAL TABLE IF NOT EXISTS "{vec}" USING vec0(embedding float[{dimension}])',  # as 0.1 wrote it
         f"INSERT INTO {vec} (rowid, embedding) SELECT pk, embedding FROM temp.old",
         "DROP TABLE temp.old",
     ]:
