@@ -933,8 +933,9 @@ def stats(db_path: Path, as_json: bool) -> None:
     """Show the collections, their size and model, and the file's size.
 
     "unused" counts vector slots sqlite-vec has allocated but that hold no
-    vector: holes left by deletions plus the unfilled end of the last block of
-    1024 slots; "reclaimable" is the part `compact` returns.
+    vector: holes left by deletions plus the unfilled end of the last block
+    of slots (16 to 1024, growing with the collection); "reclaimable" is the
+    part `compact` returns.
     """
     with _open_existing(db_path, read_only=True) as db:
         collections = [

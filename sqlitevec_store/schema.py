@@ -14,10 +14,17 @@ alone):
     ``doc_id`` (optional id of the source document, indexed) and ``extra``
     (optional JSON object of framework bookkeeping kept apart from metadata).
 ``svs_<name>_vec``
-    A sqlite-vec ``vec0`` table: ``rowid`` = ``pk``, ``embedding float[D]``.
+    A sqlite-vec ``vec0`` table: ``rowid`` = ``pk``, ``embedding float[D]``
+    (``D`` at most :data:`VEC0_MAX_DIMENSION`).
     Vectors are stored normalized to unit length, so vec0's default L2
     distance orders results exactly as cosine distance does; the cosine
-    distance is ``L2² / 2``.
+    distance is ``L2² / 2``. vec0 allocates vector slots a *chunk* at a time,
+    and the chunk size is fixed when the table is created: a new table starts
+    at 16 slots and is rebuilt with a larger chunk size as the collection
+    grows (:data:`VEC0_CHUNK_SIZES`, :func:`vec0_chunk_size_for`); tables
+    created without a ``chunk_size`` option (files written before this) have
+    vec0's default of 1,024. No schema version depends on it: every sqlite-vec
+    0.1 reads any chunk size.
 ``svs_<name>_fts`` (schema version 2)
     An FTS5 full-text index over ``text``, an *external-content* table
     (``content=svs_<name>_items``, ``content_rowid=pk``): it stores the index
@@ -36,6 +43,15 @@ the new version, in one transaction when a writable database is opened.
 
 Every identifier passes :func:`quote_identifier`, and collection names must
 match :data:`COLLECTION_NAME_PATTERN` before they get there.
+
+Ownership: a collection owns exactly the objects named in
+:meth:`CollectionTables.object_names`. A collection is only created when none
+of those names is taken in the file (by the user's own tables, or anything
+else), and the ``CREATE`` statements have no ``IF NOT EXISTS``, so a table
+that is not ours is never adopted; dropping a collection drops only tables of
+the shape this module creates (:func:`parse_vec0_declaration`,
+:func:`is_fts5_declaration`, :data:`ITEM_COLUMN_NAMES`,
+:data:`CHANGES_COLUMN_NAMES`).
 """
 
 from __future__ import annotations
@@ -43,6 +59,7 @@ from __future__ import annotations
 import itertools
 import re
 from collections.abc import Callable, Sequence
+from typing import NamedTuple
 
 from .errors import InvalidCollectionNameError, InvalidInputError
 
@@ -54,8 +71,13 @@ __all__ = [
     "MAX_QUERY_TERMS",
     "MAX_RAW_QUERY_LENGTH",
     "SCHEMA_VERSION",
+    "VEC0_CHUNKS_PER_SIZE",
+    "VEC0_CHUNK_SIZES",
+    "VEC0_DEFAULT_CHUNK_SIZE",
+    "VEC0_MAX_DIMENSION",
     "VEC0_MAX_K",
     "CollectionTables",
+    "Vec0Declaration",
     "FTS_TOKENIZER",
     "MIGRATIONS",
     "create_changes_sql",
@@ -64,15 +86,18 @@ __all__ = [
     "create_registry_sql",
     "create_vec_sql",
     "check_raw_keyword_query",
+    "is_fts5_declaration",
     "keyword_match_expression",
     "keyword_sql",
     "knn_sql",
+    "parse_vec0_declaration",
     "placeholders",
     "scan_sql",
     "select_items_sql",
     "select_vectors_sql",
     "quote_identifier",
     "validate_collection_name",
+    "vec0_chunk_size_for",
 ]
 
 #: Version of the on-disk layout described above (independent of the package version).
@@ -94,6 +119,29 @@ COLLECTION_NAME_PATTERN = re.compile(r"[A-Za-z0-9][A-Za-z0-9_\-]{0,63}")
 
 #: sqlite-vec refuses KNN queries with ``k`` above this.
 VEC0_MAX_K = 4096
+
+#: sqlite-vec 0.1 refuses a vector column wider than this (measured with 0.1.9:
+#: ``float[8193]`` fails with "Dimension on vector column too large ... maximum 8192").
+VEC0_MAX_DIMENSION = 8192
+
+#: vec0's chunk size when ``CREATE`` names none: every table written before
+#: chunk sizes were chosen here has it.
+VEC0_DEFAULT_CHUNK_SIZE = 1024
+
+#: The chunk sizes a vector table is created with, smallest first. A table
+#: holding ``n`` vectors gets the smallest size that needs at most
+#: :data:`VEC0_CHUNKS_PER_SIZE` chunks, the largest beyond that
+#: (:func:`vec0_chunk_size_for`). sqlite-vec 0.1.9 accepts multiples of 8 up
+#: to 4096. Measured at 100,000 x 384 (``benchmarks/bench_vec0_chunks.py``,
+#: figures in ``benchmarks/README.md``): 256 and 1,024 cost the same, 64 and
+#: 128 make vec0's own KNN ~15-35% slower, 16 about 2x slower and the file a
+#: third bigger. So every table beyond 1,024 vectors has 1,024 (vec0's
+#: default, as before), and only small ones have smaller chunks: 16 slots of
+#: 384 dimensions take 24 KiB, 1,024 take 1.5 MiB.
+VEC0_CHUNK_SIZES = (16, 128, 1024)
+
+#: A table is rebuilt with the next chunk size before it would need more chunks than this.
+VEC0_CHUNKS_PER_SIZE = 8
 
 _IDENTIFIER_PATTERN = re.compile(r"[A-Za-z0-9_\-]{1,128}")
 
@@ -143,12 +191,20 @@ def create_registry_sql() -> str:
     )
 
 
+#: The shadow tables sqlite-vec 0.1 creates for a ``vec0`` table with one vector column.
+VEC0_SHADOW_SUFFIXES = ("_info", "_chunks", "_rowids", "_vector_chunks00")
+
+#: The shadow tables FTS5 creates (``_content`` only without ``content=``; listed so it is never taken).
+FTS5_SHADOW_SUFFIXES = ("_data", "_idx", "_docsize", "_config", "_content")
+
+
 class CollectionTables:
     """The quoted table and index names of one collection."""
 
     def __init__(self, name: str) -> None:
         """Derive the names from a validated collection name."""
         base = f"svs_{validate_collection_name(name).lower()}"
+        self.base = base
         self.items = quote_identifier(f"{base}_items")
         self.vec = quote_identifier(f"{base}_vec")
         self.doc_index = quote_identifier(f"{base}_items_doc_id")
@@ -165,11 +221,45 @@ class CollectionTables:
         """
         return (self.fts, self.vec, self.changes, self.items)
 
+    def object_names(self) -> tuple[str, ...]:
+        """Every name in ``sqlite_master`` the collection uses (lower case, unquoted).
+
+        Its tables, the shadow tables vec0 and FTS5 make for them, its index
+        and its triggers. Two collections never share one: every name is
+        ``svs_<name>_`` plus a suffix, and no suffix is another one with a
+        ``<word>_`` in front (checked by a test), so ``notes`` and
+        ``notes_fts`` can live side by side.
+        """
+        vec, fts = _unquote(self.vec), _unquote(self.fts)
+        return (
+            _unquote(self.items),
+            _unquote(self.doc_index),
+            vec,
+            *(vec + suffix for suffix in VEC0_SHADOW_SUFFIXES),
+            fts,
+            *(fts + suffix for suffix in FTS5_SHADOW_SUFFIXES),
+            *(_unquote(t) for t in self.fts_triggers),
+            _unquote(self.changes),
+            *(_unquote(t) for t in self.change_triggers),
+        )
+
+
+#: The records table's columns, in order.
+ITEM_COLUMN_NAMES = ("pk", "id", "text", "metadata", "doc_id", "extra")
+
+#: The change log's columns, in order.
+CHANGES_COLUMN_NAMES = ("seq", "pk")
+
 
 def create_items_sql(tables: CollectionTables) -> list[str]:
-    """The records table and its index on ``doc_id``."""
+    """The records table and its index on ``doc_id``.
+
+    No ``IF NOT EXISTS`` here nor in the other ``create_*_sql`` of a
+    collection: a table of that name that is not ours must make creation fail,
+    never be adopted.
+    """
     return [
-        f"CREATE TABLE IF NOT EXISTS {tables.items} (\n"
+        f"CREATE TABLE {tables.items} (\n"
         "  pk INTEGER PRIMARY KEY,\n"
         "  id TEXT NOT NULL UNIQUE,\n"
         "  text TEXT NOT NULL,\n"
@@ -177,15 +267,88 @@ def create_items_sql(tables: CollectionTables) -> list[str]:
         "  doc_id TEXT,\n"
         "  extra TEXT\n"
         ")",
-        f"CREATE INDEX IF NOT EXISTS {tables.doc_index} ON {tables.items} (doc_id)",
+        f"CREATE INDEX {tables.doc_index} ON {tables.items} (doc_id)",
     ]
 
 
-def create_vec_sql(tables: CollectionTables, dimension: int) -> str:
-    """The vec0 table; ``dimension`` must be a validated positive int."""
-    if not isinstance(dimension, int) or isinstance(dimension, bool) or dimension < 1:
-        raise InvalidInputError(f"dimension must be a positive integer, got {dimension!r}")
-    return f"CREATE VIRTUAL TABLE IF NOT EXISTS {tables.vec} USING vec0(embedding float[{dimension}])"
+def create_vec_sql(tables: CollectionTables, dimension: int, chunk_size: int = VEC0_CHUNK_SIZES[0]) -> str:
+    """The vec0 table.
+
+    Args:
+        tables: The collection's names.
+        dimension: A positive int, at most :data:`VEC0_MAX_DIMENSION`.
+        chunk_size: Vector slots per chunk: a multiple of 8 from 8 to 4096
+            (sqlite-vec's rule); see :data:`VEC0_CHUNK_SIZES`.
+
+    """
+    if not _is_int(dimension) or not 1 <= dimension <= VEC0_MAX_DIMENSION:
+        raise InvalidInputError(
+            f"dimension must be an integer from 1 to {VEC0_MAX_DIMENSION} (sqlite-vec's limit), got {dimension!r}"
+        )
+    if not _is_int(chunk_size) or not 8 <= chunk_size <= 4096 or chunk_size % 8:
+        raise InvalidInputError(f"chunk_size must be a multiple of 8 from 8 to 4096, got {chunk_size!r}")
+    return f"CREATE VIRTUAL TABLE {tables.vec} USING vec0(embedding float[{dimension}], chunk_size={chunk_size})"
+
+
+def vec0_chunk_size_for(count: int) -> int:
+    """The chunk size a vector table holding ``count`` vectors is created or rebuilt with."""
+    for size in VEC0_CHUNK_SIZES:
+        if count <= size * VEC0_CHUNKS_PER_SIZE:
+            return size
+    return VEC0_CHUNK_SIZES[-1]
+
+
+class Vec0Declaration(NamedTuple):
+    """What a vector table's ``CREATE`` statement declares."""
+
+    dimension: int
+    chunk_size: int
+
+
+_VEC0_CREATE = re.compile(
+    r"\s*CREATE\s+VIRTUAL\s+TABLE\s+(?:IF\s+NOT\s+EXISTS\s+)?(?:\"[^\"]*\"|\S+)\s+USING\s+vec0\s*\(([^()]*)\)\s*",
+    re.IGNORECASE,
+)
+_VEC0_EMBEDDING = re.compile(r"\s*embedding\s+float\s*\[\s*([0-9]{1,9})\s*\]\s*", re.IGNORECASE)
+_VEC0_CHUNK_SIZE = re.compile(r"\s*chunk_size\s*=\s*([0-9]{1,9})\s*", re.IGNORECASE)
+
+
+def parse_vec0_declaration(sql: object) -> Vec0Declaration | None:
+    """Read a vector table's dimension and chunk size from its ``CREATE`` statement (``sqlite_master.sql``).
+
+    Only the form this module writes is accepted: ``vec0(embedding
+    float[D])``, optionally followed by ``, chunk_size=N`` (files written
+    before chunk sizes were chosen have none: vec0's default, 1,024). Anything
+    else (another column, option or type) gives ``None``: not a table of ours.
+    """
+    if not isinstance(sql, str):
+        return None
+    match = _VEC0_CREATE.fullmatch(sql)
+    if match is None:
+        return None
+    arguments = match.group(1).split(",")
+    embedding = _VEC0_EMBEDDING.fullmatch(arguments[0])
+    if embedding is None or len(arguments) > 2:
+        return None
+    chunk_size = VEC0_DEFAULT_CHUNK_SIZE
+    if len(arguments) == 2:
+        option = _VEC0_CHUNK_SIZE.fullmatch(arguments[1])
+        if option is None:
+            return None
+        chunk_size = int(option.group(1))
+    return Vec0Declaration(int(embedding.group(1)), chunk_size)
+
+
+def is_fts5_declaration(sql: object, tables: CollectionTables) -> bool:
+    """Whether ``sql`` (from ``sqlite_master``) creates an FTS5 table over the collection's records, as ours does."""
+    if not isinstance(sql, str):
+        return False
+    pattern = rf"\s*CREATE\s+VIRTUAL\s+TABLE\s+.*\s+USING\s+fts5\s*\(.*content\s*=\s*'{tables.items_name}'.*\)\s*"
+    return re.fullmatch(pattern, sql, re.IGNORECASE | re.DOTALL) is not None
+
+
+def _is_int(value: object) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)
 
 
 #: The FTS5 tokenizer of the keyword index (part of the schema: changing it needs a migration).
@@ -201,13 +364,13 @@ def create_fts_sql(tables: CollectionTables) -> list[str]:
     fts = tables.fts
     insert, delete, update = tables.fts_triggers
     return [
-        f"CREATE VIRTUAL TABLE IF NOT EXISTS {fts} USING fts5(text, content='{tables.items_name}', "
+        f"CREATE VIRTUAL TABLE {fts} USING fts5(text, content='{tables.items_name}', "
         f"content_rowid='pk', tokenize='{FTS_TOKENIZER}')",
-        f"CREATE TRIGGER IF NOT EXISTS {insert} AFTER INSERT ON {tables.items} BEGIN "
+        f"CREATE TRIGGER {insert} AFTER INSERT ON {tables.items} BEGIN "
         f"INSERT INTO {fts} (rowid, text) VALUES (new.pk, new.text); END",
-        f"CREATE TRIGGER IF NOT EXISTS {delete} AFTER DELETE ON {tables.items} BEGIN "
+        f"CREATE TRIGGER {delete} AFTER DELETE ON {tables.items} BEGIN "
         f"INSERT INTO {fts} ({fts}, rowid, text) VALUES ('delete', old.pk, old.text); END",
-        f"CREATE TRIGGER IF NOT EXISTS {update} AFTER UPDATE OF text ON {tables.items} BEGIN "
+        f"CREATE TRIGGER {update} AFTER UPDATE OF text ON {tables.items} BEGIN "
         f"INSERT INTO {fts} ({fts}, rowid, text) VALUES ('delete', old.pk, old.text); "
         f"INSERT INTO {fts} (rowid, text) VALUES (new.pk, new.text); END",
     ]
@@ -244,12 +407,12 @@ def create_changes_sql(tables: CollectionTables) -> list[str]:
     changes = tables.changes
     deleted, updated = tables.change_triggers
     return [
-        f"CREATE TABLE IF NOT EXISTS {changes} (seq INTEGER PRIMARY KEY AUTOINCREMENT, pk INTEGER NOT NULL)",
+        f"CREATE TABLE {changes} (seq INTEGER PRIMARY KEY AUTOINCREMENT, pk INTEGER NOT NULL)",
         f"INSERT OR IGNORE INTO {changes} (seq, pk) VALUES (-1, (SELECT IFNULL(MAX(pk), 0) FROM {tables.items}))",
         f"INSERT OR IGNORE INTO {changes} (seq, pk) VALUES (0, random())",
-        f"CREATE TRIGGER IF NOT EXISTS {deleted} AFTER DELETE ON {tables.items} BEGIN "
+        f"CREATE TRIGGER {deleted} AFTER DELETE ON {tables.items} BEGIN "
         f"INSERT INTO {changes} (pk) VALUES (old.pk); END",
-        f"CREATE TRIGGER IF NOT EXISTS {updated} AFTER UPDATE ON {tables.items} BEGIN "
+        f"CREATE TRIGGER {updated} AFTER UPDATE ON {tables.items} BEGIN "
         f"INSERT INTO {changes} (pk) VALUES (new.pk); END",
     ]
 
@@ -486,6 +649,25 @@ def placeholders(count: int) -> str:
 
 
 # --- registry statements ----------------------------------------------------
+
+
+def objects_named_sql(count: int) -> str:
+    """Objects of ``sqlite_master`` among ``count`` lower-case names (positional parameters).
+
+    SQLite's names are case-insensitive, so the comparison is too. Columns:
+    lower-case name, type, sql.
+    """
+    return f"SELECT lower(name), type, sql FROM sqlite_master WHERE lower(name) IN ({placeholders(count)})"
+
+
+def table_columns_sql(quoted_table: str) -> str:
+    """A table's columns (``PRAGMA table_info``; the name is in column 1)."""
+    return f"PRAGMA table_info({quoted_table})"
+
+
+def vec0_declaration_sql() -> str:
+    """The ``CREATE`` statement of a vector table. Parameter: its (unquoted) name."""
+    return "SELECT sql FROM sqlite_master WHERE type = 'table' AND name = ?"
 
 
 def registry_exists_sql() -> str:

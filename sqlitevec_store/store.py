@@ -42,7 +42,7 @@ import weakref
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 import numpy as np
 import numpy.typing as npt
@@ -60,6 +60,7 @@ from .connection import (
 from .errors import (
     CollectionNotFoundError,
     DimensionMismatchError,
+    InvalidCollectionNameError,
     InvalidInputError,
     InvalidInputTypeError,
     ModelMismatchError,
@@ -96,9 +97,6 @@ FILTER_MASKS_KEPT = 32
 
 #: The change log keeps this many newest entries (a RAM copy further behind reloads in full).
 CHANGE_LOG_KEEP = 100_000
-
-#: vec0's default chunk size: vectors are allocated this many at a time.
-VEC0_CHUNK_SIZE = 1024
 
 _EXPECTED_REGISTRY_COLUMNS = ("name", "dimension", "model_id", "distance", "schema_version", "created_at")
 
@@ -177,6 +175,8 @@ class Database:
         self._filter_masks: dict[tuple[str, str, str], tuple[tuple[int, int], npt.NDArray[np.bool_]]] = {}
         # True while snapshot() holds a read transaction it began itself (committed state only).
         self._clean_read = False
+        # Registry entries (lower-case name, dimension, schema version) whose tables were checked.
+        self._verified: set[tuple[str, int | None, int]] = set()
         if isinstance(database, (str, Path)):
             self.path: str | None = str(database)
             self._owns_connection = True
@@ -339,11 +339,15 @@ class Database:
             conn = self.conn
             if not self._registry_exists(conn):
                 return migrated
-            stale = [
-                name
-                for name, version in conn.execute(schema.registry_versions_sql()).fetchall()
-                if version < schema.SCHEMA_VERSION
-            ]
+            stale = []
+            for name, version in conn.execute(schema.registry_versions_sql()).fetchall():
+                if not _is_int(version) or version < 1:
+                    # A damaged row: opening that collection raises SchemaError saying so.
+                    if strict:
+                        raise SchemaError(_bad_version_message(name, version))
+                    logger.warning("collection %r not migrated: %s", name, _bad_version_message(name, version))
+                elif version < schema.SCHEMA_VERSION:
+                    stale.append(name)
             for name in stale:
                 try:
                     if self._migrate_one(name):
@@ -360,8 +364,9 @@ class Database:
             row = conn.execute(schema.registry_select_sql(one=True), (name,)).fetchone()
             if row is None or row[4] >= schema.SCHEMA_VERSION:
                 return False
+            info = _info_from_row(row)
             tables = schema.CollectionTables(name)
-            for step in range(row[4], schema.SCHEMA_VERSION):
+            for step in range(info.schema_version, schema.SCHEMA_VERSION):
                 for statement in schema.MIGRATIONS[step](tables):
                     conn.execute(statement)
             conn.execute(schema.registry_set_version_sql(), (schema.SCHEMA_VERSION, name))
@@ -421,10 +426,34 @@ class Database:
         if not self._registry_exists(conn):
             return None
         row = conn.execute(schema.registry_select_sql(one=True), (name,)).fetchone()
-        return None if row is None else _info_from_row(row)
+        return None if row is None else self._checked_info(conn, row)
+
+    def _checked_info(self, conn: Connection, row: Sequence[Any]) -> CollectionInfo:
+        """A registry row checked: its values (every time, cheap) and its tables (once per state of the row).
+
+        Raises:
+            SchemaError: The row or the collection's tables are not what this
+                package writes (a hand-edited or damaged file).
+
+        """
+        info = _info_from_row(row)
+        key = (info.name.lower(), info.dimension, info.schema_version)
+        if key not in self._verified:
+            _check_collection_tables(conn, info)
+            self._verified.add(key)
+        return info
 
     def collections(self) -> list[CollectionInfo]:
-        """Every collection in the file, by name."""
+        """Every collection in the file, by name.
+
+        Only the registry is read: a collection whose tables were damaged is
+        listed, and opening it raises :class:`SchemaError`.
+
+        Raises:
+            SchemaError: A registry entry holds a value this package never
+                writes (:meth:`drop_collection` still removes such a collection).
+
+        """
         with self._lock:
             conn = self.conn
             if not self._registry_exists(conn):
@@ -463,8 +492,13 @@ class Database:
             oversample: For ``index_type="rescore"``: candidates per result.
 
         Raises:
-            InvalidCollectionNameError: Bad name.
-            InvalidInputError: The collection exists and ``exist_ok`` is false.
+            InvalidCollectionNameError: Bad name, or (for a new collection) one
+                of the names its tables would take is already taken in the
+                file by something no collection owns, such as your own table
+                ``svs_<name>_fts``; nothing is written.
+            InvalidInputError: The collection exists and ``exist_ok`` is false;
+                ``dimension`` is not an integer from 1 to
+                :data:`schema.VEC0_MAX_DIMENSION`.
             DimensionMismatchError, ModelMismatchError: It exists with another
                 dimension or model.
 
@@ -473,13 +507,14 @@ class Database:
         if dimension is not None:
             _check_dimension(dimension)
         with self.atomic() as conn:
-            self._ensure_registry(conn)
             info = self._info(conn, name)
             if info is not None and not exist_ok:
                 raise InvalidInputError(f"Collection {name!r} already exists")
             if info is None:
-                conn.execute(schema.registry_insert_sql(), (name, dimension, model_id, schema.SCHEMA_VERSION))
                 tables = schema.CollectionTables(name)
+                _refuse_taken_names(conn, name, tables)
+                self._ensure_registry(conn)
+                conn.execute(schema.registry_insert_sql(), (name, dimension, model_id, schema.SCHEMA_VERSION))
                 for statement in [
                     *schema.create_items_sql(tables),
                     *schema.create_fts_sql(tables),
@@ -487,7 +522,7 @@ class Database:
                 ]:
                     conn.execute(statement)
                 if dimension is not None:
-                    conn.execute(schema.create_vec_sql(tables, dimension))
+                    conn.execute(schema.create_vec_sql(tables, dimension, schema.vec0_chunk_size_for(0)))
             elif dimension is not None and info.dimension not in (None, dimension):
                 raise DimensionMismatchError(
                     f"Collection {info.name!r} has dimension {info.dimension}, not {dimension}"
@@ -538,53 +573,189 @@ class Database:
     def drop_collection(self, name: str, *, missing_ok: bool = False) -> bool:
         """Delete a collection, its records and its tables.
 
+        Only tables of the shape this package creates are dropped. A
+        collection whose registry entry was damaged can still be dropped.
+
         Returns:
             Whether a collection was dropped.
 
         Raises:
             CollectionNotFoundError: Missing and ``missing_ok`` is false.
+            SchemaError: One of the collection's table names holds a table this
+                package did not create; nothing is dropped.
 
         """
         schema.validate_collection_name(name)
         with self.atomic() as conn:
-            info = self._info(conn, name)
-            if info is None:
+            row = (
+                conn.execute(schema.registry_select_sql(one=True), (name,)).fetchone()
+                if self._registry_exists(conn)
+                else None
+            )
+            if row is None:
                 if missing_ok:
                     return False
                 raise CollectionNotFoundError(f"No collection named {name!r} in this database")
-            for table in schema.CollectionTables(info.name).all_tables():
-                conn.execute(schema.drop_table_sql(table))
-            conn.execute(schema.registry_delete_sql(), (info.name,))
-            self._forget_indexes(info.name)
+            registered = row[0]
+            if not isinstance(registered, str) or not schema.COLLECTION_NAME_PATTERN.fullmatch(registered):
+                raise SchemaError(f"The registry holds an invalid collection name {registered!r}; refusing to drop it")
+            tables = schema.CollectionTables(registered)
+            objects = _objects(conn, tables.object_names())
+            foreign = _foreign_tables(conn, tables, objects)
+            if foreign:
+                raise SchemaError(
+                    f"Refusing to drop collection {registered!r}: {', '.join(foreign)} "
+                    "was not created by sqlitevec-store. Rename or drop it yourself first."
+                )
+            for table in tables.all_tables():
+                if table[1:-1] in objects:
+                    conn.execute(schema.drop_table_sql(table))
+            conn.execute(schema.registry_delete_sql(), (registered,))
+            self._forget_indexes(registered)
         return True
 
     def _forget_indexes(self, name: str) -> None:
         for key in [key for key in self._indexes if key[0] == name.lower()]:
             del self._indexes[key]
+        self._verified = {key for key in self._verified if key[0] != name.lower()}
+
+
+class _SchemaObject(NamedTuple):
+    """One row of ``sqlite_master``."""
+
+    type: str
+    sql: str | None
+
+
+def _objects(conn: Connection, names: Sequence[str]) -> dict[str, _SchemaObject]:
+    """The objects of the file among ``names`` (lower-case), by lower-case name."""
+    rows = conn.execute(schema.objects_named_sql(len(names)), list(names))
+    return {row[0]: _SchemaObject(row[1], row[2]) for row in rows}
+
+
+def _foreign_tables(
+    conn: Connection, tables: schema.CollectionTables, objects: Mapping[str, _SchemaObject]
+) -> list[str]:
+    """The collection's four table names that hold something of another shape than this package creates."""
+    foreign = []
+    for quoted in tables.all_tables():
+        found = objects.get(quoted[1:-1])
+        if found is None:
+            continue
+        if found.type != "table":
+            ours = False
+        elif quoted == tables.vec:
+            ours = schema.parse_vec0_declaration(found.sql) is not None
+        elif quoted == tables.fts:
+            ours = schema.is_fts5_declaration(found.sql, tables)
+        else:
+            columns = tuple(row[1] for row in conn.execute(schema.table_columns_sql(quoted)))
+            expected = schema.ITEM_COLUMN_NAMES if quoted == tables.items else schema.CHANGES_COLUMN_NAMES
+            ours = columns == expected and not str(found.sql).upper().startswith("CREATE VIRTUAL")
+        if not ours:
+            foreign.append(f"the {found.type} {quoted[1:-1]!r}")
+    return foreign
+
+
+def _refuse_taken_names(conn: Connection, name: str, tables: schema.CollectionTables) -> None:
+    """Before a collection is created: refuse it if any name it would use is taken in the file."""
+    taken = sorted(_objects(conn, tables.object_names()))
+    if taken:
+        raise InvalidCollectionNameError(
+            f"Cannot create collection {name!r}: the file already has {', '.join(map(repr, taken))}, "
+            "a name this collection needs, and no collection owns it (your own table, or one left "
+            "from an old or damaged file). sqlitevec-store never takes over or drops tables it did "
+            "not create: choose another collection name, or rename that table."
+        )
+
+
+def _check_collection_tables(conn: Connection, info: CollectionInfo) -> None:
+    """Check that a registered collection's tables are there and agree with its registry entry.
+
+    Raises:
+        SchemaError: A table is missing, is not of the shape this package
+            creates, or the vector table's declared dimension is not the
+            registry's.
+
+    """
+    tables = schema.CollectionTables(info.name)
+    objects = _objects(conn, [quoted[1:-1] for quoted in tables.all_tables()])
+    problems = _foreign_tables(conn, tables, objects)
+    required = [tables.items]
+    if info.schema_version >= schema.KEYWORD_INDEX_VERSION:
+        required.append(tables.fts)
+    if info.schema_version >= schema.CHANGE_LOG_VERSION:
+        required.append(tables.changes)
+    problems += [f"its table {quoted[1:-1]!r} is missing" for quoted in required if quoted[1:-1] not in objects]
+    vec = objects.get(tables.vec[1:-1])
+    if info.dimension is None and vec is not None:
+        problems.append("it has a vector table but the registry records no dimension")
+    elif info.dimension is not None and vec is None:
+        problems.append(f"its vector table {tables.vec[1:-1]!r} is missing")
+    elif info.dimension is not None and vec is not None:
+        declared = schema.parse_vec0_declaration(vec.sql)
+        if declared is not None and declared.dimension != info.dimension:
+            problems.append(
+                f"the registry records dimension {info.dimension} but its vector table holds "
+                f"{declared.dimension}-dimensional vectors"
+            )
+    if problems:
+        raise SchemaError(
+            f"Collection {info.name!r} cannot be used: {'; '.join(problems)}. The file was edited or damaged."
+        )
+
+
+def _is_int(value: object) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
+def _bad_version_message(name: object, version: object) -> str:
+    return (
+        f"Collection {name!r} has schema_version {version!r} in the registry: expected an integer from 1 "
+        f"to {schema.SCHEMA_VERSION}. The registry was edited or damaged."
+    )
 
 
 def _info_from_row(row: Sequence[Any]) -> CollectionInfo:
-    info = CollectionInfo(*row)
-    if info.schema_version > schema.SCHEMA_VERSION:
+    """A registry row as a :class:`CollectionInfo`, each value checked (the file may have been edited).
+
+    Raises:
+        SchemaError: A value this package never writes, or a newer schema version.
+
+    """
+    name, dimension, model_id, distance, version, created_at = row
+    if not isinstance(name, str) or not schema.COLLECTION_NAME_PATTERN.fullmatch(name):
+        raise SchemaError(f"The registry holds an invalid collection name {name!r}: it was edited or damaged.")
+    if _is_int(version) and version > schema.SCHEMA_VERSION:
         raise SchemaError(
-            f"Collection {info.name!r} was written with schema version {info.schema_version}; "
+            f"Collection {name!r} was written with schema version {version}; "
             f"this sqlitevec-store reads up to {schema.SCHEMA_VERSION}. Upgrade sqlitevec-store."
         )
-    return info
+    if not _is_int(version) or version < 1:
+        raise SchemaError(_bad_version_message(name, version))
+    problem = None
+    if dimension is not None and (not _is_int(dimension) or not 1 <= dimension <= schema.VEC0_MAX_DIMENSION):
+        problem = f"dimension {dimension!r} (expected NULL or an integer from 1 to {schema.VEC0_MAX_DIMENSION})"
+    elif model_id is not None and not isinstance(model_id, str):
+        problem = f"model_id {model_id!r} (expected NULL or text)"
+    elif distance != "cosine":
+        problem = f"distance {distance!r} (expected 'cosine')"
+    elif not isinstance(created_at, str):
+        problem = f"created_at {created_at!r} (expected text)"
+    if problem is not None:
+        raise SchemaError(f"Collection {name!r} has {problem} in the registry. The registry was edited or damaged.")
+    return CollectionInfo(name, dimension, model_id, distance, version, created_at)
 
 
-#: The longest vector a vec0 table holds (sqlite-vec's limit on a vector column).
-MAX_DIMENSION = 8192
-
-
-def _check_dimension(dimension: Any) -> int:
-    if not isinstance(dimension, int) or isinstance(dimension, bool) or dimension < 1:
-        raise InvalidInputError(f"dimension must be a positive integer, got {dimension!r}")
-    if dimension > MAX_DIMENSION:
-        raise DimensionMismatchError(
-            f"vectors of {dimension} dimensions are longer than sqlite-vec stores (at most {MAX_DIMENSION})"
+def _check_dimension(dimension: Any, what: str = "dimension") -> int:
+    """Refuse a dimension that is not an int from 1 to sqlite-vec's limit, before anything is written."""
+    if not _is_int(dimension) or dimension < 1:
+        raise InvalidInputError(f"{what} must be a positive integer, got {dimension!r}")
+    if dimension > schema.VEC0_MAX_DIMENSION:
+        raise InvalidInputError(
+            f"{what} is {dimension}, above sqlite-vec's limit of {schema.VEC0_MAX_DIMENSION} dimensions"
         )
-    return dimension
+    return int(dimension)
 
 
 def _check_k(value: Any, name: str = "k") -> int:
@@ -709,6 +880,12 @@ def _unit_rows(matrix: npt.NDArray[np.float64], what: str, offset: int) -> npt.N
     scaled = matrix / peaks[:, None]
     unit: npt.NDArray[np.float32] = (scaled / np.linalg.norm(scaled, axis=1)[:, None]).astype(np.float32)
     return unit
+
+
+def _slots_needed(count: int) -> int:
+    """Vector slots ``count`` vectors take in a freshly built table (whole chunks of the size chosen for them)."""
+    chunk_size = schema.vec0_chunk_size_for(count)
+    return math.ceil(count / chunk_size) * chunk_size
 
 
 def _distance_from_l2(l2: float) -> float:
@@ -863,9 +1040,10 @@ class Collection:
         # The first chunk is validated before the transaction starts: the
         # common small call never touches the file when it is refused.
         prepared = self._prepare(first, seen, 0)
+        _check_dimension(int(prepared[2].shape[1]), "the vectors' dimension")
         all_ids: list[str] = []
         with self.db.atomic() as conn:
-            dimension = self._claim_dimension(conn, int(prepared[2].shape[1]))
+            dimension = self._claim_dimension(conn, int(prepared[2].shape[1]), len(prepared[0]))
             versioned = self.info().schema_version >= schema.CHANGE_LOG_VERSION
             if versioned:
                 next_pk = int(conn.execute(schema.next_pk_sql(self.tables)).fetchone()[0])
@@ -878,6 +1056,7 @@ class Collection:
                         f"Collection {self.name!r} holds {dimension}-dimensional vectors; "
                         f"got {matrix.shape[1]}-dimensional ones"
                     )
+                self._grow_vector_table(conn, dimension, len(ids))
                 next_pk = self._write_chunk(conn, ids, rows, matrix, next_pk)
                 all_ids.extend(ids)
                 batch = next(batches, None)
@@ -894,13 +1073,16 @@ class Collection:
         ids, rows = self._validate(batch, seen, offset)
         return ids, rows, _vector_matrix([r.vector for r in batch], "vector", offset)
 
-    def _claim_dimension(self, conn: Connection, dimension: int) -> int:
-        """Inside the write transaction: fix the dimension and model id on first write, or check them."""
+    def _claim_dimension(self, conn: Connection, dimension: int, incoming: int) -> int:
+        """Inside the write transaction: fix the dimension and model id on first write, or check them.
+
+        The vector table made on first write is sized for the ``incoming`` records.
+        """
         info = self.info()
         if info.dimension is None:
             _check_dimension(dimension)
             conn.execute(schema.registry_update_sql("dimension"), (dimension, info.name))
-            conn.execute(schema.create_vec_sql(self.tables, dimension))
+            conn.execute(schema.create_vec_sql(self.tables, dimension, schema.vec0_chunk_size_for(incoming)))
         elif info.dimension != dimension:
             raise DimensionMismatchError(
                 f"Collection {info.name!r} holds {info.dimension}-dimensional vectors; got {dimension}-dimensional ones"
@@ -913,6 +1095,35 @@ class Collection:
                     f"Collection {info.name!r} was built with {info.model_id!r}, not {self.model_id!r}"
                 )
         return dimension
+
+    def _vec0_declaration(self, conn: Connection) -> schema.Vec0Declaration | None:
+        """The vector table's declared dimension and chunk size (``None``: no vector table)."""
+        row = conn.execute(schema.vec0_declaration_sql(), (self.tables.vec[1:-1],)).fetchone()
+        return None if row is None else schema.parse_vec0_declaration(row[0])
+
+    def _grow_vector_table(self, conn: Connection, dimension: int, incoming: int) -> None:
+        """Inside a write, before ``incoming`` records: give the vector table larger chunks if it outgrows its own.
+
+        Only tables of at most ~1,024 vectors have chunks smaller than the
+        largest size, so a rebuild copies at most that many vectors (and at
+        most twice in a collection's life: 16 -> 128 -> 1,024 slots).
+        """
+        declared = self._vec0_declaration(conn)
+        if declared is None or declared.chunk_size >= schema.VEC0_CHUNK_SIZES[-1]:
+            return
+        count = int(conn.execute(schema.count_sql(self.tables, "1")).fetchone()[0])
+        chunk_size = schema.vec0_chunk_size_for(count + incoming)
+        if chunk_size > declared.chunk_size:
+            self._rebuild_vector_table(conn, dimension, chunk_size)
+
+    def _rebuild_vector_table(self, conn: Connection, dimension: int, chunk_size: int) -> None:
+        """Inside a write: copy every vector into a fresh vec0 table with ``chunk_size`` slots per chunk."""
+        for statement in schema.compact_copy_sql(self.tables):
+            conn.execute(statement)
+        conn.execute(schema.drop_table_sql(self.tables.vec))
+        conn.execute(schema.create_vec_sql(self.tables, dimension, chunk_size))
+        for statement in schema.compact_restore_sql(self.tables):
+            conn.execute(statement)
 
     def _write_chunk(
         self,
@@ -1227,7 +1438,7 @@ class Collection:
             empty: holes left by deletions plus the unfilled tail of the last
             chunk, which later inserts fill) and ``reclaimable_slots`` (what
             :meth:`compact` would free: the slots beyond the whole chunks that
-            the live vectors need).
+            the live vectors need, at the chunk size compact would choose).
         """
         info = self.info()
         with self._guard() as conn:
@@ -1240,7 +1451,7 @@ class Collection:
             "model_id": info.model_id,
             "vector_slots": slots,
             "unused_slots": max(slots - count, 0),
-            "reclaimable_slots": max(slots - math.ceil(count / VEC0_CHUNK_SIZE) * VEC0_CHUNK_SIZE, 0),
+            "reclaimable_slots": max(slots - _slots_needed(count), 0),
         }
 
     def compact(self) -> dict[str, int]:
@@ -1249,7 +1460,10 @@ class Collection:
         sqlite-vec frees a chunk of vectors only when every slot in it is
         deleted; scattered deletions leave holes. This copies the live vectors
         into a fresh ``vec0`` table in one transaction (searches from other
-        connections see the old or the new table, never a mix). The freed pages
+        connections see the old or the new table, never a mix), with the chunk
+        size that fits their number (:func:`schema.vec0_chunk_size_for`: a
+        collection that shrank, or a small one in a file written before chunk
+        sizes were chosen, gets smaller chunks). The freed pages
         go to SQLite's free list and are reused by later writes; call
         :meth:`Database.vacuum` afterwards to shrink the file itself.
 
@@ -1261,12 +1475,8 @@ class Collection:
         if dimension is None:
             return {"slots_before": 0, "slots_after": 0}
         with self._guard(), self.db.atomic() as conn:
-            for statement in schema.compact_copy_sql(self.tables):
-                conn.execute(statement)
-            conn.execute(schema.drop_table_sql(self.tables.vec))
-            conn.execute(schema.create_vec_sql(self.tables, dimension))
-            for statement in schema.compact_restore_sql(self.tables):
-                conn.execute(statement)
+            count = int(conn.execute(schema.count_sql(self.tables, "1")).fetchone()[0])
+            self._rebuild_vector_table(conn, dimension, schema.vec0_chunk_size_for(count))
             if self.info().schema_version >= schema.KEYWORD_INDEX_VERSION:
                 # The keyword index keeps its rows (compaction moves no record); merge its segments.
                 conn.execute(schema.fts_command_sql(self.tables, "optimize"))

@@ -505,8 +505,14 @@ def test_query_hybrid_mode(indexed: Path) -> None:
 
 
 def test_query_keyword_on_a_v1_file_explains(indexed: Path) -> None:
-    with Database(indexed) as store:
-        store.conn.execute("UPDATE sqlitevec_store_collections SET schema_version = 1")
+    with Database(indexed) as store:  # make it a schema version 1 file: no keyword index, no change log
+        for statement in [
+            "DROP TABLE svs_default_fts",
+            "DROP TABLE svs_default_changes",
+            *(f"DROP TRIGGER svs_default_{t}" for t in ("fts_ai", "fts_ad", "fts_au", "changes_ad", "changes_au")),
+            "UPDATE sqlitevec_store_collections SET schema_version = 1",
+        ]:
+            store.conn.execute(statement)
     result = run("query", "pip", "--db", str(indexed), "--mode", "keyword", code=1)
     assert "compact" in result.output
     run("compact", "--db", str(indexed))
@@ -706,7 +712,7 @@ _REFUSED_IMPORTS = {
     "zero vector": ('{"text": "t", "vector": [0, 0]}\n', "all zeros"),
     "late bad line": (_late_bad_line(), "which JSON cannot hold"),
     "duplicate ids": ('{"text": "t", "id": "same"}\n{"text": "u", "id": "same"}\n', "appears twice"),
-    "dimension over the limit": (json.dumps({"text": "t", "vector": [1.0] * 9000}) + "\n", "at most 8192"),
+    "dimension over the limit": (json.dumps({"text": "t", "vector": [1.0] * 9000}) + "\n", "limit of 8192"),
     "metadata nested 5,000 deep": (
         '{"text": "t", "metadata": ' + '{"a": ' * 5000 + "1" + "}" * 5000 + "}\n",
         "line 1: nested too deeply",

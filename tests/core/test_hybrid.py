@@ -85,7 +85,7 @@ def test_keyword_sql_is_built_apart_and_binds_every_value() -> None:
     assert 3 in params.values()
     create = schema.create_fts_sql(tables)
     assert create[0] == (
-        "CREATE VIRTUAL TABLE IF NOT EXISTS \"svs_docs_fts\" USING fts5(text, content='svs_docs_items', "
+        "CREATE VIRTUAL TABLE \"svs_docs_fts\" USING fts5(text, content='svs_docs_items', "
         "content_rowid='pk', tokenize='porter unicode61 remove_diacritics 2')"
     )
     assert len(create) == 4
@@ -497,8 +497,10 @@ def test_a_broken_v1_collection_does_not_block_opening(tmp_path: Path) -> None:
     with Database(path) as db:
         versions = {c.name: c.schema_version for c in db.collections()}
         assert versions == {"broken": 1, "docs": schema.SCHEMA_VERSION, "empty": schema.SCHEMA_VERSION}
+        with pytest.raises(SchemaError, match="'broken' cannot be used: its table 'svs_broken_items' is missing"):
+            db.collection("broken")
         with pytest.raises(SchemaError, match="Cannot migrate collection 'broken'"):
-            db.collection("broken").keyword_search("x")
+            db.migrate()
         assert db.collection("docs").keyword_search("ERR_CONN_42")[0].id == "s10"
 
 

@@ -332,6 +332,8 @@ def test_read_only_and_schema_2_files_search_without_a_change_log(tmp_path: Path
         db.collection("docs").add(["a", "b"], [[1.0, 0.0], [0.0, 1.0]], ids=["a", "b"])
         # Make it look like a schema 2 file (before the change log existed).
         db.conn.execute("DROP TABLE svs_docs_changes")
+        db.conn.execute("DROP TRIGGER svs_docs_changes_ad")
+        db.conn.execute("DROP TRIGGER svs_docs_changes_au")
         db.conn.execute("UPDATE sqlitevec_store_collections SET schema_version = 2")
     with Database(path, read_only=True) as ro:
         assert ro.collection("docs").info().schema_version == 2

@@ -12,7 +12,15 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from sqlitevec_store import CollectionNotFoundError, Database, ReadOnlyError, Record, SqliteVecStoreError
+from sqlitevec_store import (
+    Collection,
+    CollectionNotFoundError,
+    Database,
+    ReadOnlyError,
+    Record,
+    SqliteVecStoreError,
+    schema,
+)
 
 
 def fill(db: Database, n: int, dim: int = 64, name: str = "default") -> None:
@@ -171,3 +179,117 @@ def test_record_round_trip_after_compaction_keeps_metadata(memdb: Database) -> N
     col.compact()
     assert [h.metadata["i"] for h in col.find()] == [0, 1, 2, 5, 6, 7, 8, 9]
     assert col.count(None) == 8 and col.delete(doc_ids=["d"]) == 8
+
+
+# --- vector chunks sized to the collection (#13.9) ------------------------------
+
+
+def chunk_size(db: Database, name: str = "default") -> int:
+    """The chunk size the collection's vec0 table was created with."""
+    sql = db.conn.execute("SELECT sql FROM sqlite_master WHERE name = ?", (f"svs_{name}_vec",)).fetchone()[0]
+    declared = schema.parse_vec0_declaration(sql)
+    assert declared is not None
+    return declared.chunk_size
+
+
+def test_small_collections_make_small_files(db: Database) -> None:
+    """The README's snippets: two 384-d texts in each of three collections."""
+    rng = np.random.default_rng(0)
+    for name in ("notes", "li_notes", "docs"):
+        db.collection(name).add(["a", "b"], rng.standard_normal((2, 384)))
+        assert db.collection(name).stats()["vector_slots"] == 16
+    db.conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+    # 5.2 MiB with 1,024 slots per collection; now mostly one 16 KiB page per table (49 pages)
+    assert db.file_stats()["size_bytes"] < 1024 * 1024
+
+
+def test_the_vector_table_grows_its_chunks_with_the_collection(memdb: Database) -> None:
+    rng = np.random.default_rng(1)
+    vectors = rng.standard_normal((2600, 16))
+    col = memdb.collection()
+    seen = []
+    for start, end in [(0, 5), (5, 120), (120, 129), (129, 1000), (1000, 1025), (1025, 2600)]:
+        col.add([f"t{i}" for i in range(start, end)], vectors[start:end], ids=[str(i) for i in range(start, end)])
+        seen.append((end, chunk_size(memdb), col.stats()["vector_slots"]))
+        assert col.stats()["reclaimable_slots"] == 0
+    assert seen == [
+        (5, 16, 16),
+        (120, 16, 128),
+        (129, 128, 256),
+        (1000, 128, 1024),
+        (1025, 1024, 2048),
+        (2600, 1024, 3072),
+    ]
+    # every vector survived the rebuilds, and every search path finds them
+    stored = col.get([str(i) for i in range(2600)], include_vectors=True)
+    unit = vectors / np.linalg.norm(vectors, axis=1)[:, None]
+    np.testing.assert_allclose(np.stack([h.vector for h in stored]), unit, rtol=1e-6)
+    for index_type in ("flat", "vec0"):
+        search = memdb.collection(index_type=index_type).search
+        assert [search(vectors[i], k=1)[0].id for i in (0, 128, 999, 2599)] == ["0", "128", "999", "2599"]
+    # one big first call is sized at once: no 16-slot chunks for it
+    big = memdb.collection("big")
+    big.add(["x"] * 2500, rng.standard_normal((2500, 16)))
+    assert chunk_size(memdb, "big") == 1024 and big.stats()["vector_slots"] == 3072
+
+
+def test_compact_picks_the_chunk_size_for_the_count(memdb: Database) -> None:
+    fill(memdb, 3000, dim=16)
+    col = memdb.collection()
+    assert chunk_size(memdb) == 1024
+    col.delete([str(i) for i in range(3000) if i % 100])
+    assert col.count() == 30
+    assert col.stats()["reclaimable_slots"] == col.stats()["vector_slots"] - 32
+    assert col.compact() == {"slots_before": 3072, "slots_after": 32}
+    assert chunk_size(memdb) == 16 and col.stats()["reclaimable_slots"] == 0
+    assert col.get(["200"], include_vectors=True)[0].vector is not None
+    assert col.search(col.get(["200"], include_vectors=True)[0].vector, k=1)[0].id == "200"
+
+
+def make_old_vector_table(db: Database, name: str = "default") -> None:
+    """Rebuild a collection's vec0 table as files written before chunk sizes were chosen have it."""
+    vec = f"svs_{name}_vec"
+    dimension = db.collection(name).dimension
+    for statement in [
+        f"CREATE TEMP TABLE old AS SELECT rowid AS pk, embedding FROM {vec}",
+        f"DROP TABLE {vec}",
+        f'CREATE VIRTUAL TABLE IF NOT EXISTS "{vec}" USING vec0(embedding float[{dimension}])',  # as 0.1 wrote it
+        f"INSERT INTO {vec} (rowid, embedding) SELECT pk, embedding FROM temp.old",
+        "DROP TABLE temp.old",
+    ]:
+        db.conn.execute(statement)
+
+
+def test_files_with_vec0s_default_chunks_keep_working(db_path: Path) -> None:
+    with Database(db_path) as db:
+        fill(db, 40, dim=8)
+        make_old_vector_table(db)
+    with Database(db_path) as db:
+        col = db.collection()
+        assert chunk_size(db) == 1024 and col.stats()["vector_slots"] == 1024
+        assert col.stats()["reclaimable_slots"] == 1024 - 48
+        col.add(["more"], [np.ones(8)], ids=["more"])
+        assert chunk_size(db) == 1024  # never rebuilt behind the user's back
+        assert col.search(np.ones(8), k=1)[0].id == "more"
+        col.compact()
+        assert chunk_size(db) == 16 and col.stats()["vector_slots"] == 48 and col.count() == 41
+
+
+@pytest.mark.parametrize("count", [5, 100, 600, 3000, "old"])
+def test_the_ram_copy_reads_every_chunk_size_the_fast_way(
+    memdb: Database, monkeypatch: pytest.MonkeyPatch, count: int | str
+) -> None:
+    n = 40 if count == "old" else int(count)
+    fill(memdb, n, dim=16)
+    if count == "old":
+        make_old_vector_table(memdb)
+    memdb.collection().delete(["3"])  # a hole in the first chunk
+
+    def row_by_row(*args: object) -> None:
+        raise AssertionError("the RAM copy fell back to the row-by-row read")
+
+    monkeypatch.setattr(Collection, "_read_vectors", row_by_row)
+    col = memdb.collection()
+    for i in (0, n // 2, n - 1):
+        vector = col.get([str(i)], include_vectors=True)[0].vector
+        assert col.search(vector, k=1)[0].id == str(i)

@@ -33,9 +33,11 @@ from sqlitevec_store import (
     SqliteVecStoreError,
     UnsupportedFilterError,
     parse_filter_dict,
+    schema,
 )
+from sqlitevec_store.connection import database_errors
 from sqlitevec_store.records import MAX_COUNT, chunks
-from sqlitevec_store.schema import SCHEMA_VERSION, VEC0_MAX_K
+from sqlitevec_store.schema import SCHEMA_VERSION, VEC0_MAX_DIMENSION, VEC0_MAX_K
 from tests.fakes import FakeEmbedder
 
 EMB = FakeEmbedder(dimension=8)
@@ -633,14 +635,179 @@ def test_generator_memory_stays_bounded(memdb: Database) -> None:
     assert peak < 25 * 1024 * 1024, f"peak {peak / 2**20:.1f} MiB"
 
 
-def test_a_dimension_over_sqlite_vecs_limit_is_refused_before_sql() -> None:
-    """vec0 holds at most 8192 dimensions: a clear DimensionMismatchError, not the driver's error, nothing kept."""
-    with Database() as db:
-        collection = db.collection("wide")
-        with pytest.raises(DimensionMismatchError, match="at most 8192"):
-            collection.add(["t"], [np.ones(8193)])
-        assert collection.dimension is None and collection.count() == 0
-        collection.add(["t"], [np.ones(8192)])
-        assert collection.dimension == 8192
-        with pytest.raises(DimensionMismatchError, match="at most 8192"):
-            db.create_collection("wider", dimension=9000)
+# --- tables the registry did not create are never adopted nor dropped (#15.3) ----
+
+
+USER_OBJECTS = [
+    ("fts table", "CREATE TABLE svs_notes_fts (note TEXT)", "svs_notes_fts"),
+    ("items table", "CREATE TABLE svs_notes_items (note TEXT)", "svs_notes_items"),
+    ("vec table", "CREATE TABLE svs_notes_vec (note TEXT)", "svs_notes_vec"),
+    ("vec0 shadow table", "CREATE TABLE svs_notes_vec_chunks (note TEXT)", "svs_notes_vec_chunks"),
+    ("fts5 shadow table", "CREATE TABLE svs_notes_fts_data (note TEXT)", "svs_notes_fts_data"),
+    ("change log", "CREATE TABLE svs_notes_changes (note TEXT)", "svs_notes_changes"),
+    ("other case", "CREATE TABLE SVS_Notes_FTS (note TEXT)", "svs_notes_fts"),
+    ("view", "CREATE VIEW svs_notes_vec AS SELECT note FROM mine", "svs_notes_vec"),
+    ("index", "CREATE INDEX svs_notes_items_doc_id ON mine (note)", "svs_notes_items_doc_id"),
+    ("trigger", "CREATE TRIGGER svs_notes_fts_ai AFTER INSERT ON mine BEGIN SELECT 1; END", "svs_notes_fts_ai"),
+]
+
+
+@pytest.mark.parametrize(("kind", "create", "taken"), USER_OBJECTS, ids=[o[0] for o in USER_OBJECTS])
+def test_a_users_table_named_like_ours_is_never_adopted(db_path: Path, kind: str, create: str, taken: str) -> None:
+    with Database(db_path) as db:
+        db.conn.execute("CREATE TABLE mine (note TEXT)")
+        db.conn.execute(create)
+        if create.startswith("CREATE TABLE"):
+            db.conn.execute(f"INSERT INTO {taken} VALUES ('my own row')")
+        db.collection("other").upsert([rec("a")])
+    before = file_digest(db_path)
+    with Database(db_path) as db:
+        for make in (lambda: db.collection("notes"), lambda: db.create_collection("Notes", dimension=8)):
+            with pytest.raises(InvalidCollectionNameError, match=f"'{taken}'.*never takes over"):
+                make()
+        assert not db.has_collection("notes")
+        assert db.collection_names() == ["other"]
+    assert file_digest(db_path) == before  # nothing written: the user's object and rows are untouched
+
+
+def test_drop_collection_drops_only_the_tables_it_created(db_path: Path) -> None:
+    with Database(db_path) as db:
+        db.collection("notes").upsert([rec("alpha", id="a")])
+        # A file where an older version adopted the user's table: it sits where the keyword index belongs.
+        db.conn.execute("DROP TABLE svs_notes_fts")
+        db.conn.execute("CREATE TABLE svs_notes_fts (note TEXT)")
+        db.conn.execute("INSERT INTO svs_notes_fts VALUES ('my own row')")
+        # A collection without vectors yet owns no vector table: this one is the user's.
+        db.create_collection("empty")
+        db.conn.execute("CREATE TABLE svs_empty_vec (note TEXT)")
+        db.conn.execute("INSERT INTO svs_empty_vec VALUES ('mine too')")
+    before = file_digest(db_path)
+    with Database(db_path) as db:
+        with pytest.raises(SchemaError, match="'svs_notes_fts' was not created by sqlitevec-store"):
+            db.drop_collection("notes")
+        with pytest.raises(SchemaError, match="'svs_empty_vec' was not created by sqlitevec-store"):
+            db.drop_collection("empty")
+        with pytest.raises(SchemaError, match="'svs_notes_fts'"):
+            db.collection("notes")  # opening it is refused too: its keyword index is not one
+        assert db.collection_names() == ["empty", "notes"]
+    assert file_digest(db_path) == before
+    with Database(db_path) as db:
+        db.conn.execute("ALTER TABLE svs_notes_fts RENAME TO my_notes")
+        db.conn.execute("ALTER TABLE svs_empty_vec RENAME TO my_vectors")
+        assert db.drop_collection("notes") and db.drop_collection("empty")
+        assert db.conn.execute("SELECT note FROM my_notes").fetchall() == [("my own row",)]
+        assert db.conn.execute("SELECT note FROM my_vectors").fetchall() == [("mine too",)]
+        assert db.conn.execute("SELECT name FROM sqlite_master WHERE name LIKE 'svs_%'").fetchall() == []
+
+
+def test_collections_whose_names_extend_each_other_do_not_clash(db: Database) -> None:
+    names = ["notes", "notes_fts", "notes_vec", "notes_items", "notes_changes", "notes_fts_data", "notes_vec_info"]
+    owned = [set(schema.CollectionTables(name).object_names()) for name in names]
+    assert all(not (a & b) for i, a in enumerate(owned) for b in owned[i + 1 :])
+    for name in names:
+        db.collection(name).upsert([rec(f"word{n} {name}", id=str(n)) for n in range(3)])
+    present = {row[0] for row in db.conn.execute("SELECT name FROM sqlite_master")}
+    assert {f"svs_{n}_{t}" for n in names for t in ("items", "vec", "fts", "changes")} <= present
+    assert db.drop_collection("notes")
+    for name in names[1:]:
+        col = db.collection(name)
+        assert col.count() == 3 and [h.id for h in col.keyword_search(f"word1 {name}", k=1)] == ["1"]
+        assert col.search(EMB.vector(f"word2 {name}"), k=1)[0].id == "2"
+
+
+# --- a hand-edited registry is refused, not crashed on (#15.8) ------------------
+
+EDITED_REGISTRY = [
+    ("version 0", "schema_version = 0", "schema_version 0"),
+    ("version -1", "schema_version = -1", "schema_version -1"),
+    ("version text", "schema_version = 'three'", "schema_version 'three'"),
+    ("version real", "schema_version = 2.5", "schema_version 2.5"),
+    ("dimension disagrees", "dimension = 16", "dimension 16 but its vector table holds 8-dimensional"),
+    ("dimension text", "dimension = 'eight'", "dimension 'eight'"),
+    ("dimension above limit", "dimension = 9000", "dimension 9000"),
+    ("dimension lost", "dimension = NULL", "vector table but the registry records no dimension"),
+    ("model id blob", "model_id = x'00ff'", "model_id b"),
+    ("distance", "distance = 'l2'", "distance 'l2'"),
+    ("created_at", "created_at = x'00'", "created_at"),
+]
+
+
+@pytest.mark.parametrize(("case", "edit", "message"), EDITED_REGISTRY, ids=[e[0] for e in EDITED_REGISTRY])
+def test_a_hand_edited_registry_is_refused(db_path: Path, case: str, edit: str, message: str) -> None:
+    with Database(db_path) as db:
+        db.collection("docs").upsert([rec("alpha", id="a"), rec("beta", id="b")])
+        db.collection("other").upsert([rec("gamma", id="g")])
+        db.conn.execute(f"UPDATE sqlitevec_store_collections SET {edit} WHERE name = 'docs'")
+    before = file_digest(db_path)
+    with Database(db_path) as db:  # opening the file works; the other collection too
+        assert db.collection("other").search(EMB.vector("gamma"), k=1)[0].id == "g"
+        with pytest.raises(SchemaError, match=rf"Collection 'docs' .*{message}"):
+            db.collection("docs")
+        if case.startswith("version"):
+            with pytest.raises(SchemaError, match="'docs'"):
+                db.migrate()
+        else:
+            assert db.migrate() == []
+    assert file_digest(db_path) == before
+    with Database(db_path) as db:
+        assert db.drop_collection("docs")  # a damaged collection can still be dropped
+        assert db.collection_names() == ["other"]
+        assert db.conn.execute("SELECT count(*) FROM sqlite_master WHERE name LIKE 'svs_docs%'").fetchone() == (0,)
+
+
+def test_a_registry_row_with_an_invalid_name_is_refused(db_path: Path) -> None:
+    with Database(db_path) as db:
+        db.collection("docs").upsert([rec("alpha")])
+        db.conn.execute("UPDATE sqlitevec_store_collections SET name = 'no such; name'")
+    with Database(db_path) as db, pytest.raises(SchemaError, match="invalid collection name 'no such; name'"):
+        db.collections()
+
+
+def test_a_missing_vector_table_is_refused(db_path: Path) -> None:
+    with Database(db_path) as db:
+        db.collection("docs").upsert([rec("alpha")])
+        db.conn.execute("DROP TABLE svs_docs_vec")
+    with Database(db_path) as db, pytest.raises(SchemaError, match="'svs_docs_vec' is missing"):
+        db.collection("docs")
+
+
+def test_the_registry_check_runs_once_not_on_every_search(db: Database) -> None:
+    col = db.collection("docs")
+    col.upsert([rec("alpha", id="a"), rec("beta", id="b")])
+    statements: list[str] = []
+    db.conn.set_trace_callback(statements.append)
+    try:
+        fresh = Database(db.conn).collection("docs", index_type="vec0")
+        checks = [s for s in statements if "FROM sqlite_master WHERE lower(name)" in s]
+        assert len(checks) == 1  # the check ran when the collection was opened
+        statements.clear()
+        for _ in range(20):
+            assert fresh.search(EMB.vector("alpha"), k=1)[0].id == "a"
+            assert col.search(EMB.vector("beta"), k=1)[0].id == "b"
+        assert not [s for s in statements if "FROM sqlite_master WHERE lower(name)" in s]
+    finally:
+        db.conn.set_trace_callback(None)
+
+
+# --- sqlite-vec's dimension limit (#15.5) ---------------------------------------
+
+
+def test_vec0_max_dimension_is_sqlite_vecs_own_limit(memdb: Database) -> None:
+    memdb.conn.execute(f"CREATE VIRTUAL TABLE widest USING vec0(embedding float[{VEC0_MAX_DIMENSION}])")
+    with pytest.raises(database_errors(), match="too large"):
+        memdb.conn.execute(f"CREATE VIRTUAL TABLE too_wide USING vec0(embedding float[{VEC0_MAX_DIMENSION + 1}])")
+
+
+def test_a_dimension_above_sqlite_vecs_limit_is_refused_before_writing(db: Database, db_path: Path) -> None:
+    db.collection("docs")
+    before = file_digest(db_path)
+    too_wide = VEC0_MAX_DIMENSION + 1
+    with pytest.raises(InvalidInputError, match=f"{too_wide}, above sqlite-vec's limit of {VEC0_MAX_DIMENSION}"):
+        db.create_collection("wide", dimension=too_wide)
+    with pytest.raises(InvalidInputError, match=f"above sqlite-vec's limit of {VEC0_MAX_DIMENSION}"):
+        db.collection("docs").upsert([Record("wide", np.ones(too_wide), id="w")])
+    assert file_digest(db_path) == before
+    assert db.collection("docs").dimension is None and db.collection_names() == ["docs"]
+    widest = db.create_collection("widest", dimension=VEC0_MAX_DIMENSION)
+    widest.upsert([Record("widest", np.ones(VEC0_MAX_DIMENSION), id="w")])
+    assert widest.search(np.ones(VEC0_MAX_DIMENSION), k=1)[0].id == "w"
