@@ -1,10 +1,24 @@
 """Open SQLite connections with sqlite-vec loaded.
 
-This module is the one place that loads sqlite-vec. The standard library's
-:mod:`sqlite3` is used when it can load extensions; where it cannot (Python
-builds without ``--enable-loadable-sqlite-extensions``, macOS's system Python,
-many pyenv builds), the connection comes from `sqlean-py`_, a declared
-dependency.
+This module is the one place that loads sqlite-vec and chooses the SQLite
+driver. Two drivers can serve: the standard library's :mod:`sqlite3`, and
+`sqlean-py`_ (a declared dependency with a recent SQLite). Each is *probed*
+once per process (:func:`chosen_driver`): on an in-memory database with the
+core's settings (``trusted_schema`` off) it must load sqlite-vec and run a
+collection's whole write path (vec0, the FTS5 index its triggers write, the
+change log). The standard library's driver is used when it passes, sqlean
+otherwise. It fails on Pythons built without
+``--enable-loadable-sqlite-extensions`` (macOS's system Python, many pyenv
+builds) and on old SQLite builds that load extensions but refuse FTS5 writes
+from triggers under ``trusted_schema=OFF`` (SQLite 3.40, Debian 12's system
+Python: "unsafe use of virtual table").
+
+The environment variable ``SQLITEVEC_STORE_DRIVER`` = ``auto`` (default),
+``sqlite3`` or ``sqlean`` forces a driver. A forced driver that fails the
+probe is refused with :class:`~sqlitevec_store.errors.ExtensionLoadError`,
+except for read-only opens when it loads sqlite-vec (reading needs no
+triggers): ``SQLITEVEC_STORE_DRIVER=sqlite3`` reads a file through
+Debian's SQLite 3.40.
 
 Why sqlean-py rather than ``pysqlite3-binary`` or ``apsw``: sqlean-py is a
 drop-in copy of the standard :mod:`sqlite3` module (same DB-API, so the rest of
@@ -19,19 +33,25 @@ x86-64 wheels only, and ``apsw`` has its own non-DB-API interface.
 from __future__ import annotations
 
 import logging
+import os
 import sqlite3
+import threading
 import time
 from pathlib import Path
 from types import ModuleType
-from typing import Any, cast
+from typing import Any, NamedTuple, cast
 
 import sqlite_vec
 
-from .errors import ExtensionLoadError, SqliteVecStoreError
+from . import schema
+from .errors import ExtensionLoadError, InvalidInputError, SqliteVecStoreError
 
 __all__ = [
     "DEFAULT_BUSY_TIMEOUT_MS",
+    "DRIVER_ENV",
     "Connection",
+    "DriverChoice",
+    "chosen_driver",
     "database_errors",
     "enable_wal",
     "driver_for",
@@ -127,6 +147,136 @@ def load_sqlite_vec(conn: Any) -> None:
         raise ExtensionLoadError(
             f"sqlite-vec could not be loaded into this connection: {exc}. " + _INSTALL_HINT
         ) from exc
+
+
+#: The environment variable that forces a driver: ``auto`` (default), ``sqlite3`` or ``sqlean``.
+DRIVER_ENV = "SQLITEVEC_STORE_DRIVER"
+
+_DRIVER_NAMES = ("sqlite3", "sqlean")
+
+
+class _ProbeResult(NamedTuple):
+    """What one driver can do, found by :func:`_probe_driver`."""
+
+    loads: bool  # sqlite-vec loads (enough to read)
+    writes: bool  # the whole write path runs under trusted_schema=OFF
+    failure: str  # why not, when it cannot write
+
+
+class DriverChoice(NamedTuple):
+    """The SQLite driver this process uses for the connections it opens.
+
+    Attributes:
+        name: ``"sqlite3"`` (the standard library) or ``"sqlean"``.
+        sqlite_version: The SQLite version of that driver.
+        reason: Why it was chosen.
+    """
+
+    name: str
+    sqlite_version: str
+    reason: str
+
+    def __str__(self) -> str:
+        return f"{self.name} (SQLite {self.sqlite_version}): {self.reason}"
+
+
+# Per process: driver name -> probe result. The probes cost ~1 ms each and run once.
+_PROBES: dict[str, _ProbeResult] = {}
+_PROBE_LOCK = threading.Lock()
+_LOGGED_CHOICES: set[DriverChoice] = set()
+
+
+def _driver_module(name: str) -> ModuleType | None:
+    return sqlite3 if name == "sqlite3" else _sqlean()
+
+
+def _probe_driver(name: str) -> _ProbeResult:
+    """Load sqlite-vec and run a collection's write path on an in-memory database (cached per process)."""
+    with _PROBE_LOCK:
+        cached = _PROBES.get(name)
+        if cached is not None:
+            return cached
+        module = _driver_module(name)
+        result = _run_probe(module) if module is not None else _ProbeResult(False, False, "sqlean-py is not installed")
+        logger.debug("SQLite driver %s (SQLite %s): %s", name, getattr(module, "sqlite_version", "?"), result)
+        _PROBES[name] = result
+        return result
+
+
+def _run_probe(module: ModuleType) -> _ProbeResult:
+    conn = module.connect(":memory:", isolation_level=None)
+    try:
+        try:
+            prepare_connection(conn)
+        except ExtensionLoadError as exc:
+            return _ProbeResult(False, False, str(exc))
+        conn.execute("PRAGMA trusted_schema = OFF")
+        try:
+            for statement in schema.driver_probe_statements():
+                conn.execute(statement.sql, statement.params)
+        except database_errors() as exc:
+            return _ProbeResult(
+                True,
+                False,
+                f"it loads sqlite-vec but cannot write a collection with trusted_schema=OFF: {exc}",
+            )
+        return _ProbeResult(True, True, "")
+    finally:
+        conn.close()
+
+
+def chosen_driver(*, read_only: bool = False) -> DriverChoice:
+    """Return the SQLite driver :func:`open_connection` uses in this process, and why.
+
+    ``auto`` (the default of :data:`DRIVER_ENV`): the standard library's
+    :mod:`sqlite3` when it passes the probe (loads sqlite-vec and runs the
+    write path with ``trusted_schema`` off), else sqlean. A forced driver must
+    pass the probe; for a read-only open, loading sqlite-vec is enough.
+
+    Args:
+        read_only: Choose for a read-only open.
+
+    Raises:
+        ExtensionLoadError: The forced driver, or every driver, fails the probe.
+        InvalidInputError: :data:`DRIVER_ENV` has an unknown value.
+
+    """
+    wanted = os.environ.get(DRIVER_ENV, "").strip().lower() or "auto"
+    if wanted not in ("auto", *_DRIVER_NAMES):
+        raise InvalidInputError(f"{DRIVER_ENV} must be one of auto, sqlite3, sqlean; got {wanted!r}")
+    if wanted != "auto":
+        probe = _probe_driver(wanted)
+        version = _sqlite_version(wanted)
+        if probe.writes:
+            choice = DriverChoice(wanted, version, f"forced by {DRIVER_ENV}")
+        elif read_only and probe.loads:
+            choice = DriverChoice(wanted, version, f"forced by {DRIVER_ENV}, read-only ({probe.failure})")
+        else:
+            raise ExtensionLoadError(
+                f"{DRIVER_ENV}={wanted}: this driver (SQLite {version}) cannot serve the core: {probe.failure}. "
+                f"Unset {DRIVER_ENV} to let the package choose. " + _INSTALL_HINT
+            )
+        return _log_choice(choice)
+    failures: list[str] = []
+    for name in _DRIVER_NAMES:
+        probe = _probe_driver(name)
+        if probe.writes:
+            reason = "passes the probe" + (f"; {'; '.join(failures)}" if failures else "")
+            return _log_choice(DriverChoice(name, _sqlite_version(name), reason))
+        failures.append(f"{name} (SQLite {_sqlite_version(name)}) fails: {probe.failure}")
+    raise ExtensionLoadError("No SQLite build can serve the core. Tried: " + "; ".join(failures) + ". " + _INSTALL_HINT)
+
+
+def _sqlite_version(name: str) -> str:
+    module = _driver_module(name)
+    return str(module.sqlite_version) if module is not None else "not installed"
+
+
+def _log_choice(choice: DriverChoice) -> DriverChoice:
+    if choice not in _LOGGED_CHOICES:
+        _LOGGED_CHOICES.add(choice)
+        logger.info("SQLite driver: %s", choice)
+    return choice
 
 
 def _lower(value: Any) -> Any:
@@ -233,20 +383,11 @@ def open_connection(
 
 
 def _connect_any(name: str, busy_timeout_ms: int, read_only: bool, immutable: bool = False) -> Connection:
-    """Connect with the first driver that can load sqlite-vec, and apply the core's pragmas."""
-    errors: list[str] = []
-    conn: Connection | None = None
-    for module in (sqlite3, _sqlean()):
-        if module is None:
-            continue
-        try:
-            conn = _connect_with(module, name, busy_timeout_ms, read_only, immutable)
-            break
-        except ExtensionLoadError as exc:
-            errors.append(f"{module.__name__} (SQLite {module.sqlite_version}): {exc}")
-            logger.debug("%s cannot load sqlite-vec, trying the next driver", module.__name__)
-    if conn is None:
-        raise ExtensionLoadError("No SQLite build could load sqlite-vec. Tried: " + "; ".join(errors))
+    """Connect with the driver :func:`chosen_driver` picks, and apply the core's pragmas."""
+    choice = chosen_driver(read_only=read_only)
+    module = _driver_module(choice.name)
+    assert module is not None  # chosen_driver only picks an installed driver
+    conn = _connect_with(module, name, busy_timeout_ms, read_only, immutable)
     conn.execute(f"PRAGMA busy_timeout = {int(busy_timeout_ms)}")
     # Memory-map the file: vec0 reads its vector chunks through the page cache,
     # and with SQLite's default 2 MB cache a file search ran ~1.8x slower than

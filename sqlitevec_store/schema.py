@@ -42,6 +42,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable, Sequence
+from typing import NamedTuple
 
 from .errors import InvalidCollectionNameError, InvalidInputError
 
@@ -55,11 +56,13 @@ __all__ = [
     "CollectionTables",
     "FTS_TOKENIZER",
     "MIGRATIONS",
+    "Statement",
     "create_changes_sql",
     "create_fts_sql",
     "create_items_sql",
     "create_registry_sql",
     "create_vec_sql",
+    "driver_probe_statements",
     "keyword_match_expression",
     "keyword_sql",
     "knn_sql",
@@ -581,3 +584,33 @@ def page_stats_sql() -> tuple[str, str, str]:
 
 def _unquote(quoted: str) -> str:
     return quoted[1:-1]
+
+
+class Statement(NamedTuple):
+    """One SQL statement and its bound parameters."""
+
+    sql: str
+    params: tuple[object, ...] = ()
+
+
+def driver_probe_statements() -> list[Statement]:
+    """What a SQLite build must run for the core to write: one collection's whole write path.
+
+    Run on an empty in-memory database with ``trusted_schema`` off (as every
+    connection the core opens): the records table, a vec0 table, the FTS5
+    index and the change log with their triggers, then an insert, an update
+    and a delete. SQLite 3.40 (Debian 12's system Python) loads sqlite-vec but
+    fails the insert: "unsafe use of virtual table" (FTS5 written by a trigger).
+    """
+    tables = CollectionTables("driver_probe")
+    return [
+        *(Statement(sql) for sql in create_items_sql(tables)),
+        Statement(create_vec_sql(tables, 2)),
+        *(Statement(sql) for sql in create_fts_sql(tables)),
+        *(Statement(sql) for sql in create_changes_sql(tables)),
+        Statement(insert_item_sql(tables), (1, "a", "probe text", "{}", None, None)),
+        Statement(insert_vector_sql(tables), (1, b"\x00\x00\x80\x3f\x00\x00\x00\x00")),
+        Statement(update_item_sql(tables), ("other text", "{}", None, None, 1)),
+        Statement(delete_vector_sql(tables), (1,)),
+        Statement(delete_items_sql(tables), (1,)),
+    ]
