@@ -340,7 +340,9 @@ def open_connection(
     off, ``cell_size_check`` on). Nothing is written: the journal mode is left
     to :func:`enable_wal`. A read-only open of a WAL file whose shared-memory
     file cannot be created (a read-only file system) falls back to an
-    immutable open.
+    immutable open, unless a non-empty ``-wal`` file lies beside it: an
+    immutable open would ignore the committed transactions in it, so that
+    is refused.
 
     Args:
         database: A file path or ``":memory:"``.
@@ -372,6 +374,18 @@ def open_connection(
         # A WAL file on a read-only file system: the shared-memory file cannot
         # be created. Open it as immutable (no locks, no WAL; the file must not
         # change while it is open, which a read-only file system guarantees).
+        # An immutable open ignores the -wal file: if it holds committed
+        # transactions (a writer was killed before checkpointing), refuse
+        # rather than answer from the older state in the main file.
+        wal = Path(f"{name}-wal")
+        if wal.is_file() and wal.stat().st_size > 0:
+            raise SqliteVecStoreError(
+                f"Cannot open {name!r} read-only: {str(wal)!r} holds committed changes that are not in the "
+                f"database file yet, and SQLite cannot read them here ({exc}: it cannot create the shared-memory "
+                "file -shm beside it, e.g. a read-only file system). Copy the database file together with its "
+                "-wal file to a writable directory and open the copy, or open it once writable there (or run "
+                "`PRAGMA wal_checkpoint(TRUNCATE)`) to checkpoint the -wal into the file."
+            ) from exc
         logger.info("opening %s as immutable: %s", name, exc)
         conn = _connect_any(name, busy_timeout_ms, read_only, immutable=True)
         try:
