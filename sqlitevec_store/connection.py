@@ -58,6 +58,7 @@ __all__ = [
     "load_sqlite_vec",
     "open_connection",
     "prepare_connection",
+    "release_wal_files",
 ]
 
 logger = logging.getLogger("sqlitevec_store")
@@ -361,10 +362,18 @@ def open_connection(
         if not parent.is_dir():
             raise SqliteVecStoreError(f"Cannot open database {name!r}: the directory {str(parent)!r} does not exist.")
         name = str(Path(name).expanduser())
+        if Path(name).is_dir():
+            raise SqliteVecStoreError(
+                f"Cannot open database {name!r}: it is a directory. Pass the path of a database file "
+                "(a new one is created unless read_only=True)."
+            )
         if read_only and not Path(name).exists():
             raise SqliteVecStoreError(f"Cannot open {name!r} read-only: the file does not exist.")
 
-    conn = _connect_any(name, busy_timeout_ms, read_only)
+    try:
+        conn = _connect_any(name, busy_timeout_ms, read_only)
+    except database_errors() as exc:
+        raise SqliteVecStoreError(f"Cannot open database {name!r}: {exc}") from exc
     try:
         _probe(conn, name)
     except database_errors() as exc:
@@ -387,13 +396,56 @@ def open_connection(
                 "`PRAGMA wal_checkpoint(TRUNCATE)`) to checkpoint the -wal into the file."
             ) from exc
         logger.info("opening %s as immutable: %s", name, exc)
-        conn = _connect_any(name, busy_timeout_ms, read_only, immutable=True)
         try:
-            _probe(conn, name)
+            conn = _connect_any(name, busy_timeout_ms, read_only, immutable=True)
+            try:
+                _probe(conn, name)
+            except database_errors():
+                conn.close()
+                raise
         except database_errors() as exc2:
-            conn.close()
             raise SqliteVecStoreError(f"Cannot open database {name!r} read-only: {exc2}") from exc2
     return conn
+
+
+def release_wal_files(database: str | Path) -> bool:
+    """Let SQLite remove a WAL file's idle ``-wal`` and ``-shm`` files, after a read-only use.
+
+    A read-only connection to a WAL-mode file creates ``-wal`` (empty) and
+    ``-shm`` beside it when they are missing, and cannot remove them when it
+    closes: only a connection that may write checkpoints, and the last one to
+    close removes both. So this opens the file read-write (it must exist),
+    reads its schema and closes it. SQLite then removes them only if it gets
+    the exclusive lock, that is when no other connection has the file open;
+    it writes nothing to the database file when the ``-wal`` holds no frames.
+    Call it only after closing your own connections to the file.
+
+    Args:
+        database: The database file.
+
+    Returns:
+        Whether no ``-wal`` file is left. ``False`` when another connection
+        still uses the file, or the file or directory is not writable (then
+        the files stay, and SQLite reuses them next time).
+
+    """
+    path = Path(database).expanduser()
+    wal = Path(f"{path}-wal")
+    if not wal.exists():
+        return True
+    if not path.is_file():
+        return False
+    module = _driver_module(chosen_driver(read_only=True).name)
+    assert module is not None
+    try:
+        conn = module.connect(path.resolve().as_uri() + "?mode=rw", uri=True, isolation_level=None)
+        try:
+            conn.execute("SELECT count(*) FROM sqlite_master").fetchone()
+        finally:
+            conn.close()
+    except database_errors() as exc:
+        logger.debug("left %s in place: %s", wal, exc)
+    return not wal.exists()
 
 
 def _connect_any(name: str, busy_timeout_ms: int, read_only: bool, immutable: bool = False) -> Connection:

@@ -591,3 +591,10 @@ def test_generator_memory_stays_bounded(memdb: Database) -> None:
     # well over 50 MB in Python; streaming in chunks keeps the peak to the ids
     # list plus one chunk.
     assert peak < 25 * 1024 * 1024, f"peak {peak / 2**20:.1f} MiB"
+
+
+@pytest.mark.parametrize("read_only", [False, True])
+def test_a_directory_is_a_clear_error(tmp_path: Path, read_only: bool) -> None:
+    with pytest.raises(SqliteVecStoreError, match="is a directory") as info:
+        Database(tmp_path, read_only=read_only)
+    assert "Pass the path of a database file" in str(info.value)
