@@ -37,6 +37,8 @@ import os
 import sqlite3
 import threading
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from types import ModuleType
 from typing import Any, NamedTuple, cast
@@ -44,7 +46,15 @@ from typing import Any, NamedTuple, cast
 import sqlite_vec
 
 from . import schema
-from .errors import ExtensionLoadError, InvalidInputError, SqliteVecStoreError
+from .errors import (
+    CorruptDatabaseError,
+    DatabaseError,
+    DatabaseFullError,
+    ExtensionLoadError,
+    InvalidInputError,
+    ReadOnlyFileError,
+    SqliteVecStoreError,
+)
 
 __all__ = [
     "DEFAULT_BUSY_TIMEOUT_MS",
@@ -59,6 +69,8 @@ __all__ = [
     "open_connection",
     "prepare_connection",
     "release_wal_files",
+    "translate_driver_error",
+    "translated_driver_errors",
 ]
 
 logger = logging.getLogger("sqlitevec_store")
@@ -102,6 +114,71 @@ def database_errors() -> tuple[type[Exception], ...]:
     if sqlean is not None:
         errors.append(sqlean.Error)
     return tuple(errors)
+
+
+# SQLite's primary result codes (the low byte of an extended code).
+_SQLITE_READONLY = 8
+_SQLITE_IOERR = 10
+_SQLITE_CORRUPT = 11
+_SQLITE_FULL = 13
+_SQLITE_NOTADB = 26
+
+
+def translate_driver_error(exc: BaseException, where: str | None = None, *, rolled_back: bool = False) -> DatabaseError:
+    """The package error for a driver's exception (the caller raises it ``from exc``).
+
+    Classified by SQLite's result code (``sqlite_errorcode``, Python 3.11+
+    and sqlean), else by SQLite's message: a damaged file is a
+    :class:`CorruptDatabaseError`, a full disk or file-size limit a
+    :class:`DatabaseFullError`, a file that cannot be written a
+    :class:`ReadOnlyFileError`, anything else a :class:`DatabaseError`.
+
+    Args:
+        exc: The ``sqlite3.Error`` or ``sqlean.Error``.
+        where: The database's path, named in the message.
+        rolled_back: SQLite rolled the transaction back by itself after this
+            error (said in the message: extensions such as sqlite-vec may
+            replace SQLite's own message with theirs).
+
+    """
+    code = getattr(exc, "sqlite_errorcode", None)
+    primary = code & 0xFF if isinstance(code, int) else None
+    message = str(exc)
+    lowered = message.lower()
+    prefix = f"{where}: " if where else ""
+    if rolled_back:
+        message += (
+            " (SQLite rolled the whole transaction back, as it does after errors such as a full disk, "
+            "a file-size limit, an I/O error or running out of memory: nothing of it was written)"
+        )
+    if primary in (_SQLITE_CORRUPT, _SQLITE_NOTADB) or any(
+        word in lowered for word in ("malformed", "not a database", "corrupt")
+    ):
+        return CorruptDatabaseError(
+            f"{prefix}{message}. The file is damaged or is not a database; restore it from a backup "
+            "(the sqlite3 shell's `.recover` salvages what can still be read)."
+        )
+    if primary == _SQLITE_FULL or "database or disk is full" in lowered:
+        return DatabaseFullError(f"{prefix}{message}. Free disk space (or raise the file-size limit), then retry.")
+    if primary == _SQLITE_READONLY or "readonly database" in lowered:
+        return ReadOnlyFileError(
+            f"{prefix}{message}. The file or its folder cannot be written by this process (permissions, "
+            "a read-only file system); open it with read_only=True to read it."
+        )
+    if primary == _SQLITE_IOERR or "disk i/o error" in lowered:
+        return DatabaseError(
+            f"{prefix}{message}. Reading or writing the file failed: a full or failing disk, or a file-size limit."
+        )
+    return DatabaseError(f"{prefix}{message}")
+
+
+@contextmanager
+def translated_driver_errors(where: str | None = None) -> Iterator[None]:
+    """Raise a driver error escaping the block as the package's :class:`DatabaseError`, caused by it."""
+    try:
+        yield
+    except database_errors() as exc:
+        raise translate_driver_error(exc, where) from exc
 
 
 def driver_for(conn: Any) -> ModuleType:
@@ -373,13 +450,13 @@ def open_connection(
     try:
         conn = _connect_any(name, busy_timeout_ms, read_only)
     except database_errors() as exc:
-        raise SqliteVecStoreError(f"Cannot open database {name!r}: {exc}") from exc
+        raise translate_driver_error(exc, f"Cannot open database {name!r}") from exc
     try:
         _probe(conn, name)
     except database_errors() as exc:
         conn.close()
         if not read_only or "not a database" in str(exc):
-            raise SqliteVecStoreError(f"Cannot open database {name!r}: {exc}") from exc
+            raise translate_driver_error(exc, f"Cannot open database {name!r}") from exc
         # A WAL file on a read-only file system: the shared-memory file cannot
         # be created. Open it as immutable (no locks, no WAL; the file must not
         # change while it is open, which a read-only file system guarantees).
@@ -404,7 +481,7 @@ def open_connection(
                 conn.close()
                 raise
         except database_errors() as exc2:
-            raise SqliteVecStoreError(f"Cannot open database {name!r} read-only: {exc2}") from exc2
+            raise translate_driver_error(exc2, f"Cannot open database {name!r} read-only") from exc2
     return conn
 
 
