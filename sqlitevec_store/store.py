@@ -52,6 +52,7 @@ from .connection import (
     DEFAULT_BUSY_TIMEOUT_MS,
     Connection,
     database_errors,
+    driver_for,
     enable_wal,
     logger,
     open_connection,
@@ -236,6 +237,13 @@ class Database:
             self._pid = os.getpid()
             self._conn_serial += 1
         return self._conn
+
+    def __repr__(self) -> str:
+        if self._closed:
+            return f"Database({self.path!r}, closed)"
+        driver = driver_for(self._conn)
+        mode = ", read_only=True" if self._read_only else ""
+        return f"Database({self.path!r}{mode}, driver={driver.__name__}, SQLite {driver.sqlite_version})"
 
     def close(self) -> None:
         """Close the connection if this object opened it. Idempotent."""

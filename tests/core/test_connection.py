@@ -180,3 +180,12 @@ def test_forced_sqlean_and_an_unknown_value(tmp_path: Path, monkeypatch: pytest.
     monkeypatch.setenv(DRIVER_ENV, "pysqlite3")
     with pytest.raises(InvalidInputError, match="auto, sqlite3, sqlean"):
         Database(tmp_path / "x.db")
+
+
+def test_database_repr_names_the_driver(tmp_path: Path) -> None:
+    db = Database(tmp_path / "x.db", read_only=False)
+    driver = driver_for(db.conn)
+    assert repr(db) == f"Database({str(tmp_path / 'x.db')!r}, driver={driver.__name__}, SQLite {driver.sqlite_version})"
+    assert driver.__name__ == chosen_driver().name
+    db.close()
+    assert repr(db) == f"Database({str(tmp_path / 'x.db')!r}, closed)"
