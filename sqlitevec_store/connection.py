@@ -493,25 +493,27 @@ def release_wal_files(database: str | Path) -> bool:
     closes: only a connection that may write checkpoints, and the last one to
     close removes both. So this opens the file read-write (it must exist),
     reads its schema and closes it. SQLite then removes them only if it gets
-    the exclusive lock, that is when no other connection has the file open;
-    it writes nothing to the database file when the ``-wal`` holds no frames.
-    Call it only after closing your own connections to the file.
+    the exclusive lock, that is when no other connection has the file open.
+    Only an empty ``-wal`` is handled this way, so nothing is written to the
+    database file. Call it only after closing your own connections to it.
 
     Args:
         database: The database file.
 
     Returns:
         Whether no ``-wal`` file is left. ``False`` when another connection
-        still uses the file, or the file or directory is not writable (then
-        the files stay, and SQLite reuses them next time).
+        still uses the file, the ``-wal`` is not empty, or the file or its
+        directory is not writable (then the files stay, and SQLite reuses
+        them next time).
 
     """
     path = Path(database).expanduser()
     wal = Path(f"{path}-wal")
-    if not wal.exists():
+    try:
+        if wal.stat().st_size > 0 or not path.is_file():
+            return False
+    except FileNotFoundError:
         return True
-    if not path.is_file():
-        return False
     module = _driver_module(chosen_driver(read_only=True).name)
     assert module is not None
     try:
