@@ -45,7 +45,7 @@ from click.core import ParameterSource
 
 from . import __version__
 from .chunking import Chunk, split_markdown
-from .connection import database_errors
+from .connection import database_errors, release_wal_files
 from .embeddings import BACKENDS, DEFAULT_MODEL, canonical_model_id, export_logger, split_model_id
 from .errors import CollectionNotFoundError, ModelMismatchError, SqliteVecStoreError
 from .filters import Filter, parse_filter_dict
@@ -214,11 +214,24 @@ def _batch_option(f: F) -> F:
     )(f)
 
 
-def _open_existing(db_path: Path, *, read_only: bool) -> Database:
-    """Open a store file that must already exist (never creates one)."""
+@contextmanager
+def _open_existing(db_path: Path, *, read_only: bool) -> Iterator[Database]:
+    """Open a store file that must already exist (never creates one).
+
+    A read-only open of a WAL-mode file makes SQLite create ``-wal`` and
+    ``-shm`` files beside it; when they were not there before, they are
+    removed again afterwards if no other connection uses the file and it is
+    writable (see :func:`~sqlitevec_store.connection.release_wal_files`).
+    """
     if not db_path.exists():
         raise click.ClickException(f"Database file {str(db_path)!r} does not exist (nothing was created).")
-    return Database(db_path, read_only=read_only)
+    had_wal = Path(f"{db_path}-wal").exists()
+    try:
+        with Database(db_path, read_only=read_only) as db:
+            yield db
+    finally:
+        if read_only and not had_wal:
+            release_wal_files(db_path)
 
 
 def _existing_collection(

@@ -3,12 +3,19 @@
 Every error derives from :class:`SqliteVecStoreError`. Errors about bad
 arguments also derive from :class:`ValueError` (or :class:`TypeError` for a
 value of the wrong type), so ``except ValueError`` works as Python users expect.
+An error SQLite reports while the package runs SQL for you is a
+:class:`DatabaseError` (or one of its subclasses) whose ``__cause__`` is the
+driver's exception: the standard library's ``sqlite3.Error`` or sqlean's,
+which do not share a base class, so catch :class:`SqliteVecStoreError`.
 """
 
 from __future__ import annotations
 
 __all__ = [
     "CollectionNotFoundError",
+    "CorruptDatabaseError",
+    "DatabaseError",
+    "DatabaseFullError",
     "DimensionMismatchError",
     "ExtensionLoadError",
     "InvalidCollectionNameError",
@@ -16,6 +23,7 @@ __all__ = [
     "InvalidInputTypeError",
     "ModelMismatchError",
     "ReadOnlyError",
+    "ReadOnlyFileError",
     "SchemaError",
     "SqliteVecStoreError",
     "UnsupportedFilterError",
@@ -32,6 +40,22 @@ class ExtensionLoadError(SqliteVecStoreError):
 
 class ReadOnlyError(SqliteVecStoreError):
     """A write was attempted on a database opened read-only."""
+
+
+class DatabaseError(SqliteVecStoreError):
+    """SQLite reported an error; the driver's exception is the ``__cause__``."""
+
+
+class CorruptDatabaseError(DatabaseError):
+    """The file is damaged or is not a SQLite database ("malformed", "not a database")."""
+
+
+class DatabaseFullError(DatabaseError):
+    """The disk, a file-size limit or ``max_page_count`` left no room ("database or disk is full")."""
+
+
+class ReadOnlyFileError(DatabaseError, ReadOnlyError):
+    """A write failed because the file cannot be written (permissions, a read-only file system)."""
 
 
 class SchemaError(SqliteVecStoreError):

@@ -80,6 +80,7 @@ __all__ = [
     "Vec0Declaration",
     "FTS_TOKENIZER",
     "MIGRATIONS",
+    "Statement",
     "create_changes_sql",
     "create_fts_sql",
     "create_items_sql",
@@ -87,6 +88,7 @@ __all__ = [
     "create_vec_sql",
     "check_raw_keyword_query",
     "is_fts5_declaration",
+    "driver_probe_statements",
     "keyword_match_expression",
     "keyword_sql",
     "knn_sql",
@@ -834,3 +836,33 @@ def page_stats_sql() -> tuple[str, str, str]:
 
 def _unquote(quoted: str) -> str:
     return quoted[1:-1]
+
+
+class Statement(NamedTuple):
+    """One SQL statement and its bound parameters."""
+
+    sql: str
+    params: tuple[object, ...] = ()
+
+
+def driver_probe_statements() -> list[Statement]:
+    """What a SQLite build must run for the core to write: one collection's whole write path.
+
+    Run on an empty in-memory database with ``trusted_schema`` off (as every
+    connection the core opens): the records table, a vec0 table, the FTS5
+    index and the change log with their triggers, then an insert, an update
+    and a delete. SQLite 3.40 (Debian 12's system Python) loads sqlite-vec but
+    fails the insert: "unsafe use of virtual table" (FTS5 written by a trigger).
+    """
+    tables = CollectionTables("driver_probe")
+    return [
+        *(Statement(sql) for sql in create_items_sql(tables)),
+        Statement(create_vec_sql(tables, 2)),
+        *(Statement(sql) for sql in create_fts_sql(tables)),
+        *(Statement(sql) for sql in create_changes_sql(tables)),
+        Statement(insert_item_sql(tables), (1, "a", "probe text", "{}", None, None)),
+        Statement(insert_vector_sql(tables), (1, b"\x00\x00\x80\x3f\x00\x00\x00\x00")),
+        Statement(update_item_sql(tables), ("other text", "{}", None, None, 1)),
+        Statement(delete_vector_sql(tables), (1,)),
+        Statement(delete_items_sql(tables), (1,)),
+    ]

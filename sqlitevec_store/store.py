@@ -52,13 +52,17 @@ from .connection import (
     DEFAULT_BUSY_TIMEOUT_MS,
     Connection,
     database_errors,
+    driver_for,
     enable_wal,
     logger,
     open_connection,
     prepare_connection,
+    translate_driver_error,
+    translated_driver_errors,
 )
 from .errors import (
     CollectionNotFoundError,
+    DatabaseError,
     DimensionMismatchError,
     InvalidCollectionNameError,
     InvalidInputError,
@@ -125,6 +129,23 @@ def _after_fork_in_child() -> None:
 
 if hasattr(os, "register_at_fork"):
     os.register_at_fork(after_in_child=_after_fork_in_child)
+
+
+def _rollback(conn: Connection, *statements: str) -> None:
+    """Undo a failed transaction (or savepoint) while an error is propagating; never mask that error.
+
+    SQLite rolls a transaction back by itself after some errors (a full disk, an
+    I/O error, an interrupt): a ROLLBACK then fails with "cannot rollback - no
+    transaction is active", which would hide the real error. So nothing is run
+    when no transaction is open, and an error of the rollback itself is logged.
+    """
+    if not conn.in_transaction:
+        return
+    try:
+        for statement in statements:
+            conn.execute(statement)
+    except database_errors() as exc:
+        logger.warning("rollback failed after an error: %s", exc)
 
 
 class Database:
@@ -218,6 +239,13 @@ class Database:
             self._conn_serial += 1
         return self._conn
 
+    def __repr__(self) -> str:
+        if self._closed:
+            return f"Database({self.path!r}, closed)"
+        driver = driver_for(self._conn)
+        mode = ", read_only=True" if self._read_only else ""
+        return f"Database({self.path!r}{mode}, driver={driver.__name__}, SQLite {driver.sqlite_version})"
+
     def close(self) -> None:
         """Close the connection if this object opened it. Idempotent."""
         with self._lock:
@@ -241,25 +269,49 @@ class Database:
         self.close()
 
     @contextmanager
+    def _session(self) -> Iterator[Connection]:
+        """Hold the lock and yield the connection; a driver error escaping is raised as a :class:`DatabaseError`.
+
+        Every public method that runs SQL goes through this (or :meth:`atomic`,
+        :meth:`snapshot`, ``Collection._guard``, which use it), so no
+        ``sqlite3.Error`` / ``sqlean.Error`` reaches a caller: it is the
+        ``__cause__`` of the package error instead.
+        """
+        with self._lock, translated_driver_errors(self.path):
+            yield self.conn
+
+    @contextmanager
     def atomic(self) -> Iterator[Connection]:
         """A write transaction: ``BEGIN IMMEDIATE`` ... ``COMMIT``, or a savepoint when nested.
 
         Rolls back on any exception. When the caller's connection is already
         in a transaction, a savepoint is used and committing is left to the
-        caller.
+        caller. SQLite errors (the block's own included) are raised as
+        :class:`~sqlitevec_store.errors.DatabaseError`; when SQLite has
+        already rolled the transaction back itself (a full disk, an I/O
+        error), the error that made it do so is the one raised.
         """
         if self._read_only:
             raise ReadOnlyError(f"{self.path} was opened read-only; open it without read_only=True to write")
-        with self._lock:
-            conn = self.conn
+        with self._session() as conn:
             if not conn.in_transaction:
                 conn.execute("BEGIN IMMEDIATE")
                 try:
                     yield conn
-                except BaseException:
-                    conn.execute("ROLLBACK")
+                except database_errors() as exc:
+                    if not conn.in_transaction:  # SQLite rolled back by itself: say so, and never mask exc
+                        raise translate_driver_error(exc, self.path, rolled_back=True) from exc
+                    _rollback(conn, "ROLLBACK")
                     raise
-                conn.execute("COMMIT")
+                except BaseException:
+                    _rollback(conn, "ROLLBACK")
+                    raise
+                try:
+                    conn.execute("COMMIT")
+                except BaseException:
+                    # A failed COMMIT (disk full, I/O error) can leave the transaction open.
+                    _rollback(conn, "ROLLBACK")
+                    raise
             else:
                 self._clean_read = False
                 self._savepoints += 1
@@ -268,8 +320,7 @@ class Database:
                 try:
                     yield conn
                 except BaseException:
-                    conn.execute(f"ROLLBACK TO {name}")
-                    conn.execute(f"RELEASE {name}")
+                    _rollback(conn, f"ROLLBACK TO {name}", f"RELEASE {name}")
                     raise
                 finally:
                     self._savepoints -= 1
@@ -278,8 +329,7 @@ class Database:
     @contextmanager
     def snapshot(self) -> Iterator[Connection]:
         """A read transaction, so several statements see one state of the file."""
-        with self._lock:
-            conn = self.conn
+        with self._session() as conn:
             if conn.in_transaction:
                 yield conn
                 return
@@ -289,7 +339,8 @@ class Database:
                 yield conn
             finally:
                 self._clean_read = False
-                conn.execute("COMMIT")
+                if conn.in_transaction:  # SQLite may have ended it after an I/O error
+                    conn.execute("COMMIT")
 
     def _sees_committed_state(self) -> bool:
         """Whether the connection reads only committed data: no write transaction is open."""
@@ -305,8 +356,7 @@ class Database:
         return row is not None
 
     def _check_registry(self) -> None:
-        with self._lock:
-            conn = self.conn
+        with self._session() as conn:
             if not self._registry_exists(conn):
                 return
             columns = tuple(row[1] for row in conn.execute(schema.registry_columns_sql()))
@@ -335,8 +385,7 @@ class Database:
             The names of the collections migrated.
         """
         migrated: list[str] = []
-        with self._lock:
-            conn = self.conn
+        with self._session() as conn:
             if not self._registry_exists(conn):
                 return migrated
             stale = []
@@ -352,9 +401,9 @@ class Database:
                 try:
                     if self._migrate_one(name):
                         migrated.append(name)
-                except database_errors() as exc:
+                except DatabaseError as exc:  # atomic() raises SQLite's errors as DatabaseError
                     if strict:
-                        raise SchemaError(f"Cannot migrate collection {name!r}: {exc}") from exc
+                        raise SchemaError(f"Cannot migrate collection {name!r}: {exc}") from exc.__cause__
                     logger.warning("collection %r not migrated: %s", name, exc)
         return migrated
 
@@ -379,15 +428,14 @@ class Database:
         until they call :meth:`enable_wal`: switching it rewrites the file
         header, and opening a file should not change it.
         """
-        with self._lock:
-            conn = self.conn
+        with self._session() as conn:
             if self._registry_exists(conn) or conn.execute(schema.table_count_sql()).fetchone()[0] == 0:
                 enable_wal(conn)
 
     def enable_wal(self) -> None:
         """Switch this file to WAL journaling (done automatically for files this package created)."""
-        with self._lock:
-            enable_wal(self.conn)
+        with self._session() as conn:
+            enable_wal(conn)
 
     @property
     def read_only(self) -> bool:
@@ -401,16 +449,14 @@ class Database:
         connections' transactions. Run it after :meth:`Collection.compact` or
         large deletions.
         """
-        with self._lock:
-            conn = self.conn
+        with self._session() as conn:
             if conn.in_transaction:
                 raise SqliteVecStoreError("Cannot VACUUM inside a transaction")
             conn.execute("VACUUM")
 
     def file_stats(self) -> dict[str, int]:
         """The file's ``page_size``, ``page_count``, ``free_pages`` and ``size_bytes``."""
-        with self._lock:
-            conn = self.conn
+        with self._session() as conn:
             page_size, page_count, free = (int(conn.execute(sql).fetchone()[0]) for sql in schema.page_stats_sql())
         return {
             "page_size": page_size,
@@ -454,8 +500,7 @@ class Database:
                 writes (:meth:`drop_collection` still removes such a collection).
 
         """
-        with self._lock:
-            conn = self.conn
+        with self._session() as conn:
             if not self._registry_exists(conn):
                 return []
             return [_info_from_row(r) for r in conn.execute(schema.registry_select_sql(one=False))]
@@ -467,8 +512,8 @@ class Database:
     def has_collection(self, name: str) -> bool:
         """Whether a collection of this name exists (names are case-insensitive)."""
         schema.validate_collection_name(name)
-        with self._lock:
-            return self._info(self.conn, name) is not None
+        with self._session() as conn:
+            return self._info(conn, name) is not None
 
     def create_collection(
         self,
@@ -561,8 +606,8 @@ class Database:
 
         """
         schema.validate_collection_name(name)
-        with self._lock:
-            info = self._info(self.conn, name)
+        with self._session() as conn:
+            info = self._info(conn, name)
         if info is None:
             if not create or self._read_only:
                 hint = " (the database is open read-only)" if self._read_only else ""
@@ -949,11 +994,12 @@ class Collection:
 
     @contextmanager
     def _guard(self) -> Iterator[Connection]:
-        """Hold the lock, and report a dropped collection as such rather than as a SQL error."""
-        with self.db._lock:
+        """Hold the lock, report a dropped collection as such, and any other SQLite error as a DatabaseError."""
+        catch: tuple[type[Exception], ...] = (DatabaseError, *database_errors())  # DatabaseError: inner atomic()
+        with self.db._session() as conn:
             try:
-                yield self.db.conn
-            except database_errors() as exc:
+                yield conn
+            except catch as exc:
                 if "no such table" in str(exc) and not self.db.has_collection(self.name):
                     raise CollectionNotFoundError(f"No collection named {self.name!r} in this database") from exc
                 raise
@@ -967,8 +1013,8 @@ class Collection:
             CollectionNotFoundError: It was dropped.
 
         """
-        with self.db._lock:
-            info = self.db._info(self.db.conn, self.name)
+        with self.db._session() as conn:
+            info = self.db._info(conn, self.name)
         if info is None:
             raise CollectionNotFoundError(f"No collection named {self.name!r} in this database")
         return info
@@ -1786,13 +1832,13 @@ class Collection:
         self._require_keyword_index()
         filter_sql, params = compile_filter(filter, "metadata") if filter is not None else (None, {})
         sql = schema.keyword_sql(self.tables, filter_sql)
-        try:
-            with self._guard() as conn:
+        with self._guard() as conn:
+            try:
                 rows = conn.execute(sql, {**params, "match": match, "k": k}).fetchall()
-        except database_errors() as exc:
-            if raw and _is_fts_query_error(exc):
-                raise InvalidInputError(f"Invalid FTS5 query {text!r}: {exc}") from exc
-            raise
+            except database_errors() as exc:
+                if raw and _is_fts_query_error(exc):
+                    raise InvalidInputError(f"Invalid FTS5 query {text!r}: {exc}") from exc
+                raise
         hits = []
         for row in rows:
             bm25 = max(-float(row[6]), 0.0)

@@ -817,6 +817,31 @@ def test_missing_file_is_an_error_and_is_not_created(work: Path, args: list[str]
 
 @pytest.mark.parametrize(
     "args",
+    [["query", "backup"], ["query", "backup", "--mode", "keyword"], ["stats"], ["export"], ["compact"]],
+)
+def test_commands_leave_no_wal_files_behind(indexed: Path, args: list[str]) -> None:
+    """A read-only open makes SQLite create -wal and -shm beside a WAL file; the CLI removes them again."""
+    assert sorted(p.name for p in indexed.parent.glob("store.db*")) == ["store.db"]
+    run(*args, "--db", str(indexed))
+    assert sorted(p.name for p in indexed.parent.glob("store.db*")) == ["store.db"]
+
+
+def test_wal_files_of_a_file_in_use_are_left_alone(indexed: Path) -> None:
+    with Database(indexed) as writer:  # another connection holds the file open: its -wal is not ours to remove
+        writer.collection().count()
+        run("stats", "--db", str(indexed))
+        assert Path(f"{indexed}-wal").exists() and Path(f"{indexed}-shm").exists()
+        assert writer.collection().count() > 0
+    assert sorted(p.name for p in indexed.parent.glob("store.db*")) == ["store.db"]
+
+
+def test_a_directory_as_db_is_a_clear_error(work: Path) -> None:
+    result = run("stats", "--db", "docs", code=2)
+    assert "is a directory" in result.stderr
+
+
+@pytest.mark.parametrize(
+    "args",
     [
         ["query", "text", "--collection", "nope"],
         ["export", "--collection", "nope"],

@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import contextlib
 import hashlib
+import signal
 import sqlite3
 import subprocess
+import sys
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -124,6 +126,40 @@ def test_shipped_file_on_read_only_file_system(tmp_path: Path) -> None:
         with Database(path, read_only=True) as ro:
             assert ro.collection().count() == 200
             assert len(ro.collection().search(np.ones(8), k=3)) == 3
+
+
+KILLED_WRITER = """
+import os, signal, sys
+import numpy as np
+from sqlitevec_store import Database
+db = Database(sys.argv[1])
+col = db.collection()
+rng = np.random.default_rng(0)
+col.add([f"text {i}" for i in range(50)], rng.standard_normal((50, 8)), ids=[str(i) for i in range(50)])
+db.conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")  # the first 50 rows are in the file itself
+col.add([f"text {i}" for i in range(50, 100)], rng.standard_normal((50, 8)), ids=[str(i) for i in range(50, 100)])
+os.kill(os.getpid(), signal.SIGKILL)  # committed, never checkpointed: rows 50-99 live only in the -wal
+"""
+
+
+def test_read_only_copy_with_committed_rows_only_in_the_wal_is_refused(tmp_path: Path) -> None:
+    """A writer killed after committing, its -shm gone, on read-only media: never a silent stale answer."""
+    mount = tmp_path / "ro"
+    with read_only_mount(mount):
+        path = mount / "killed.db"
+        result = subprocess.run([sys.executable, "-c", KILLED_WRITER, str(path)], capture_output=True, check=False)
+        assert result.returncode == -signal.SIGKILL, result.stderr
+        wal = Path(f"{path}-wal")
+        assert wal.stat().st_size > 0
+        Path(f"{path}-shm").unlink()
+        subprocess.run(["mount", "-o", "remount,ro", str(mount)], check=True)
+        with pytest.raises(SqliteVecStoreError, match=r"-wal.*(copy|checkpoint)") as info:
+            Database(path, read_only=True)
+        assert "killed.db-wal" in str(info.value)
+        subprocess.run(["mount", "-o", "remount,rw", str(mount)], check=True)
+        # What the message says to do works: on a writable file system the committed state is read.
+        with Database(path, read_only=True) as ro:
+            assert ro.collection().count() == 100
 
 
 def test_users_own_database_keeps_its_journal_mode(db_path: Path) -> None:

@@ -811,3 +811,10 @@ def test_a_dimension_above_sqlite_vecs_limit_is_refused_before_writing(db: Datab
     widest = db.create_collection("widest", dimension=VEC0_MAX_DIMENSION)
     widest.upsert([Record("widest", np.ones(VEC0_MAX_DIMENSION), id="w")])
     assert widest.search(np.ones(VEC0_MAX_DIMENSION), k=1)[0].id == "w"
+
+
+@pytest.mark.parametrize("read_only", [False, True])
+def test_a_directory_is_a_clear_error(tmp_path: Path, read_only: bool) -> None:
+    with pytest.raises(SqliteVecStoreError, match="is a directory") as info:
+        Database(tmp_path, read_only=read_only)
+    assert "Pass the path of a database file" in str(info.value)
