@@ -39,8 +39,13 @@ __all__ = ["SQLiteVecRetriever", "SQLiteVecVectorStore", "cosine_relevance_score
 
 
 def cosine_relevance_score(distance: float) -> float:
-    """Map a cosine distance in ``[0, 2]`` to a relevance score in ``[0, 1]`` (``1 - d/2``)."""
-    return min(1.0, max(0.0, 1.0 - distance / 2.0))
+    """Map a cosine distance ``d`` in ``[0, 2]`` to the cosine similarity ``1 - d``, clipped to ``[0, 1]``.
+
+    The relevance PGVector and Chroma report, so a ``score_threshold`` carries
+    over: unrelated texts score near 0 (not near 0.5, as ``1 - d/2`` would
+    give), and opposite vectors (``d > 1``) score 0.
+    """
+    return min(1.0, max(0.0, 1.0 - distance))
 
 
 class SQLiteVecVectorStore(VectorStore):
@@ -50,7 +55,8 @@ class SQLiteVecVectorStore(VectorStore):
     hold several named collections. Search is exact cosine k-nearest-neighbour
     search; with a metadata filter the result is the exact top-``k`` among the
     matching documents. Scores are cosine distances (lower is closer), and
-    relevance scores are ``1 - distance / 2`` in ``[0, 1]``.
+    relevance scores are the cosine similarity ``1 - distance`` clipped to
+    ``[0, 1]``, as PGVector and Chroma report them.
 
     Setup:
         Install the package with its LangChain extra, plus the ``local`` extra
@@ -157,7 +163,9 @@ class SQLiteVecVectorStore(VectorStore):
         ```
 
         The score is the cosine distance (lower is closer).
-        ``similarity_search_with_relevance_scores`` returns ``1 - distance / 2``.
+        ``similarity_search_with_relevance_scores`` returns the cosine similarity
+        ``1 - distance``, clipped to ``[0, 1]`` (as PGVector and Chroma), so a
+        ``score_threshold`` of 0.5 keeps documents with cosine similarity 0.5 or more.
 
     Async:
         ```python
@@ -609,7 +617,7 @@ class SQLiteVecVectorStore(VectorStore):
         return await run_in_executor(None, self._search, embedding, k, tree)
 
     def _select_relevance_score_fn(self) -> Callable[[float], float]:
-        """Cosine distance ``d`` in ``[0, 2]`` to relevance ``1 - d/2`` in ``[0, 1]``."""
+        """Cosine distance ``d`` in ``[0, 2]`` to relevance ``max(0, 1 - d)`` in ``[0, 1]`` (the cosine similarity)."""
         return cosine_relevance_score
 
     def max_marginal_relevance_search(

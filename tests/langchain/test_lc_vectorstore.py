@@ -13,7 +13,7 @@ import pytest
 from langchain_core.documents import Document
 from langchain_core.embeddings import DeterministicFakeEmbedding, Embeddings
 
-from langchain_sqlitevec import SentenceTransformerEmbeddings, SQLiteVecVectorStore
+from langchain_sqlitevec import SentenceTransformerEmbeddings, SQLiteVecVectorStore, cosine_relevance_score
 from sqlitevec_store import Database, ModelMismatchError, SqliteVecStoreError
 from tests.langchain.conftest import FakeEmbeddings
 
@@ -358,14 +358,19 @@ def test_scores_are_cosine_distances(compass: SQLiteVecVectorStore) -> None:
     assert compass.similarity_search_with_score("north again", k=1)[0][1] == pytest.approx(0.0, abs=1e-6)
 
 
-def test_relevance_scores_are_one_minus_half_distance(compass: SQLiteVecVectorStore) -> None:
+def test_relevance_scores_are_cosine_similarities_clipped_at_zero(compass: SQLiteVecVectorStore) -> None:
     with warnings.catch_warnings():
         warnings.simplefilter("error")  # langchain-core warns on scores outside [0, 1]
         pairs = compass.similarity_search_with_relevance_scores("north", k=4)
-    assert [s for _, s in pairs] == pytest.approx([1.0, 1 - (1 - math.sqrt(0.5)) / 2, 0.5, 0.0], abs=1e-6)
+    # 1 - d as PGVector and Chroma report it: orthogonal ("east") is 0, opposite ("south") clipped to 0.
+    assert [s for _, s in pairs] == pytest.approx([1.0, math.sqrt(0.5), 0.0, 0.0], abs=1e-6)
     assert all(0.0 <= s <= 1.0 for _, s in pairs)
     above = compass.similarity_search_with_relevance_scores("north", k=4, score_threshold=0.6)
     assert [d.id for d, _ in above] == ["n", "ne"]
+    # An orthogonal (unrelated) vector no longer passes a 0.5 threshold (1 - d/2 gave it 0.5).
+    half = compass.as_retriever(search_type="similarity_score_threshold", search_kwargs={"score_threshold": 0.5})
+    assert [d.id for d in half.invoke("north")] == ["n", "ne"]
+    assert cosine_relevance_score(0.25) == pytest.approx(0.75) and cosine_relevance_score(1.7) == 0.0
 
 
 def test_search_by_vector(compass: SQLiteVecVectorStore) -> None:
