@@ -545,6 +545,10 @@ class SQLiteVecVectorStore(VectorStore):
     def _mmr(
         self, vector: Sequence[float], k: int, fetch_k: int, lambda_mult: float, tree: Filter | None
     ) -> list[Document]:
+        # As LangChain's own stores (InMemoryVectorStore): MMR picks among the fetch_k nearest
+        # documents, so fetch_k < k returns fetch_k documents. Bad values reach the core unchanged.
+        if _positive_int(k) and _positive_int(fetch_k):
+            k = min(k, fetch_k)
         hits = self.collection.mmr(vector, k=k, fetch_k=fetch_k, lambda_mult=lambda_mult, filter=tree)
         return [_document(hit) for hit in hits]
 
@@ -633,7 +637,8 @@ class SQLiteVecVectorStore(VectorStore):
 
         Args:
             query: The query text.
-            k: How many documents to return.
+            k: How many documents to return (at most ``fetch_k``, as in
+                LangChain's ``InMemoryVectorStore``).
             fetch_k: How many nearest (matching) documents to choose from.
             lambda_mult: 1 for pure relevance, 0 for maximal diversity.
             filter: A metadata filter in the dict dialect.
@@ -978,6 +983,10 @@ def _document(hit: Hit) -> Document:
 def _parse_filter(spec: Mapping[str, Any] | None) -> Filter | None:
     """The core filter tree of a dict filter (``UnsupportedFilterError`` is a ``ValueError``)."""
     return parse_filter_dict(spec)
+
+
+def _positive_int(value: object) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool) and value >= 1
 
 
 def _reject_unknown(kwargs: Mapping[str, Any], method: str) -> None:

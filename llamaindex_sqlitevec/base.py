@@ -366,7 +366,9 @@ class SQLiteVecVectorStore(BasePydanticVectorStore):
         Keyword Args:
             mmr_threshold: MMR lambda when ``query.mmr_threshold`` is not set
                 (default 0.5: 1 is pure relevance, 0 maximal diversity).
-            mmr_prefetch_k: MMR re-ranks this many nearest nodes.
+            mmr_prefetch_k: MMR re-ranks this many nearest nodes (at least
+                ``similarity_top_k``: MMR returns ``similarity_top_k`` nodes,
+                as LlamaIndex's ``SimpleVectorStore`` does).
             mmr_prefetch_factor: ... or this many times ``similarity_top_k``
                 (default 4; give at most one of the two).
             strict_node_ids: Always restrict to ``query.node_ids`` (see the class

@@ -303,6 +303,22 @@ def test_mmr_mode(store: SQLiteVecVectorStore) -> None:
         store.query(q, mmr_prefetch_factor=0.5)
 
 
+def test_mmr_prefetch_below_top_k_returns_top_k_like_simple_vector_store(store: SQLiteVecVectorStore) -> None:
+    # LlamaIndex's own SimpleVectorStore runs MMR over every node and returns similarity_top_k;
+    # a prefetch smaller than the top k therefore still gives similarity_top_k nodes here.
+    from llama_index.core.vector_stores import SimpleVectorStore
+
+    nodes = [text_node(f"n{i}", i) for i in range(5)]
+    reference = SimpleVectorStore()
+    reference.add([n.model_copy() for n in nodes])
+    store.add(nodes)
+    q = VectorStoreQuery(query_embedding=vec(2), similarity_top_k=5, mode=VectorStoreQueryMode.MMR, mmr_threshold=0.5)
+    expected = reference.query(q, mmr_prefetch_k=2)
+    got = store.query(q, mmr_prefetch_k=2)
+    assert len(got.ids or []) == len(expected.ids or []) == 5
+    assert sorted(got.ids or []) == sorted(expected.ids or [])
+
+
 def test_mmr_respects_filters(store: SQLiteVecVectorStore) -> None:
     store.add([text_node(f"n{i}", i, group=i % 5) for i in range(50)])
     filters = MetadataFilters(filters=[MetadataFilter(key="group", value=3)])
