@@ -14,6 +14,7 @@ __all__ = [
     "InvalidCollectionNameError",
     "InvalidInputError",
     "InvalidInputTypeError",
+    "MissingDependencyError",
     "ModelMismatchError",
     "ReadOnlyError",
     "SchemaError",
@@ -28,6 +29,14 @@ class SqliteVecStoreError(Exception):
 
 class ExtensionLoadError(SqliteVecStoreError):
     """sqlite-vec could not be loaded into the SQLite connection."""
+
+
+class MissingDependencyError(SqliteVecStoreError, ModuleNotFoundError):
+    """An optional dependency is not installed; the message names the extra to install.
+
+    A :class:`ModuleNotFoundError`, so ``except ImportError`` still catches it;
+    ``name`` is the missing module.
+    """
 
 
 class ReadOnlyError(SqliteVecStoreError):
