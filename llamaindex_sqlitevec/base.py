@@ -480,11 +480,15 @@ def _is_tracked_type(hit: Hit) -> bool:
 def _node_to_record(node: BaseNode) -> Record:
     """A core record: user metadata as metadata, LlamaIndex bookkeeping in ``extra``."""
     embedding = node.get_embedding()  # ValueError when the node was not embedded
-    flat = node_to_metadata_dict(node, remove_text=False, flat_metadata=False)
+    # The metadata goes to the core as given, so numpy scalars, dates and datetimes are
+    # stored as the core stores them (pydantic's JSON dump refuses numpy scalars and keeps
+    # each datetime's own offset, so aware datetimes would not compare as strings).
+    metadata = dict(node.metadata)
+    flat = node_to_metadata_dict(node.model_copy(update={"metadata": {}}), remove_text=False, flat_metadata=False)
     content: dict[str, Any] = json.loads(flat[_NODE_CONTENT_KEY])
     # One copy of each thing: the metadata in the record (seen by filters and by
     # LangChain), the text in the record's text, the vector in the vector table.
-    metadata = content.pop("metadata", None) or {}
+    content.pop("metadata", None)
     content.pop("embedding", None)
     if "text" in content:
         content["text"] = ""

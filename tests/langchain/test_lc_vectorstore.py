@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import asyncio
+import copy
+import datetime
+import importlib
 import math
 import sqlite3
 import warnings
@@ -653,3 +656,53 @@ def test_list_and_delete_collections(tmp_path: Path, fake_embeddings: FakeEmbedd
     assert one.similarity_search("x") == []
     one.add_texts(["y"], ids=["y"])
     assert _ids(one.get_by_ids(["y"])) == ["y"]
+
+
+# -- metadata that real data has ----------------------------------------------
+
+
+def test_time_weighted_retriever_metadata_round_trip(fake_embeddings: FakeEmbeddings) -> None:
+    # What langchain's TimeWeightedVectorStoreRetriever does with a vector store: it adds
+    # copies of the documents with datetime "last_accessed_at"/"created_at" and an int
+    # "buffer_idx", then maps search results back to its own memory stream by buffer_idx.
+    store = SQLiteVecVectorStore(fake_embeddings)
+    memory_stream: list[Document] = []
+    now = datetime.datetime.now()
+    for text in ("hello world", "hello foo", "something else"):
+        doc = copy.deepcopy(Document(page_content=text))
+        doc.metadata.update(last_accessed_at=now, created_at=now, buffer_idx=len(memory_stream))
+        memory_stream.append(doc)
+        store.add_documents([doc])
+    found = store.similarity_search_with_relevance_scores("hello world", k=100)
+    by_idx = {d.metadata["buffer_idx"]: memory_stream[d.metadata["buffer_idx"]] for d, _ in found}
+    assert sorted(by_idx) == [0, 1, 2]
+    # The store gives the datetimes back as ISO-8601 strings (the retriever reads its own copies).
+    assert found[0][0].metadata["created_at"] == now.isoformat()
+    assert datetime.datetime.fromisoformat(found[0][0].metadata["last_accessed_at"]) == now
+    # ... and filters on them compare as times.
+    later = now + datetime.timedelta(seconds=1)
+    assert len(store.similarity_search("x", k=10, filter={"created_at": {"$lt": later}})) == 3
+    assert store.similarity_search("x", k=10, filter={"created_at": {"$gt": now}}) == []
+
+
+def test_time_weighted_retriever_end_to_end(fake_embeddings: FakeEmbeddings) -> None:
+    module = None
+    for name in (
+        "langchain_classic.retrievers.time_weighted_retriever",
+        "langchain.retrievers.time_weighted_retriever",
+    ):
+        try:
+            module = importlib.import_module(name)
+            break
+        except ImportError:
+            continue
+    if module is None:
+        pytest.skip("TimeWeightedVectorStoreRetriever (langchain-classic / langchain) is not installed")
+    store = SQLiteVecVectorStore(fake_embeddings)
+    retriever = module.TimeWeightedVectorStoreRetriever(vectorstore=store, decay_rate=0.5, k=2)
+    yesterday = datetime.datetime.now() - datetime.timedelta(days=1)
+    retriever.add_documents([Document(page_content="hello world", metadata={"last_accessed_at": yesterday})])
+    retriever.add_documents([Document(page_content="hello foo")])
+    docs = retriever.invoke("hello world")
+    assert sorted(d.page_content for d in docs) == ["hello foo", "hello world"]
+    assert all(isinstance(d.metadata["last_accessed_at"], datetime.datetime) for d in docs)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime
 import sqlite3
 from pathlib import Path
 from typing import Any
@@ -121,6 +122,19 @@ def test_nodes_round_trip_exactly(store: SQLiteVecVectorStore) -> None:
 
     result = store.query(VectorStoreQuery(query_embedding=vec(1), similarity_top_k=1))
     assert result.nodes is not None and dump(result.nodes[0]) == dump(nodes[0])
+
+
+def test_numpy_and_datetime_metadata_are_stored_as_the_core_stores_them(store: SQLiteVecVectorStore) -> None:
+    plus2 = datetime.timezone(datetime.timedelta(hours=2))
+    at = datetime.datetime(2024, 5, 1, 12, 30, tzinfo=plus2)
+    node = TextNode(id_="a", text="a", embedding=vec(1), metadata={"n": np.int64(3), "at": at, "ok": np.bool_(True)})
+    store.add([node])
+    assert store.get_nodes(["a"])[0].metadata == {"n": 3, "at": "2024-05-01T10:30:00+00:00", "ok": True}
+    # The same string a LangChain or core writer stores, so one filter value matches both.
+    utc_filter = MetadataFilters(
+        filters=[MetadataFilter(key="at", value="2024-05-01T10:00:00+00:00", operator=FilterOperator.GT)]
+    )
+    assert [n.node_id for n in store.get_nodes(filters=utc_filter)] == ["a"]
 
 
 def test_record_holds_user_metadata_only(store: SQLiteVecVectorStore) -> None:
