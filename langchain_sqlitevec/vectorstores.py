@@ -9,6 +9,7 @@ from core :class:`~sqlitevec_store.Hit` objects. All SQL lives in the core.
 from __future__ import annotations
 
 import threading
+import warnings
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from collections.abc import Collection as AbcCollection
 from pathlib import Path
@@ -17,7 +18,7 @@ from typing import Any, ClassVar
 
 from langchain_core.callbacks import AsyncCallbackManagerForRetrieverRun, CallbackManagerForRetrieverRun
 from langchain_core.documents import Document
-from langchain_core.embeddings import Embeddings
+from langchain_core.embeddings import DeterministicFakeEmbedding, Embeddings, FakeEmbeddings
 from langchain_core.runnables.config import run_in_executor
 from langchain_core.vectorstores import VectorStore, VectorStoreRetriever
 from typing_extensions import Self
@@ -28,9 +29,11 @@ from sqlitevec_store import (
     Collection,
     CollectionInfo,
     Database,
+    DimensionMismatchError,
     Filter,
     Hit,
     Record,
+    UncheckedModelWarning,
     parse_filter_dict,
 )
 from sqlitevec_store.records import chunks
@@ -76,7 +79,13 @@ class SQLiteVecVectorStore(VectorStore):
             ``embedding.model_id`` when the embedding has one (as
             :class:`~langchain_sqlitevec.SentenceTransformerEmbeddings` does),
             else ``None``. Reopening a collection with a different named model
-            raises ``ModelMismatchError`` (a ``ValueError``).
+            raises ``ModelMismatchError`` (a ``ValueError``); reopening a
+            collection that records a model with an embedding that has no
+            ``model_id`` warns (``UncheckedModelWarning``, naming the model).
+            An embedding that declares its dimension (this package's
+            embeddings, LangChain's fake ones, langchain-openai's with
+            ``dimensions=``) is checked against the collection's when the store
+            is opened, without embedding anything.
 
     Key init args — client params (at most one of them):
         db_path: str | Path
@@ -255,7 +264,8 @@ class SQLiteVecVectorStore(VectorStore):
             collection_name: The collection to use (created if missing).
             model_id: The embedding model's id to record and check; by default
                 ``embedding.model_id`` if the embedding has one, else ``None``
-                (no check).
+                (no check; an ``UncheckedModelWarning`` when the collection
+                records a model). Pass ``None`` to check nothing, silently.
             index_type: How searches run: ``"flat"`` (exact; the vectors are
                 scanned from a copy in RAM, ~155 MB per 100K vectors of 384
                 dimensions), ``"rescore"`` (approximate: 1-bit codes, then
@@ -268,7 +278,8 @@ class SQLiteVecVectorStore(VectorStore):
             ValueError: More than one of ``db_path``, ``connection`` and
                 ``database``; a bad collection name or ``index_type``; or the
                 collection was built with another embedding model
-                (``ModelMismatchError``).
+                (``ModelMismatchError``) or holds vectors of another dimension
+                than the embedding declares (``DimensionMismatchError``).
             TypeError: An argument of the wrong type.
 
         """
@@ -302,6 +313,7 @@ class SQLiteVecVectorStore(VectorStore):
             self._db = Database(":memory:" if db_path is None else db_path)
             self._owns_db = True
 
+        model_id_defaulted = model_id is ...
         if model_id is ...:
             found = getattr(embedding, "model_id", None)
             model_id = found if isinstance(found, str) else None
@@ -316,6 +328,7 @@ class SQLiteVecVectorStore(VectorStore):
         self._collection: Collection | None = None
         try:
             self._collection = self._open_collection()
+            self._check_embedding(self._collection, warn_unchecked=model_id_defaulted)
         except BaseException:
             self.close()
             raise
@@ -327,6 +340,30 @@ class SQLiteVecVectorStore(VectorStore):
         return self._db.collection(
             self._collection_name, model_id=self._model_id, index_type=self._index_type, oversample=self._oversample
         )
+
+    def _check_embedding(self, collection: Collection, *, warn_unchecked: bool) -> None:
+        """Refuse an embedding of another dimension; warn when the recorded model cannot be checked.
+
+        Embeds nothing: the dimension is the one the embedding declares (see
+        :func:`_declared_dimension`); an embedding that declares none is only
+        checked at its first vectors.
+        """
+        info = collection.info()
+        declared = _declared_dimension(self._embedding)
+        if info.dimension is not None and declared is not None and declared != info.dimension:
+            raise DimensionMismatchError(
+                f"Collection {info.name!r} holds {info.dimension}-dimensional vectors "
+                f"(model {info.model_id or 'not recorded'}), but {type(self._embedding).__name__} "
+                f"makes {declared}-dimensional ones. Use the collection's model, or another collection."
+            )
+        if warn_unchecked and self._model_id is None and info.model_id is not None:
+            warnings.warn(
+                f"Collection {info.name!r} was built with the embedding model {info.model_id!r}, but "
+                f"{type(self._embedding).__name__} has no model_id, so it cannot be checked against it. "
+                f"Pass model_id={info.model_id!r} if it is that model (or model_id=None to silence this).",
+                UncheckedModelWarning,
+                stacklevel=3,
+            )
 
     @property
     def collection(self) -> Collection:
@@ -983,6 +1020,23 @@ def _document(hit: Hit) -> Document:
 def _parse_filter(spec: Mapping[str, Any] | None) -> Filter | None:
     """The core filter tree of a dict filter (``UnsupportedFilterError`` is a ``ValueError``)."""
     return parse_filter_dict(spec)
+
+
+def _declared_dimension(embedding: Embeddings) -> int | None:
+    """The vector dimension an embedding declares without being called, or ``None``.
+
+    Only sources known to be reliable: our embeddings' ``known_dimension``,
+    LangChain's fake embeddings' ``size``, and ``dimensions`` of langchain-openai
+    embeddings when set (the size the API is asked to return).
+    """
+    value: object = None
+    if isinstance(getattr(type(embedding), "known_dimension", None), property):
+        value = getattr(embedding, "known_dimension", None)
+    elif isinstance(embedding, (FakeEmbeddings, DeterministicFakeEmbedding)):
+        value = embedding.size
+    elif type(embedding).__module__.startswith("langchain_openai."):
+        value = getattr(embedding, "dimensions", None)
+    return value if isinstance(value, int) and _positive_int(value) else None
 
 
 def _positive_int(value: object) -> bool:

@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import json
 import os
+import warnings
 from collections.abc import Sequence
 from typing import Any
 
@@ -45,6 +46,7 @@ from sqlitevec_store import (
     InvalidInputError,
     Op,
     Record,
+    UncheckedModelWarning,
 )
 
 from .filters import metadata_filters_to_core, restrict
@@ -130,7 +132,9 @@ class SQLiteVecVectorStore(BasePydanticVectorStore):
             (when the collection is created, or on the first write to a
             collection that has none); opening a collection recorded with
             another model raises :class:`~sqlitevec_store.ModelMismatchError`.
-            ``None`` records and checks nothing.
+            ``None`` records and checks nothing; opening a collection that
+            records a model with ``None`` warns once
+            (:class:`~sqlitevec_store.UncheckedModelWarning`), naming the model.
         connection: An open ``sqlite3``/``sqlean`` connection to use instead of
             ``db_path`` (it is not closed by :meth:`close`). Async methods need
             one opened with ``check_same_thread=False``.
@@ -231,10 +235,18 @@ class SQLiteVecVectorStore(BasePydanticVectorStore):
         collection = db.collection(
             name, model_id=self.model_id, create=False, index_type=self.index_type, oversample=self.oversample
         )
-        dimension = collection.dimension
-        if self.embed_dim is not None and dimension is not None and dimension != self.embed_dim:
+        info = collection.info()
+        if self.embed_dim is not None and info.dimension is not None and info.dimension != self.embed_dim:
             raise DimensionMismatchError(
-                f"Collection {collection.name!r} holds {dimension}-dimensional vectors, not embed_dim={self.embed_dim}"
+                f"Collection {info.name!r} holds {info.dimension}-dimensional vectors, not embed_dim={self.embed_dim}"
+            )
+        if self.model_id is None and info.model_id is not None:
+            warnings.warn(
+                f"Collection {info.name!r} was built with the embedding model {info.model_id!r}, but this "
+                "store was opened without model_id, so the embed model cannot be checked against it. "
+                f"Pass model_id={info.model_id!r} (e.g. SentenceTransformerEmbedding().model_id) if it is that model.",
+                UncheckedModelWarning,
+                stacklevel=3,
             )
         return collection
 

@@ -22,6 +22,7 @@ from .errors import (
     ReadOnlyError,
     SchemaError,
     SqliteVecStoreError,
+    UncheckedModelWarning,
     UnsupportedFilterError,
 )
 from .filters import And, Comparison, Filter, Not, Op, Or, compile_filter, parse_filter_dict
@@ -64,6 +65,7 @@ __all__ = [
     "SchemaError",
     "SentenceTransformerEmbedder",
     "SqliteVecStoreError",
+    "UncheckedModelWarning",
     "UnsupportedFilterError",
     "__version__",
     "available_index_types",

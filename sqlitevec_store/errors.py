@@ -19,6 +19,7 @@ __all__ = [
     "ReadOnlyError",
     "SchemaError",
     "SqliteVecStoreError",
+    "UncheckedModelWarning",
     "UnsupportedFilterError",
 ]
 
@@ -77,3 +78,7 @@ class ModelMismatchError(InvalidInputError):
 
 class UnsupportedFilterError(InvalidInputError):
     """A filter uses an unknown operator, a bad key or a value it cannot compare."""
+
+
+class UncheckedModelWarning(UserWarning):
+    """A collection records its embedding model, but the store was opened without a model id to check."""

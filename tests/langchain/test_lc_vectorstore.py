@@ -6,6 +6,7 @@ import asyncio
 import copy
 import datetime
 import importlib
+import json
 import math
 import sqlite3
 import warnings
@@ -18,7 +19,13 @@ from langchain_core.embeddings import DeterministicFakeEmbedding, Embeddings
 from langchain_core.vectorstores import InMemoryVectorStore
 
 from langchain_sqlitevec import SentenceTransformerEmbeddings, SQLiteVecVectorStore, cosine_relevance_score
-from sqlitevec_store import Database, ModelMismatchError, SqliteVecStoreError
+from sqlitevec_store import (
+    Database,
+    DimensionMismatchError,
+    ModelMismatchError,
+    SqliteVecStoreError,
+    UncheckedModelWarning,
+)
 from tests.langchain.conftest import FakeEmbeddings
 
 
@@ -174,6 +181,64 @@ def test_model_id_recorded_by_first_named_writer(tmp_path: Path) -> None:
     store.close()
     with pytest.raises(ModelMismatchError):
         SQLiteVecVectorStore(FakeEmbeddings(model_id="tests/fake-b"), db_path=path)
+
+
+def test_an_embedding_without_model_id_on_a_recorded_collection_warns_once(tmp_path: Path) -> None:
+    path = tmp_path / "models.db"
+    SQLiteVecVectorStore(FakeEmbeddings(model_id="tests/fake-a"), db_path=path).close()
+    with pytest.warns(UncheckedModelWarning, match=r"'tests/fake-a'.*FakeEmbeddings has no model_id") as caught:
+        store = SQLiteVecVectorStore(FakeEmbeddings(), db_path=path)
+    assert len(caught) == 1
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        store.add_texts(["x"])  # no second warning from the same store
+        store.similarity_search("x", k=1)
+        # Explicitly unchecked, the same model named, or a collection without a model: silent.
+        SQLiteVecVectorStore(FakeEmbeddings(), db_path=path, model_id=None).close()
+        SQLiteVecVectorStore(FakeEmbeddings(), db_path=path, model_id="tests/fake-a").close()
+        SQLiteVecVectorStore(FakeEmbeddings(), db_path=path, collection_name="other").close()
+        SQLiteVecVectorStore(FakeEmbeddings(), db_path=path, collection_name="other").close()
+
+
+def test_a_declared_dimension_is_checked_when_the_store_opens(tmp_path: Path) -> None:
+    path = tmp_path / "dims.db"
+    store = SQLiteVecVectorStore(DeterministicFakeEmbedding(size=8), db_path=path)
+    store.add_texts(["x"])
+    store.close()
+    wide = DeterministicFakeEmbedding(size=16)
+    with pytest.raises(DimensionMismatchError, match=r"8-dimensional.*DeterministicFakeEmbedding makes 16") as info:
+        SQLiteVecVectorStore(wide, db_path=path)
+    assert isinstance(info.value, ValueError)
+    # An embedding that declares nothing is checked at its first vectors, as before.
+    silent = SQLiteVecVectorStore(FakeEmbeddings(dimension=16), db_path=path)
+    with pytest.raises(DimensionMismatchError):
+        silent.add_texts(["y"])
+    silent.close()
+    # A new (empty) collection takes any dimension.
+    SQLiteVecVectorStore(wide, db_path=path, collection_name="wide").close()
+
+
+def test_our_embeddings_declare_their_dimension_without_loading(tmp_path: Path) -> None:
+    # A local sentence-transformers directory declaring 768 dimensions (never loaded).
+    model = tmp_path / "mpnet-like"
+    (model / "1_Pooling").mkdir(parents=True)
+    modules = [
+        {"idx": 0, "name": "0", "path": "", "type": "sentence_transformers.models.Transformer"},
+        {"idx": 1, "name": "1", "path": "1_Pooling", "type": "sentence_transformers.models.Pooling"},
+    ]
+    (model / "modules.json").write_text(json.dumps(modules), encoding="utf-8")
+    pooling = {"word_embedding_dimension": 768, "pooling_mode_mean_tokens": True, "pooling_mode_cls_token": False}
+    (model / "1_Pooling" / "config.json").write_text(json.dumps(pooling), encoding="utf-8")
+    embeddings = SentenceTransformerEmbeddings(model_name=str(model))
+    assert embeddings.known_dimension == 768
+    assert SentenceTransformerEmbeddings(model_name="BAAI/bge-small-en-v1.5").known_dimension is None
+    path = tmp_path / "d.db"
+    store = SQLiteVecVectorStore(TableEmbeddings({"x": [1.0] * 384}), db_path=path)
+    store.add_texts(["x"])
+    store.close()
+    with pytest.raises(DimensionMismatchError, match=r"384-dimensional.*768"):
+        SQLiteVecVectorStore(embeddings, db_path=path)
+    assert embeddings._embedder is None
 
 
 # -- adding -------------------------------------------------------------------

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime
 import sqlite3
+import warnings
 from pathlib import Path
 from typing import Any
 
@@ -33,6 +34,7 @@ from sqlitevec_store import (
     DimensionMismatchError,
     ModelMismatchError,
     Record,
+    UncheckedModelWarning,
     maximal_marginal_relevance,
 )
 
@@ -395,6 +397,18 @@ def test_serialization_round_trip(tmp_path: Path) -> None:
     assert store.stores_text is True and store.flat_metadata is False
 
 
+def test_opening_a_recorded_collection_without_model_id_warns(tmp_path: Path) -> None:
+    path = tmp_path / "li.db"
+    SQLiteVecVectorStore(path, model_id="org/model-a").close()
+    with pytest.warns(UncheckedModelWarning, match="'org/model-a'") as caught:
+        SQLiteVecVectorStore(path).close()
+    assert len(caught) == 1
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        SQLiteVecVectorStore(path, model_id="org/model-a").close()
+        SQLiteVecVectorStore(path, collection_name="fresh").close()
+
+
 def test_model_id_is_recorded_and_checked(tmp_path: Path) -> None:
     path = tmp_path / "li.db"
     store = SQLiteVecVectorStore(path, model_id="org/model-a")
@@ -404,7 +418,8 @@ def test_model_id_is_recorded_and_checked(tmp_path: Path) -> None:
     with pytest.raises(ModelMismatchError, match="model-a"):
         SQLiteVecVectorStore(path, model_id="org/model-b")
     assert SQLiteVecVectorStore(path, model_id="org/model-a").get_nodes()[0].node_id == "a"
-    assert SQLiteVecVectorStore(path).get_nodes()[0].node_id == "a"  # no model given: not checked
+    with pytest.warns(UncheckedModelWarning):  # no model given: not checked, and said so
+        assert SQLiteVecVectorStore(path).get_nodes()[0].node_id == "a"
 
 
 def test_model_id_recorded_on_first_write_of_an_unnamed_collection(tmp_path: Path) -> None:
