@@ -48,6 +48,7 @@ from sqlitevec_store import (
     Record,
     UncheckedModelWarning,
 )
+from sqlitevec_store.records import json_scalar
 
 from .filters import metadata_filters_to_core, restrict
 
@@ -492,15 +493,16 @@ def _is_tracked_type(hit: Hit) -> bool:
 def _node_to_record(node: BaseNode) -> Record:
     """A core record: user metadata as metadata, LlamaIndex bookkeeping in ``extra``."""
     embedding = node.get_embedding()  # ValueError when the node was not embedded
-    # The metadata goes to the core as given, so numpy scalars, dates and datetimes are
-    # stored as the core stores them (pydantic's JSON dump refuses numpy scalars and keeps
-    # each datetime's own offset, so aware datetimes would not compare as strings).
-    metadata = dict(node.metadata)
-    flat = node_to_metadata_dict(node.model_copy(update={"metadata": {}}), remove_text=False, flat_metadata=False)
+    # numpy scalars, dates and datetimes take the core's JSON form first (pydantic's JSON
+    # dump refuses numpy scalars and keeps each datetime's own offset, so aware datetimes
+    # would not compare as strings); anything else pydantic can dump is kept as before.
+    if node.metadata:
+        node = node.model_copy(update={"metadata": _json_form(node.metadata)})
+    flat = node_to_metadata_dict(node, remove_text=False, flat_metadata=False)
     content: dict[str, Any] = json.loads(flat[_NODE_CONTENT_KEY])
     # One copy of each thing: the metadata in the record (seen by filters and by
     # LangChain), the text in the record's text, the vector in the vector table.
-    content.pop("metadata", None)
+    metadata = content.pop("metadata", None) or {}
     content.pop("embedding", None)
     if "text" in content:
         content["text"] = ""
@@ -515,6 +517,15 @@ def _node_to_record(node: BaseNode) -> Record:
         doc_id=node.ref_doc_id,
         extra={_NODE_CONTENT_KEY: content, _NODE_TYPE_KEY: flat[_NODE_TYPE_KEY]},
     )
+
+
+def _json_form(value: Any) -> Any:
+    """``value`` with numpy scalars, dates and datetimes (at any depth) in the core's JSON form."""
+    if isinstance(value, dict):
+        return {key: _json_form(item) for key, item in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_json_form(item) for item in value]
+    return json_scalar(value)
 
 
 def _hit_to_node(hit: Hit) -> BaseNode:

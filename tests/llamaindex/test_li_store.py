@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime
 import sqlite3
+import uuid
 import warnings
 from pathlib import Path
 from typing import Any
@@ -129,9 +130,16 @@ def test_nodes_round_trip_exactly(store: SQLiteVecVectorStore) -> None:
 def test_numpy_and_datetime_metadata_are_stored_as_the_core_stores_them(store: SQLiteVecVectorStore) -> None:
     plus2 = datetime.timezone(datetime.timedelta(hours=2))
     at = datetime.datetime(2024, 5, 1, 12, 30, tzinfo=plus2)
-    node = TextNode(id_="a", text="a", embedding=vec(1), metadata={"n": np.int64(3), "at": at, "ok": np.bool_(True)})
-    store.add([node])
-    assert store.get_nodes(["a"])[0].metadata == {"n": 3, "at": "2024-05-01T10:30:00+00:00", "ok": True}
+    tag = uuid.UUID(int=7)  # other values pydantic can dump keep working as before
+    meta = {"n": np.int64(3), "at": at, "ok": np.bool_(True), "days": [datetime.date(2024, 5, 2)], "tag": tag}
+    store.add([TextNode(id_="a", text="a", embedding=vec(1), metadata=meta)])
+    assert store.get_nodes(["a"])[0].metadata == {
+        "n": 3,
+        "at": "2024-05-01T10:30:00+00:00",
+        "ok": True,
+        "days": ["2024-05-02"],
+        "tag": str(tag),
+    }
     # The same string a LangChain or core writer stores, so one filter value matches both.
     utc_filter = MetadataFilters(
         filters=[MetadataFilter(key="at", value="2024-05-01T10:00:00+00:00", operator=FilterOperator.GT)]
