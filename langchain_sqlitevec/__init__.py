@@ -15,6 +15,18 @@ from __future__ import annotations
 
 from importlib.metadata import PackageNotFoundError, version
 
+from sqlitevec_store.errors import MissingDependencyError
+
+try:
+    import langchain_core  # noqa: F401  (checked first, so a missing extra is named)
+except ModuleNotFoundError as exc:
+    if exc.name is None or exc.name.partition(".")[0] != "langchain_core":
+        raise
+    raise MissingDependencyError(
+        'langchain_sqlitevec needs LangChain (langchain-core): pip install "sqlitevec-store[langchain]"',
+        name=exc.name,
+    ) from exc
+
 from .embeddings import SentenceTransformerEmbeddings
 from .translator import SQLiteVecTranslator
 from .vectorstores import SQLiteVecRetriever, SQLiteVecVectorStore, cosine_relevance_score

@@ -95,19 +95,28 @@ class SentenceTransformerEmbeddings(BaseModel, Embeddings):
         if self._embedder is None:
             with self._lock:
                 if self._embedder is None:
-                    model_kwargs = dict(self.model_kwargs)
-                    device = model_kwargs.pop("device", None)
-                    self._embedder = SentenceTransformerEmbedder(
-                        self.model_name,
-                        device=device,
-                        show_progress=self.show_progress,
-                        model_kwargs=model_kwargs,
-                        encode_kwargs=self.encode_kwargs,
-                        query_encode_kwargs=self.query_encode_kwargs,
-                        backend=self.backend,
-                        query_cache_size=self.query_cache_size,
-                    )
+                    self._embedder = self._new_embedder()
         return self._embedder
+
+    def _new_embedder(self) -> SentenceTransformerEmbedder:
+        model_kwargs = dict(self.model_kwargs)
+        device = model_kwargs.pop("device", None)
+        return SentenceTransformerEmbedder(
+            self.model_name,
+            device=device,
+            show_progress=self.show_progress,
+            model_kwargs=model_kwargs,
+            encode_kwargs=self.encode_kwargs,
+            query_encode_kwargs=self.query_encode_kwargs,
+            backend=self.backend,
+            query_cache_size=self.query_cache_size,
+        )
+
+    @property
+    def known_dimension(self) -> int | None:
+        """The vector dimension if known without loading the model (see the core embedder), else ``None``."""
+        embedder = self._embedder if self._embedder is not None else self._new_embedder()
+        return embedder.known_dimension
 
     def embed_documents(self, texts: list[str]) -> list[list[float]]:
         """Embed documents.

@@ -9,6 +9,7 @@ from core :class:`~sqlitevec_store.Hit` objects. All SQL lives in the core.
 from __future__ import annotations
 
 import threading
+import warnings
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from collections.abc import Collection as AbcCollection
 from pathlib import Path
@@ -17,7 +18,7 @@ from typing import Any, ClassVar
 
 from langchain_core.callbacks import AsyncCallbackManagerForRetrieverRun, CallbackManagerForRetrieverRun
 from langchain_core.documents import Document
-from langchain_core.embeddings import Embeddings
+from langchain_core.embeddings import DeterministicFakeEmbedding, Embeddings, FakeEmbeddings
 from langchain_core.runnables.config import run_in_executor
 from langchain_core.vectorstores import VectorStore, VectorStoreRetriever
 from typing_extensions import Self
@@ -28,9 +29,11 @@ from sqlitevec_store import (
     Collection,
     CollectionInfo,
     Database,
+    DimensionMismatchError,
     Filter,
     Hit,
     Record,
+    UncheckedModelWarning,
     parse_filter_dict,
 )
 from sqlitevec_store.progress import Progress
@@ -43,8 +46,13 @@ _PROGRESS_BATCH_SIZE = 64
 
 
 def cosine_relevance_score(distance: float) -> float:
-    """Map a cosine distance in ``[0, 2]`` to a relevance score in ``[0, 1]`` (``1 - d/2``)."""
-    return min(1.0, max(0.0, 1.0 - distance / 2.0))
+    """Map a cosine distance ``d`` in ``[0, 2]`` to the cosine similarity ``1 - d``, clipped to ``[0, 1]``.
+
+    The relevance PGVector and Chroma report, so a ``score_threshold`` carries
+    over: unrelated texts score near 0 (not near 0.5, as ``1 - d/2`` would
+    give), and opposite vectors (``d > 1``) score 0.
+    """
+    return min(1.0, max(0.0, 1.0 - distance))
 
 
 class SQLiteVecVectorStore(VectorStore):
@@ -54,7 +62,8 @@ class SQLiteVecVectorStore(VectorStore):
     hold several named collections. Search is exact cosine k-nearest-neighbour
     search; with a metadata filter the result is the exact top-``k`` among the
     matching documents. Scores are cosine distances (lower is closer), and
-    relevance scores are ``1 - distance / 2`` in ``[0, 1]``.
+    relevance scores are the cosine similarity ``1 - distance`` clipped to
+    ``[0, 1]``, as PGVector and Chroma report them.
 
     Setup:
         Install the package with its LangChain extra, plus the ``local`` extra
@@ -74,7 +83,13 @@ class SQLiteVecVectorStore(VectorStore):
             ``embedding.model_id`` when the embedding has one (as
             :class:`~langchain_sqlitevec.SentenceTransformerEmbeddings` does),
             else ``None``. Reopening a collection with a different named model
-            raises ``ModelMismatchError`` (a ``ValueError``).
+            raises ``ModelMismatchError`` (a ``ValueError``); reopening a
+            collection that records a model with an embedding that has no
+            ``model_id`` warns (``UncheckedModelWarning``, naming the model).
+            An embedding that declares its dimension (this package's
+            embeddings, LangChain's fake ones, langchain-openai's with
+            ``dimensions=``) is checked against the collection's when the store
+            is opened, without embedding anything.
 
     Key init args — client params (at most one of them):
         db_path: str | Path
@@ -161,7 +176,9 @@ class SQLiteVecVectorStore(VectorStore):
         ```
 
         The score is the cosine distance (lower is closer).
-        ``similarity_search_with_relevance_scores`` returns ``1 - distance / 2``.
+        ``similarity_search_with_relevance_scores`` returns the cosine similarity
+        ``1 - distance``, clipped to ``[0, 1]`` (as PGVector and Chroma), so a
+        ``score_threshold`` of 0.5 keeps documents with cosine similarity 0.5 or more.
 
     Async:
         ```python
@@ -252,7 +269,8 @@ class SQLiteVecVectorStore(VectorStore):
             collection_name: The collection to use (created if missing).
             model_id: The embedding model's id to record and check; by default
                 ``embedding.model_id`` if the embedding has one, else ``None``
-                (no check).
+                (no check; an ``UncheckedModelWarning`` when the collection
+                records a model). Pass ``None`` to check nothing, silently.
             index_type: How searches run: ``"flat"`` (exact; the vectors are
                 scanned from a copy in RAM, ~155 MB per 100K vectors of 384
                 dimensions), ``"rescore"`` (approximate: 1-bit codes, then
@@ -267,7 +285,8 @@ class SQLiteVecVectorStore(VectorStore):
             ValueError: More than one of ``db_path``, ``connection`` and
                 ``database``; a bad collection name or ``index_type``; or the
                 collection was built with another embedding model
-                (``ModelMismatchError``).
+                (``ModelMismatchError``) or holds vectors of another dimension
+                than the embedding declares (``DimensionMismatchError``).
             TypeError: An argument of the wrong type.
 
         """
@@ -302,6 +321,7 @@ class SQLiteVecVectorStore(VectorStore):
             self._db = Database(":memory:" if db_path is None else db_path)
             self._owns_db = True
 
+        model_id_defaulted = model_id is ...
         if model_id is ...:
             found = getattr(embedding, "model_id", None)
             model_id = found if isinstance(found, str) else None
@@ -316,6 +336,7 @@ class SQLiteVecVectorStore(VectorStore):
         self._collection: Collection | None = None
         try:
             self._collection = self._open_collection()
+            self._check_embedding(self._collection, warn_unchecked=model_id_defaulted)
         except BaseException:
             self.close()
             raise
@@ -327,6 +348,30 @@ class SQLiteVecVectorStore(VectorStore):
         return self._db.collection(
             self._collection_name, model_id=self._model_id, index_type=self._index_type, oversample=self._oversample
         )
+
+    def _check_embedding(self, collection: Collection, *, warn_unchecked: bool) -> None:
+        """Refuse an embedding of another dimension; warn when the recorded model cannot be checked.
+
+        Embeds nothing: the dimension is the one the embedding declares (see
+        :func:`_declared_dimension`); an embedding that declares none is only
+        checked at its first vectors.
+        """
+        info = collection.info()
+        declared = _declared_dimension(self._embedding)
+        if info.dimension is not None and declared is not None and declared != info.dimension:
+            raise DimensionMismatchError(
+                f"Collection {info.name!r} holds {info.dimension}-dimensional vectors "
+                f"(model {info.model_id or 'not recorded'}), but {type(self._embedding).__name__} "
+                f"makes {declared}-dimensional ones. Use the collection's model, or another collection."
+            )
+        if warn_unchecked and self._model_id is None and info.model_id is not None:
+            warnings.warn(
+                f"Collection {info.name!r} was built with the embedding model {info.model_id!r}, but "
+                f"{type(self._embedding).__name__} has no model_id, so it cannot be checked against it. "
+                f"Pass model_id={info.model_id!r} if it is that model (or model_id=None to silence this).",
+                UncheckedModelWarning,
+                stacklevel=3,
+            )
 
     @property
     def collection(self) -> Collection:
@@ -558,6 +603,10 @@ class SQLiteVecVectorStore(VectorStore):
     def _mmr(
         self, vector: Sequence[float], k: int, fetch_k: int, lambda_mult: float, tree: Filter | None
     ) -> list[Document]:
+        # As LangChain's own stores (InMemoryVectorStore): MMR picks among the fetch_k nearest
+        # documents, so fetch_k < k returns fetch_k documents. Bad values reach the core unchanged.
+        if _positive_int(k) and _positive_int(fetch_k):
+            k = min(k, fetch_k)
         hits = self.collection.mmr(vector, k=k, fetch_k=fetch_k, lambda_mult=lambda_mult, filter=tree)
         return [_document(hit) for hit in hits]
 
@@ -630,7 +679,7 @@ class SQLiteVecVectorStore(VectorStore):
         return await run_in_executor(None, self._search, embedding, k, tree)
 
     def _select_relevance_score_fn(self) -> Callable[[float], float]:
-        """Cosine distance ``d`` in ``[0, 2]`` to relevance ``1 - d/2`` in ``[0, 1]``."""
+        """Cosine distance ``d`` in ``[0, 2]`` to relevance ``max(0, 1 - d)`` in ``[0, 1]`` (the cosine similarity)."""
         return cosine_relevance_score
 
     def max_marginal_relevance_search(
@@ -646,7 +695,8 @@ class SQLiteVecVectorStore(VectorStore):
 
         Args:
             query: The query text.
-            k: How many documents to return.
+            k: How many documents to return (at most ``fetch_k``, as in
+                LangChain's ``InMemoryVectorStore``).
             fetch_k: How many nearest (matching) documents to choose from.
             lambda_mult: 1 for pure relevance, 0 for maximal diversity.
             filter: A metadata filter in the dict dialect.
@@ -993,6 +1043,27 @@ def _document(hit: Hit) -> Document:
 def _parse_filter(spec: Mapping[str, Any] | None) -> Filter | None:
     """The core filter tree of a dict filter (``UnsupportedFilterError`` is a ``ValueError``)."""
     return parse_filter_dict(spec)
+
+
+def _declared_dimension(embedding: Embeddings) -> int | None:
+    """The vector dimension an embedding declares without being called, or ``None``.
+
+    Only sources known to be reliable: our embeddings' ``known_dimension``,
+    LangChain's fake embeddings' ``size``, and ``dimensions`` of langchain-openai
+    embeddings when set (the size the API is asked to return).
+    """
+    value: object = None
+    if isinstance(getattr(type(embedding), "known_dimension", None), property):
+        value = getattr(embedding, "known_dimension", None)
+    elif isinstance(embedding, (FakeEmbeddings, DeterministicFakeEmbedding)):
+        value = embedding.size
+    elif type(embedding).__module__.startswith("langchain_openai."):
+        value = getattr(embedding, "dimensions", None)
+    return value if isinstance(value, int) and _positive_int(value) else None
+
+
+def _positive_int(value: object) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool) and value >= 1
 
 
 def _reject_unknown(kwargs: Mapping[str, Any], method: str) -> None:

@@ -9,6 +9,18 @@ from __future__ import annotations
 
 from importlib.metadata import PackageNotFoundError, version
 
+from sqlitevec_store.errors import MissingDependencyError
+
+try:
+    import llama_index.core  # noqa: F401  (checked first, so a missing extra is named)
+except ModuleNotFoundError as exc:
+    if exc.name not in ("llama_index", "llama_index.core"):
+        raise
+    raise MissingDependencyError(
+        'llamaindex_sqlitevec needs LlamaIndex (llama-index-core): pip install "sqlitevec-store[llamaindex]"',
+        name=exc.name,
+    ) from exc
+
 from .base import SQLiteVecVectorStore
 from .embeddings import SentenceTransformerEmbedding
 

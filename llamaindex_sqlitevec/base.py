@@ -12,6 +12,7 @@ import asyncio
 import json
 import math
 import os
+import warnings
 from collections.abc import Sequence
 from typing import Any
 
@@ -46,8 +47,9 @@ from sqlitevec_store import (
     InvalidInputError,
     Op,
     Record,
+    UncheckedModelWarning,
 )
-from sqlitevec_store.records import MAX_COUNT, check_count
+from sqlitevec_store.records import MAX_COUNT, check_count, json_scalar
 
 from .filters import metadata_filters_to_core, restrict
 
@@ -132,7 +134,9 @@ class SQLiteVecVectorStore(BasePydanticVectorStore):
             (when the collection is created, or on the first write to a
             collection that has none); opening a collection recorded with
             another model raises :class:`~sqlitevec_store.ModelMismatchError`.
-            ``None`` records and checks nothing.
+            ``None`` records and checks nothing; opening a collection that
+            records a model with ``None`` warns once
+            (:class:`~sqlitevec_store.UncheckedModelWarning`), naming the model.
         connection: An open ``sqlite3``/``sqlean`` connection to use instead of
             ``db_path`` (it is not closed by :meth:`close`). Async methods need
             one opened with ``check_same_thread=False``.
@@ -233,10 +237,18 @@ class SQLiteVecVectorStore(BasePydanticVectorStore):
         collection = db.collection(
             name, model_id=self.model_id, create=False, index_type=self.index_type, oversample=self.oversample
         )
-        dimension = collection.dimension
-        if self.embed_dim is not None and dimension is not None and dimension != self.embed_dim:
+        info = collection.info()
+        if self.embed_dim is not None and info.dimension is not None and info.dimension != self.embed_dim:
             raise DimensionMismatchError(
-                f"Collection {collection.name!r} holds {dimension}-dimensional vectors, not embed_dim={self.embed_dim}"
+                f"Collection {info.name!r} holds {info.dimension}-dimensional vectors, not embed_dim={self.embed_dim}"
+            )
+        if self.model_id is None and info.model_id is not None:
+            warnings.warn(
+                f"Collection {info.name!r} was built with the embedding model {info.model_id!r}, but this "
+                "store was opened without model_id, so the embed model cannot be checked against it. "
+                f"Pass model_id={info.model_id!r} (e.g. SentenceTransformerEmbedding().model_id) if it is that model.",
+                UncheckedModelWarning,
+                stacklevel=3,
             )
         return collection
 
@@ -368,7 +380,9 @@ class SQLiteVecVectorStore(BasePydanticVectorStore):
         Keyword Args:
             mmr_threshold: MMR lambda when ``query.mmr_threshold`` is not set
                 (default 0.5: 1 is pure relevance, 0 maximal diversity).
-            mmr_prefetch_k: MMR re-ranks this many nearest nodes.
+            mmr_prefetch_k: MMR re-ranks this many nearest nodes (at least
+                ``similarity_top_k``: MMR returns ``similarity_top_k`` nodes,
+                as LlamaIndex's ``SimpleVectorStore`` does).
             mmr_prefetch_factor: ... or this many times ``similarity_top_k``
                 (default 4; give at most one of the two).
             strict_node_ids: Always restrict to ``query.node_ids`` (see the class
@@ -480,6 +494,11 @@ def _is_tracked_type(hit: Hit) -> bool:
 def _node_to_record(node: BaseNode) -> Record:
     """A core record: user metadata as metadata, LlamaIndex bookkeeping in ``extra``."""
     embedding = node.get_embedding()  # ValueError when the node was not embedded
+    # numpy scalars, dates and datetimes take the core's JSON form first (pydantic's JSON
+    # dump refuses numpy scalars and keeps each datetime's own offset, so aware datetimes
+    # would not compare as strings); anything else pydantic can dump is kept as before.
+    if node.metadata:
+        node = node.model_copy(update={"metadata": _json_form(node.metadata)})
     flat = node_to_metadata_dict(node, remove_text=False, flat_metadata=False)
     content: dict[str, Any] = json.loads(flat[_NODE_CONTENT_KEY])
     # One copy of each thing: the metadata in the record (seen by filters and by
@@ -499,6 +518,15 @@ def _node_to_record(node: BaseNode) -> Record:
         doc_id=node.ref_doc_id,
         extra={_NODE_CONTENT_KEY: content, _NODE_TYPE_KEY: flat[_NODE_TYPE_KEY]},
     )
+
+
+def _json_form(value: Any) -> Any:
+    """``value`` with numpy scalars, dates and datetimes (at any depth) in the core's JSON form."""
+    if isinstance(value, dict):
+        return {key: _json_form(item) for key, item in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_json_form(item) for item in value]
+    return json_scalar(value)
 
 
 def _hit_to_node(hit: Hit) -> BaseNode:

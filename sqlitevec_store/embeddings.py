@@ -169,6 +169,38 @@ def bundled_model_path() -> Path | None:
     return path if (path / "modules.json").is_file() else None
 
 
+def configured_dimension(directory: str | os.PathLike[str]) -> int | None:
+    """The output dimension a local sentence-transformers model directory declares, read from its files.
+
+    Follows ``modules.json``: a ``Pooling`` module gives ``word_embedding_dimension``
+    times the number of pooling modes it concatenates, a ``Dense`` module its
+    ``out_features``; ``Transformer`` and ``Normalize`` keep the dimension.
+    Returns ``None`` (unknown) for anything else, so a model with custom
+    modules is never reported with a wrong dimension. Loads no model.
+    """
+    root = Path(directory)
+    try:
+        modules = json.loads((root / "modules.json").read_text(encoding="utf-8"))
+        dimension: int | None = None
+        for module in modules:
+            kind = str(module["type"]).rsplit(".", 1)[-1]
+            if kind in ("Transformer", "Normalize"):
+                continue
+            if kind not in ("Pooling", "Dense"):
+                return None
+            config = json.loads((root / module["path"] / "config.json").read_text(encoding="utf-8"))
+            if kind == "Dense":
+                dimension = int(config["out_features"])
+                continue
+            modes = sum(1 for key, on in config.items() if key.startswith("pooling_mode_") and on is True)
+            if modes == 0:
+                return None
+            dimension = int(config["word_embedding_dimension"]) * modes
+    except (OSError, ValueError, KeyError, TypeError):
+        return None
+    return dimension if dimension is not None and dimension > 0 else None
+
+
 def onnx_cache_dir() -> Path:
     """Where exported ONNX models are kept (``$SQLITEVEC_STORE_CACHE_DIR``, else the user cache)."""
     explicit = os.environ.get("SQLITEVEC_STORE_CACHE_DIR")
@@ -465,6 +497,26 @@ class SentenceTransformerEmbedder:
         """The vector dimension (loads the model)."""
         getter = getattr(self.model, "get_embedding_dimension", None) or self.model.get_sentence_embedding_dimension
         return int(getter())
+
+    @property
+    def known_dimension(self) -> int | None:
+        """The vector dimension if it is known without loading or running the model, else ``None``.
+
+        Known once the model is loaded, or when the model is a local directory
+        (the bundled default model included) whose configuration declares it
+        (:func:`configured_dimension`, with ``truncate_dim`` applied). A model
+        named by its Hub id and not yet loaded gives ``None``.
+        """
+        if self._model is not None:
+            return self.dimension
+        source = Path(self._load_source())
+        if not (source / "modules.json").is_file():
+            return None
+        dimension = configured_dimension(source)
+        truncate = self.model_kwargs.get("truncate_dim")
+        if dimension is not None and isinstance(truncate, int) and not isinstance(truncate, bool) and truncate > 0:
+            dimension = min(dimension, truncate)
+        return dimension
 
     def _encode(
         self, texts: Sequence[str], prompt: str | None, extra: dict[str, Any] | None = None

@@ -21,11 +21,13 @@ __all__ = [
     "InvalidCollectionNameError",
     "InvalidInputError",
     "InvalidInputTypeError",
+    "MissingDependencyError",
     "ModelMismatchError",
     "ReadOnlyError",
     "ReadOnlyFileError",
     "SchemaError",
     "SqliteVecStoreError",
+    "UncheckedModelWarning",
     "UnsupportedFilterError",
 ]
 
@@ -36,6 +38,14 @@ class SqliteVecStoreError(Exception):
 
 class ExtensionLoadError(SqliteVecStoreError):
     """sqlite-vec could not be loaded into the SQLite connection."""
+
+
+class MissingDependencyError(SqliteVecStoreError, ModuleNotFoundError):
+    """An optional dependency is not installed; the message names the extra to install.
+
+    A :class:`ModuleNotFoundError`, so ``except ImportError`` still catches it;
+    ``name`` is the missing module.
+    """
 
 
 class ReadOnlyError(SqliteVecStoreError):
@@ -92,3 +102,7 @@ class ModelMismatchError(InvalidInputError):
 
 class UnsupportedFilterError(InvalidInputError):
     """A filter uses an unknown operator, a bad key or a value it cannot compare."""
+
+
+class UncheckedModelWarning(UserWarning):
+    """A collection records its embedding model, but the store was opened without a model id to check."""

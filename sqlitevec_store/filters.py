@@ -51,6 +51,12 @@ flag accordingly. ``And([])`` matches everything, ``Or([])`` nothing, and
 ``Not(f)`` is the plain logical negation of ``f`` (it matches documents where
 the key of ``f`` is missing).
 
+numpy scalars, dates and datetimes, as metadata and as filter values, are
+compared in the JSON form metadata stores them in
+(:func:`~sqlitevec_store.records.json_scalar`): numbers and booleans, and
+ISO-8601 strings (aware datetimes in UTC), so ``{"at": {"$gt": datetime(...)}}``
+orders stored datetimes correctly.
+
 Limits: a tree may nest at most :data:`MAX_DEPTH` levels (a comparison is one
 level, each ``And``/``Or``/``Not`` above it one more); a deeper tree is refused
 when it is built, before anything recurses. A tree compiles to at most
@@ -79,6 +85,7 @@ from enum import Enum
 from typing import Any, Union
 
 from .errors import InvalidInputTypeError, UnsupportedFilterError
+from .records import json_scalar
 
 __all__ = [
     "And",
@@ -274,6 +281,7 @@ def validate_filter_key(key: Any) -> str:
 
 
 def _check_scalar(value: Any, key: str, op: Op, *, allow_bool: bool = True) -> Scalar:
+    value = json_scalar(value)  # numpy scalars, dates and datetimes: compared in their stored form
     if isinstance(value, bool):
         if not allow_bool:
             raise UnsupportedFilterError(f"{op.value} on {key!r} cannot compare a boolean")

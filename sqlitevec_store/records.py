@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from itertools import islice
@@ -13,9 +14,41 @@ import numpy.typing as npt
 
 from .errors import InvalidInputError, InvalidInputTypeError
 
-__all__ = ["MAX_COUNT", "CollectionInfo", "Hit", "Record", "check_count", "chunks"]
+__all__ = ["MAX_COUNT", "CollectionInfo", "Hit", "Record", "check_count", "chunks", "json_scalar"]
 
 T = TypeVar("T")
+
+
+#: The types :func:`json_scalar` converts.
+CONVERTED_SCALARS = (datetime.date, np.bool_, np.integer, np.floating)
+
+
+def json_scalar(value: Any) -> Any:
+    """The JSON value a metadata or filter value is stored and compared as.
+
+    * numpy ``bool_``, integers and floats (as numpy and pandas produce
+      them): their Python value (``np.int64(3)`` -> ``3``).
+    * ``datetime.datetime``: an ISO-8601 string. A timezone-aware datetime is
+      first converted to UTC (``"2024-05-01T10:30:00+00:00"``), so that any
+      two aware datetimes compare as strings the way they compare as times; a
+      naive one is kept as given (``"2024-05-01T12:30:00"``). Do not mix naive
+      and aware datetimes under one key: as in Python, they do not compare.
+    * ``datetime.date``: ``"2024-05-01"``, which sorts before every datetime
+      of that day and after every datetime of the day before.
+
+    ``datetime.fromisoformat`` / ``date.fromisoformat`` turn the strings that
+    come back into datetimes again. Any other value is returned unchanged
+    (numpy arrays included: they are refused as metadata; store ``.tolist()``).
+    """
+    if isinstance(value, datetime.datetime):
+        if value.utcoffset() is not None:
+            value = value.astimezone(datetime.timezone.utc)
+        return value.isoformat()
+    if isinstance(value, datetime.date):
+        return value.isoformat()
+    if isinstance(value, (np.bool_, np.integer, np.floating)):
+        return value.item()
+    return value
 
 
 @dataclass
@@ -27,6 +60,9 @@ class Record:
         vector: The embedding (any sequence of floats). Vectors are stored
             normalized to unit length, so a vector read back is normalized.
         metadata: A JSON-serializable dict (nested values and lists allowed).
+            numpy scalars, dates and datetimes are accepted and stored in
+            their JSON form (see :func:`json_scalar`); they come back as
+            Python numbers and bools, and as ISO-8601 strings.
         id: A string id; ``None`` asks the store to generate a UUID.
         doc_id: Optional id of the source document, indexed, for deleting
             every chunk of one document at once.

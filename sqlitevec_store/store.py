@@ -75,7 +75,7 @@ from .errors import (
 from .filters import Filter, compile_filter
 from .fusion import DEFAULT_ALPHA, FUSION_METHODS, RRF_K, alpha_fusion, rrf_fusion
 from .index import DEFAULT_OVERSAMPLE, INDEX_TYPES, VectorIndex, dot, top_k
-from .records import CollectionInfo, Hit, Record, check_count, chunks
+from .records import CONVERTED_SCALARS, CollectionInfo, Hit, Record, check_count, chunks, json_scalar
 
 __all__ = ["Collection", "Database", "DEFAULT_COLLECTION", "DEFAULT_HYBRID_FETCH_K", "WRITE_CHUNK_SIZE"]
 
@@ -809,9 +809,11 @@ def _check_k(value: Any, name: str = "k") -> int:
 
 
 def _check_json(value: Any, where: str, depth: int = 0) -> None:
-    """Refuse values that do not survive a JSON round trip unchanged."""
+    """Refuse values that do not survive a JSON round trip (after :func:`json_scalar`)."""
     if depth > 100:
         raise InvalidInputError(f"{where} is nested more than 100 levels deep")
+    if isinstance(value, CONVERTED_SCALARS):
+        value = json_scalar(value)
     if isinstance(value, str):
         _check_encodable(value, where)
         return
@@ -838,9 +840,13 @@ def _check_json(value: Any, where: str, depth: int = 0) -> None:
         for n, item in enumerate(value):
             _check_json(item, f"{where}[{n}]", depth + 1)
         return
+    if isinstance(value, np.ndarray):
+        raise InvalidInputTypeError(
+            f"{where} is a numpy array of shape {value.shape}; store a list instead (array.tolist())"
+        )
     raise InvalidInputTypeError(
         f"{where} is a {type(value).__name__} ({value!r:.80}), which is not JSON-serializable; "
-        "use str, int, float, bool, None, lists and dicts"
+        "use str, int, float, bool, None, lists and dicts (numpy scalars, dates and datetimes are converted)"
     )
 
 
@@ -871,7 +877,15 @@ def _check_metadata(value: Mapping[str, Any], where: str) -> str:
 
 
 def _dumps(value: Mapping[str, Any]) -> str:
-    return json.dumps(value, ensure_ascii=False, allow_nan=False, separators=(",", ":"))
+    return json.dumps(value, ensure_ascii=False, allow_nan=False, separators=(",", ":"), default=_json_default)
+
+
+def _json_default(value: Any) -> Any:
+    # Only reached for values _check_json accepted: numpy scalars, dates and datetimes.
+    converted = json_scalar(value)
+    if converted is value:
+        raise TypeError(f"{type(value).__name__} is not JSON-serializable")
+    return converted
 
 
 def _vector_matrix(vectors: Sequence[Any], what: str, offset: int = 0) -> npt.NDArray[np.float32]:

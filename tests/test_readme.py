@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import contextlib
+import io
 import re
 from pathlib import Path
 
@@ -20,6 +22,26 @@ def test_readme_has_snippets() -> None:
 def test_readme_snippet_runs(index: int, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.chdir(tmp_path)
     exec(compile(SNIPPETS[index], f"README.md snippet {index}", "exec"), {"__name__": "readme"})
+
+
+@pytest.mark.model
+def test_readme_langchain_and_llamaindex_snippets_report_the_same_match(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # The README says: LangChain's distance for the backup sentence is 1 - LlamaIndex's score.
+    monkeypatch.chdir(tmp_path)
+    printed = {}
+    for module in ("langchain_sqlitevec", "llamaindex_sqlitevec"):
+        snippet = next(s for s in SNIPPETS if f"from {module} import" in s)
+        out = io.StringIO()
+        with contextlib.redirect_stdout(out):
+            exec(compile(snippet, f"README.md {module} snippet", "exec"), {"__name__": "readme"})
+        printed[module] = out.getvalue().split()
+    lc, li = printed["langchain_sqlitevec"], printed["llamaindex_sqlitevec"]
+    assert lc[0] == li[0] == "backup"
+    assert float(lc[1]) + float(li[1]) == pytest.approx(1.0, abs=0.0015)
+    text = README.read_text(encoding="utf-8")
+    assert f"prints `backup {li[1]}`" in text and f"distance `{lc[1]} = 1 - {li[1]}`" in text
 
 
 def _cli_block() -> str:

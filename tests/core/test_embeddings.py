@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import subprocess
 import sys
 from pathlib import Path
@@ -279,3 +280,35 @@ def test_load_error_has_one_period_and_no_install_hint(monkeypatch: pytest.Monke
         SentenceTransformerEmbedder(str(tmp_path)).embed_documents(["x"])
     message = str(info.value)
     assert ".." not in message and "[local]" not in message
+
+
+def _st_directory(root: Path, modules: list[tuple[str, dict[str, Any] | None]]) -> Path:
+    """A sentence-transformers model directory holding only its configuration files."""
+    entries = []
+    for n, (kind, config) in enumerate(modules):
+        path = "" if config is None else f"{n}_{kind}"
+        entries.append({"idx": n, "name": str(n), "path": path, "type": f"sentence_transformers.models.{kind}"})
+        if config is not None:
+            (root / path).mkdir(parents=True)
+            (root / path / "config.json").write_text(json.dumps(config), encoding="utf-8")
+    (root / "modules.json").write_text(json.dumps(entries), encoding="utf-8")
+    return root
+
+
+def test_configured_dimension_reads_the_model_files(tmp_path: Path) -> None:
+    pooling = {"word_embedding_dimension": 768, "pooling_mode_mean_tokens": True, "pooling_mode_cls_token": False}
+    plain = _st_directory(tmp_path / "plain", [("Transformer", None), ("Pooling", pooling), ("Normalize", None)])
+    assert embeddings_module.configured_dimension(plain) == 768
+    two_modes = {**pooling, "pooling_mode_cls_token": True}
+    assert embeddings_module.configured_dimension(_st_directory(tmp_path / "two", [("Pooling", two_modes)])) == 1536
+    dense = _st_directory(tmp_path / "dense", [("Pooling", pooling), ("Dense", {"out_features": 256})])
+    assert embeddings_module.configured_dimension(dense) == 256
+    custom = _st_directory(tmp_path / "custom", [("Pooling", pooling), ("MyProjection", {"size": 3})])
+    assert embeddings_module.configured_dimension(custom) is None  # unknown module: not guessed
+    assert embeddings_module.configured_dimension(tmp_path / "missing") is None
+    embedder = SentenceTransformerEmbedder(str(plain), model_kwargs={"truncate_dim": 128})
+    assert embedder.known_dimension == 128 and embedder._model is None
+    assert SentenceTransformerEmbedder("BAAI/bge-small-en-v1.5").known_dimension is None
+    if embeddings_module.bundled_model_path() is not None:
+        default = SentenceTransformerEmbedder()
+        assert default.known_dimension == 384 and default._model is None

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime
 import hashlib
 import json
 import subprocess
@@ -561,6 +562,75 @@ def test_metadata_round_trip_is_exact(memdb: Database) -> None:
     col.upsert([Record("t", [1.0, 2.0], meta, id="m")])
     assert col.get(["m"])[0].metadata == meta
     assert json.dumps(col.get(["m"])[0].metadata, sort_keys=True) == json.dumps(meta, sort_keys=True)
+
+
+def test_numpy_scalars_dates_and_datetimes_are_stored_in_json_form(memdb: Database) -> None:
+    plus2 = datetime.timezone(datetime.timedelta(hours=2))
+    meta = {
+        "i": np.int64(3),
+        "f": np.float32(0.5),
+        "b": np.bool_(True),
+        "d": np.float64(1.25),
+        "day": datetime.date(2024, 5, 1),
+        "naive": datetime.datetime(2024, 5, 1, 12, 30),
+        "aware": datetime.datetime(2024, 5, 1, 12, 30, tzinfo=plus2),
+        "nested": {"list": [np.int32(1), datetime.date(2024, 1, 2)]},
+    }
+    col = memdb.collection()
+    col.upsert([Record("t", [1.0, 2.0], meta, id="m")])
+    back = col.get(["m"])[0].metadata
+    assert back == {
+        "i": 3,
+        "f": 0.5,
+        "b": True,
+        "d": 1.25,
+        "day": "2024-05-01",
+        "naive": "2024-05-01T12:30:00",
+        "aware": "2024-05-01T10:30:00+00:00",  # converted to UTC
+        "nested": {"list": [1, "2024-01-02"]},
+    }
+    assert type(back["i"]) is int and type(back["b"]) is bool
+    assert datetime.datetime.fromisoformat(back["aware"]) == meta["aware"]
+
+
+def test_datetime_filters_compare_as_times(memdb: Database) -> None:
+    utc = datetime.timezone.utc
+    zones = [datetime.timezone(datetime.timedelta(hours=h)) for h in (-5, 0, 2, 9)]
+    base = datetime.datetime(2024, 5, 1, 12, 0, tzinfo=utc)
+    col = memdb.collection()
+    records = []
+    for i in range(12):
+        at = (base + datetime.timedelta(minutes=37 * i, microseconds=1000 * (i % 3))).astimezone(zones[i % 4])
+        meta = {"at": at, "naive": at.replace(tzinfo=None), "day": at.date(), "n": np.int64(i)}
+        records.append((Record(str(i), EMB.vector(str(i)), meta, id=str(i)), at))
+    col.upsert([r for r, _ in records])
+    # Strings with different offsets would not order correctly; stored in UTC they do.
+    for pivot in (
+        base,
+        base + datetime.timedelta(hours=3, minutes=5),
+        datetime.datetime(2024, 5, 1, 16, tzinfo=zones[3]),
+    ):
+        for op, check in (("$gt", lambda a, p: a > p), ("$lte", lambda a, p: a <= p)):
+            got = {h.id for h in col.find(filter=parse_filter_dict({"at": {op: pivot}}))}
+            assert got == {r.id for r, at in records if check(at, pivot)}, (op, pivot)
+    naive_pivot = datetime.datetime(2024, 5, 1, 14, 0)
+    got = {h.id for h in col.find(filter=parse_filter_dict({"naive": {"$lt": naive_pivot}}))}
+    assert got == {r.id for r, at in records if at.replace(tzinfo=None) < naive_pivot}
+    got = {h.id for h in col.find(filter=parse_filter_dict({"day": {"$gte": datetime.date(2024, 5, 2)}}))}
+    assert got == {r.id for r, at in records if at.date() >= datetime.date(2024, 5, 2)}
+    got = {h.id for h in col.find(filter=parse_filter_dict({"n": {"$in": [np.int64(2), np.int32(5)]}}))}
+    assert got == {"2", "5"}
+
+
+def test_numpy_arrays_and_nan_numpy_scalars_are_refused(memdb: Database) -> None:
+    col = memdb.collection()
+    with pytest.raises(InvalidInputTypeError, match=r"numpy array of shape \(3,\).*tolist"):
+        col.upsert([Record("t", [1.0, 2.0], {"v": np.arange(3)})])
+    with pytest.raises(InvalidInputError, match="JSON cannot hold"):
+        col.upsert([Record("t", [1.0, 2.0], {"v": np.float32("nan")})])
+    with pytest.raises(UnsupportedFilterError, match="finite"):
+        parse_filter_dict({"v": {"$gt": np.float64("inf")}})
+    assert col.count() == 0
 
 
 def test_filters_on_record_columns(memdb: Database) -> None:

@@ -109,6 +109,24 @@ def test_end_to_end_search_and_reopen(minilm: SentenceTransformerEmbeddings, tmp
     assert [d.id for d in reopened.similarity_search("fruit", k=1, filter={"n": {"$ne": 0}})] == ["f"]
 
 
+@pytest.mark.model
+def test_relevance_threshold_half_keeps_related_and_drops_unrelated(minilm: SentenceTransformerEmbeddings) -> None:
+    # The example: with 1 - d/2 an unrelated text scored ~0.5 and passed a 0.5 threshold.
+    texts = [
+        "Banana bread: mash three ripe bananas, mix with flour, sugar and butter, bake for an hour.",
+        "The server listens on TCP port 8420.",
+        "The quick brown fox jumps over the lazy dog.",  # 1 - d/2 gave it 0.506
+        "TLS needs a certificate and a key.",
+    ]
+    store = SQLiteVecVectorStore.from_texts(texts, minilm, ids=["bread", "port", "fox", "tls"])
+    pairs = {d.id: s for d, s in store.similarity_search_with_relevance_scores("banana bread recipe", k=4)}
+    assert pairs["bread"] > 0.7
+    assert all(pairs[i] < 0.2 for i in ("port", "fox", "tls")), pairs
+    retriever = store.as_retriever(search_type="similarity_score_threshold", search_kwargs={"score_threshold": 0.5})
+    assert [d.id for d in retriever.invoke("banana bread recipe")] == ["bread"]
+    store.close()
+
+
 def test_importing_the_package_loads_no_model_library() -> None:
     code = (
         "import sys\n"

@@ -16,6 +16,7 @@ from langchain_core.prompt_values import PromptValue
 from langchain_core.runnables import RunnableLambda
 
 from langchain_sqlitevec import SentenceTransformerEmbeddings
+from sqlitevec_store import UncheckedModelWarning
 from tests.langchain.conftest import FakeEmbeddings
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -80,7 +81,7 @@ def test_chat_model_step_is_pluggable(
 
 def test_reopening_the_index_does_not_re_embed(example: Any, index_db: str) -> None:
     counting = FakeEmbeddings()
-    with example.open_store(index_db, counting) as store:
+    with pytest.warns(UncheckedModelWarning), example.open_store(index_db, counting) as store:
         assert store.collection.count() > 0
     assert counting.fake.document_calls == 0
 

@@ -3,6 +3,10 @@
 from __future__ import annotations
 
 import asyncio
+import copy
+import datetime
+import importlib
+import json
 import math
 import sqlite3
 import warnings
@@ -12,9 +16,16 @@ from pathlib import Path
 import pytest
 from langchain_core.documents import Document
 from langchain_core.embeddings import DeterministicFakeEmbedding, Embeddings
+from langchain_core.vectorstores import InMemoryVectorStore
 
-from langchain_sqlitevec import SentenceTransformerEmbeddings, SQLiteVecVectorStore
-from sqlitevec_store import Database, ModelMismatchError, SqliteVecStoreError
+from langchain_sqlitevec import SentenceTransformerEmbeddings, SQLiteVecVectorStore, cosine_relevance_score
+from sqlitevec_store import (
+    Database,
+    DimensionMismatchError,
+    ModelMismatchError,
+    SqliteVecStoreError,
+    UncheckedModelWarning,
+)
 from tests.langchain.conftest import FakeEmbeddings
 
 
@@ -170,6 +181,64 @@ def test_model_id_recorded_by_first_named_writer(tmp_path: Path) -> None:
     store.close()
     with pytest.raises(ModelMismatchError):
         SQLiteVecVectorStore(FakeEmbeddings(model_id="tests/fake-b"), db_path=path)
+
+
+def test_an_embedding_without_model_id_on_a_recorded_collection_warns_once(tmp_path: Path) -> None:
+    path = tmp_path / "models.db"
+    SQLiteVecVectorStore(FakeEmbeddings(model_id="tests/fake-a"), db_path=path).close()
+    with pytest.warns(UncheckedModelWarning, match=r"'tests/fake-a'.*FakeEmbeddings has no model_id") as caught:
+        store = SQLiteVecVectorStore(FakeEmbeddings(), db_path=path)
+    assert len(caught) == 1
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        store.add_texts(["x"])  # no second warning from the same store
+        store.similarity_search("x", k=1)
+        # Explicitly unchecked, the same model named, or a collection without a model: silent.
+        SQLiteVecVectorStore(FakeEmbeddings(), db_path=path, model_id=None).close()
+        SQLiteVecVectorStore(FakeEmbeddings(), db_path=path, model_id="tests/fake-a").close()
+        SQLiteVecVectorStore(FakeEmbeddings(), db_path=path, collection_name="other").close()
+        SQLiteVecVectorStore(FakeEmbeddings(), db_path=path, collection_name="other").close()
+
+
+def test_a_declared_dimension_is_checked_when_the_store_opens(tmp_path: Path) -> None:
+    path = tmp_path / "dims.db"
+    store = SQLiteVecVectorStore(DeterministicFakeEmbedding(size=8), db_path=path)
+    store.add_texts(["x"])
+    store.close()
+    wide = DeterministicFakeEmbedding(size=16)
+    with pytest.raises(DimensionMismatchError, match=r"8-dimensional.*DeterministicFakeEmbedding makes 16") as info:
+        SQLiteVecVectorStore(wide, db_path=path)
+    assert isinstance(info.value, ValueError)
+    # An embedding that declares nothing is checked at its first vectors, as before.
+    silent = SQLiteVecVectorStore(FakeEmbeddings(dimension=16), db_path=path)
+    with pytest.raises(DimensionMismatchError):
+        silent.add_texts(["y"])
+    silent.close()
+    # A new (empty) collection takes any dimension.
+    SQLiteVecVectorStore(wide, db_path=path, collection_name="wide").close()
+
+
+def test_our_embeddings_declare_their_dimension_without_loading(tmp_path: Path) -> None:
+    # A local sentence-transformers directory declaring 768 dimensions (never loaded).
+    model = tmp_path / "mpnet-like"
+    (model / "1_Pooling").mkdir(parents=True)
+    modules = [
+        {"idx": 0, "name": "0", "path": "", "type": "sentence_transformers.models.Transformer"},
+        {"idx": 1, "name": "1", "path": "1_Pooling", "type": "sentence_transformers.models.Pooling"},
+    ]
+    (model / "modules.json").write_text(json.dumps(modules), encoding="utf-8")
+    pooling = {"word_embedding_dimension": 768, "pooling_mode_mean_tokens": True, "pooling_mode_cls_token": False}
+    (model / "1_Pooling" / "config.json").write_text(json.dumps(pooling), encoding="utf-8")
+    embeddings = SentenceTransformerEmbeddings(model_name=str(model))
+    assert embeddings.known_dimension == 768
+    assert SentenceTransformerEmbeddings(model_name="BAAI/bge-small-en-v1.5").known_dimension is None
+    path = tmp_path / "d.db"
+    store = SQLiteVecVectorStore(TableEmbeddings({"x": [1.0] * 384}), db_path=path)
+    store.add_texts(["x"])
+    store.close()
+    with pytest.raises(DimensionMismatchError, match=r"384-dimensional.*768"):
+        SQLiteVecVectorStore(embeddings, db_path=path)
+    assert embeddings._embedder is None
 
 
 # -- adding -------------------------------------------------------------------
@@ -364,14 +433,19 @@ def test_scores_are_cosine_distances(compass: SQLiteVecVectorStore) -> None:
     assert compass.similarity_search_with_score("north again", k=1)[0][1] == pytest.approx(0.0, abs=1e-6)
 
 
-def test_relevance_scores_are_one_minus_half_distance(compass: SQLiteVecVectorStore) -> None:
+def test_relevance_scores_are_cosine_similarities_clipped_at_zero(compass: SQLiteVecVectorStore) -> None:
     with warnings.catch_warnings():
         warnings.simplefilter("error")  # langchain-core warns on scores outside [0, 1]
         pairs = compass.similarity_search_with_relevance_scores("north", k=4)
-    assert [s for _, s in pairs] == pytest.approx([1.0, 1 - (1 - math.sqrt(0.5)) / 2, 0.5, 0.0], abs=1e-6)
+    # 1 - d as PGVector and Chroma report it: orthogonal ("east") is 0, opposite ("south") clipped to 0.
+    assert [s for _, s in pairs] == pytest.approx([1.0, math.sqrt(0.5), 0.0, 0.0], abs=1e-6)
     assert all(0.0 <= s <= 1.0 for _, s in pairs)
     above = compass.similarity_search_with_relevance_scores("north", k=4, score_threshold=0.6)
     assert [d.id for d, _ in above] == ["n", "ne"]
+    # An orthogonal (unrelated) vector no longer passes a 0.5 threshold (1 - d/2 gave it 0.5).
+    half = compass.as_retriever(search_type="similarity_score_threshold", search_kwargs={"score_threshold": 0.5})
+    assert [d.id for d in half.invoke("north")] == ["n", "ne"]
+    assert cosine_relevance_score(0.25) == pytest.approx(0.75) and cosine_relevance_score(1.7) == 0.0
 
 
 def test_search_by_vector(compass: SQLiteVecVectorStore) -> None:
@@ -472,6 +546,22 @@ def test_mmr_prefers_diversity(duplicates: SQLiteVecVectorStore) -> None:
         duplicates.max_marginal_relevance_search("query", lambda_mult=2.0)
 
 
+def test_mmr_fetch_k_below_k_returns_fetch_k_like_in_memory_store(duplicates: SQLiteVecVectorStore) -> None:
+    # LangChain's own store picks among the fetch_k nearest: fetch_k < k gives fetch_k documents.
+    reference = InMemoryVectorStore(duplicates.embeddings)
+    reference.add_texts(["best", "best copy", "different"], ids=["best", "copy", "diff"])
+    for k, fetch_k in ((3, 1), (3, 2), (2, 3), (5, 5)):
+        expected = _ids(reference.max_marginal_relevance_search("query", k=k, fetch_k=fetch_k))
+        got = _ids(duplicates.max_marginal_relevance_search("query", k=k, fetch_k=fetch_k))
+        assert len(got) == len(expected) == min(k, fetch_k, 3)
+        # "best" and "copy" are the same vector; the two stores may break that tie differently.
+        assert sorted(got).count("diff") == sorted(expected).count("diff")
+    retriever = duplicates.as_retriever(search_type="mmr", search_kwargs={"k": 3, "fetch_k": 1})
+    assert len(retriever.invoke("query")) == 1
+    with pytest.raises(ValueError, match="fetch_k must be at least 1"):
+        duplicates.max_marginal_relevance_search("query", k=3, fetch_k=0)
+
+
 def test_mmr_on_an_empty_store(fake_embeddings: FakeEmbeddings) -> None:
     assert SQLiteVecVectorStore(fake_embeddings).max_marginal_relevance_search("x") == []
 
@@ -485,7 +575,7 @@ def test_retriever_search_types(duplicates: SQLiteVecVectorStore) -> None:
     mmr = duplicates.as_retriever(search_type="mmr", search_kwargs={"k": 2, "fetch_k": 3})
     assert _ids(mmr.invoke("query")) == ["best", "diff"]
     threshold = duplicates.as_retriever(
-        search_type="similarity_score_threshold", search_kwargs={"k": 3, "score_threshold": 0.97}
+        search_type="similarity_score_threshold", search_kwargs={"k": 3, "score_threshold": 0.9}
     )
     assert _ids(threshold.invoke("query")) == ["best", "copy"]
     filtered = duplicates.as_retriever(
@@ -498,7 +588,7 @@ async def test_retriever_async(duplicates: SQLiteVecVectorStore) -> None:
     mmr = duplicates.as_retriever(search_type="mmr", search_kwargs={"k": 2, "fetch_k": 3})
     assert _ids(await mmr.ainvoke("query")) == ["best", "diff"]
     threshold = duplicates.as_retriever(
-        search_type="similarity_score_threshold", search_kwargs={"k": 3, "score_threshold": 0.97}
+        search_type="similarity_score_threshold", search_kwargs={"k": 3, "score_threshold": 0.9}
     )
     assert _ids(await threshold.ainvoke("query")) == ["best", "copy"]
 
@@ -684,3 +774,53 @@ async def test_async_show_progress(fake_embeddings: FakeEmbeddings, capsys: pyte
     assert "Embedding 5 texts: 5/5 (100%)" in capsys.readouterr().err
     await store.aadd_texts(["x"])
     assert capsys.readouterr().err == ""
+
+
+# -- metadata that real data has ----------------------------------------------
+
+
+def test_time_weighted_retriever_metadata_round_trip(fake_embeddings: FakeEmbeddings) -> None:
+    # What langchain's TimeWeightedVectorStoreRetriever does with a vector store: it adds
+    # copies of the documents with datetime "last_accessed_at"/"created_at" and an int
+    # "buffer_idx", then maps search results back to its own memory stream by buffer_idx.
+    store = SQLiteVecVectorStore(fake_embeddings)
+    memory_stream: list[Document] = []
+    now = datetime.datetime.now()
+    for text in ("hello world", "hello foo", "something else"):
+        doc = copy.deepcopy(Document(page_content=text))
+        doc.metadata.update(last_accessed_at=now, created_at=now, buffer_idx=len(memory_stream))
+        memory_stream.append(doc)
+        store.add_documents([doc])
+    found = store.similarity_search_with_relevance_scores("hello world", k=100)
+    by_idx = {d.metadata["buffer_idx"]: memory_stream[d.metadata["buffer_idx"]] for d, _ in found}
+    assert sorted(by_idx) == [0, 1, 2]
+    # The store gives the datetimes back as ISO-8601 strings (the retriever reads its own copies).
+    assert found[0][0].metadata["created_at"] == now.isoformat()
+    assert datetime.datetime.fromisoformat(found[0][0].metadata["last_accessed_at"]) == now
+    # ... and filters on them compare as times.
+    later = now + datetime.timedelta(seconds=1)
+    assert len(store.similarity_search("x", k=10, filter={"created_at": {"$lt": later}})) == 3
+    assert store.similarity_search("x", k=10, filter={"created_at": {"$gt": now}}) == []
+
+
+def test_time_weighted_retriever_end_to_end(fake_embeddings: FakeEmbeddings) -> None:
+    module = None
+    for name in (
+        "langchain_classic.retrievers.time_weighted_retriever",
+        "langchain.retrievers.time_weighted_retriever",
+    ):
+        try:
+            module = importlib.import_module(name)
+            break
+        except ImportError:
+            continue
+    if module is None:
+        pytest.skip("TimeWeightedVectorStoreRetriever (langchain-classic / langchain) is not installed")
+    store = SQLiteVecVectorStore(fake_embeddings)
+    retriever = module.TimeWeightedVectorStoreRetriever(vectorstore=store, decay_rate=0.5, k=2)
+    yesterday = datetime.datetime.now() - datetime.timedelta(days=1)
+    retriever.add_documents([Document(page_content="hello world", metadata={"last_accessed_at": yesterday})])
+    retriever.add_documents([Document(page_content="hello foo")])
+    docs = retriever.invoke("hello world")
+    assert sorted(d.page_content for d in docs) == ["hello foo", "hello world"]
+    assert all(isinstance(d.metadata["last_accessed_at"], datetime.datetime) for d in docs)

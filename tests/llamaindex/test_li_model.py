@@ -94,4 +94,4 @@ def test_example_runs(tmp_path: Path, minilm: SentenceTransformerEmbedding, caps
 
     # The file is reusable: a second run rebuilds the same collection.
     assert example.main(["--db", str(db)], embed_model=minilm) == 0
-    assert SQLiteVecVectorStore(db).collection.count() == len(example.load_nodes())
+    assert SQLiteVecVectorStore(db, model_id=minilm.model_id).collection.count() == len(example.load_nodes())

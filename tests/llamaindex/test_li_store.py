@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import datetime
 import math
 import sqlite3
+import uuid
+import warnings
 from pathlib import Path
 from typing import Any
 
@@ -34,6 +37,7 @@ from sqlitevec_store import (
     ModelMismatchError,
     Record,
     SqliteVecStoreError,
+    UncheckedModelWarning,
     maximal_marginal_relevance,
 )
 
@@ -123,6 +127,26 @@ def test_nodes_round_trip_exactly(store: SQLiteVecVectorStore) -> None:
 
     result = store.query(VectorStoreQuery(query_embedding=vec(1), similarity_top_k=1))
     assert result.nodes is not None and dump(result.nodes[0]) == dump(nodes[0])
+
+
+def test_numpy_and_datetime_metadata_are_stored_as_the_core_stores_them(store: SQLiteVecVectorStore) -> None:
+    plus2 = datetime.timezone(datetime.timedelta(hours=2))
+    at = datetime.datetime(2024, 5, 1, 12, 30, tzinfo=plus2)
+    tag = uuid.UUID(int=7)  # other values pydantic can dump keep working as before
+    meta = {"n": np.int64(3), "at": at, "ok": np.bool_(True), "days": [datetime.date(2024, 5, 2)], "tag": tag}
+    store.add([TextNode(id_="a", text="a", embedding=vec(1), metadata=meta)])
+    assert store.get_nodes(["a"])[0].metadata == {
+        "n": 3,
+        "at": "2024-05-01T10:30:00+00:00",
+        "ok": True,
+        "days": ["2024-05-02"],
+        "tag": str(tag),
+    }
+    # The same string a LangChain or core writer stores, so one filter value matches both.
+    utc_filter = MetadataFilters(
+        filters=[MetadataFilter(key="at", value="2024-05-01T10:00:00+00:00", operator=FilterOperator.GT)]
+    )
+    assert [n.node_id for n in store.get_nodes(filters=utc_filter)] == ["a"]
 
 
 def test_record_holds_user_metadata_only(store: SQLiteVecVectorStore) -> None:
@@ -322,6 +346,22 @@ def test_mmr_mode(store: SQLiteVecVectorStore) -> None:
             store.query(huge)
 
 
+def test_mmr_prefetch_below_top_k_returns_top_k_like_simple_vector_store(store: SQLiteVecVectorStore) -> None:
+    # LlamaIndex's own SimpleVectorStore runs MMR over every node and returns similarity_top_k;
+    # a prefetch smaller than the top k therefore still gives similarity_top_k nodes here.
+    from llama_index.core.vector_stores import SimpleVectorStore
+
+    nodes = [text_node(f"n{i}", i) for i in range(5)]
+    reference = SimpleVectorStore()
+    reference.add([n.model_copy() for n in nodes])
+    store.add(nodes)
+    q = VectorStoreQuery(query_embedding=vec(2), similarity_top_k=5, mode=VectorStoreQueryMode.MMR, mmr_threshold=0.5)
+    expected = reference.query(q, mmr_prefetch_k=2)
+    got = store.query(q, mmr_prefetch_k=2)
+    assert len(got.ids or []) == len(expected.ids or []) == 5
+    assert sorted(got.ids or []) == sorted(expected.ids or [])
+
+
 def test_mmr_respects_filters(store: SQLiteVecVectorStore) -> None:
     store.add([text_node(f"n{i}", i, group=i % 5) for i in range(50)])
     filters = MetadataFilters(filters=[MetadataFilter(key="group", value=3)])
@@ -384,6 +424,18 @@ def test_serialization_round_trip(tmp_path: Path) -> None:
     assert store.stores_text is True and store.flat_metadata is False
 
 
+def test_opening_a_recorded_collection_without_model_id_warns(tmp_path: Path) -> None:
+    path = tmp_path / "li.db"
+    SQLiteVecVectorStore(path, model_id="org/model-a").close()
+    with pytest.warns(UncheckedModelWarning, match="'org/model-a'") as caught:
+        SQLiteVecVectorStore(path).close()
+    assert len(caught) == 1
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        SQLiteVecVectorStore(path, model_id="org/model-a").close()
+        SQLiteVecVectorStore(path, collection_name="fresh").close()
+
+
 def test_model_id_is_recorded_and_checked(tmp_path: Path) -> None:
     path = tmp_path / "li.db"
     store = SQLiteVecVectorStore(path, model_id="org/model-a")
@@ -393,7 +445,8 @@ def test_model_id_is_recorded_and_checked(tmp_path: Path) -> None:
     with pytest.raises(ModelMismatchError, match="model-a"):
         SQLiteVecVectorStore(path, model_id="org/model-b")
     assert SQLiteVecVectorStore(path, model_id="org/model-a").get_nodes()[0].node_id == "a"
-    assert SQLiteVecVectorStore(path).get_nodes()[0].node_id == "a"  # no model given: not checked
+    with pytest.warns(UncheckedModelWarning):  # no model given: not checked, and said so
+        assert SQLiteVecVectorStore(path).get_nodes()[0].node_id == "a"
 
 
 def test_model_id_recorded_on_first_write_of_an_unnamed_collection(tmp_path: Path) -> None:
