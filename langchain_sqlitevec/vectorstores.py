@@ -501,6 +501,10 @@ class SQLiteVecVectorStore(VectorStore):
                 ``show_progress``). ``show_progress``: report progress on
                 stderr, a bar on a terminal, else a line every 10 seconds with
                 done/total and the rate (default: the constructor's).
+                ``current_time`` (passed on by LangChain's
+                ``TimeWeightedVectorStoreRetriever``, which keeps the times in
+                the metadata itself) is accepted and ignored; any other
+                keyword is a ``TypeError``.
 
         Returns:
             The ids, in input order.
@@ -1078,8 +1082,15 @@ def _check_show_progress(value: Any) -> bool:
     return value
 
 
+#: Keyword arguments that LangChain's own machinery passes to the add methods and the store ignores:
+#: ``TimeWeightedVectorStoreRetriever.add_documents(docs, current_time=...)`` forwards its kwargs.
+_IGNORED_ADD_KWARGS = ("current_time",)
+
+
 def _pop_batch_size(kwargs: dict[str, Any], method: str) -> int | None:
     batch_size = kwargs.pop("batch_size", None)
+    for name in _IGNORED_ADD_KWARGS:
+        kwargs.pop(name, None)
     _reject_unknown(kwargs, method)
     return None if batch_size is None else check_count(batch_size, "batch_size")
 

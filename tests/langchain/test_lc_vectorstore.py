@@ -821,6 +821,9 @@ def test_time_weighted_retriever_end_to_end(fake_embeddings: FakeEmbeddings) -> 
     yesterday = datetime.datetime.now() - datetime.timedelta(days=1)
     retriever.add_documents([Document(page_content="hello world", metadata={"last_accessed_at": yesterday})])
     retriever.add_documents([Document(page_content="hello foo")])
+    # The retriever's documented way to date documents passes current_time on to the store.
+    retriever.add_documents([Document(page_content="goodbye")], current_time=yesterday)
     docs = retriever.invoke("hello world")
     assert sorted(d.page_content for d in docs) == ["hello foo", "hello world"]
+    assert store.collection.count() == 3
     assert all(isinstance(d.metadata["last_accessed_at"], datetime.datetime) for d in docs)
