@@ -95,8 +95,10 @@ def llamaindex_search(db: Database, k: int) -> Callable[[str], list[Row]] | None
         from llamaindex_sqlitevec import SentenceTransformerEmbedding, SQLiteVecVectorStore
     except ImportError:
         return None
-    store = SQLiteVecVectorStore(database=db, collection_name=COLLECTION)
-    index = VectorStoreIndex.from_vector_store(store, embed_model=SentenceTransformerEmbedding())
+    embed_model = SentenceTransformerEmbedding()
+    # model_id lets the store check the embed model against the one the collection was built with.
+    store = SQLiteVecVectorStore(database=db, collection_name=COLLECTION, model_id=embed_model.model_id)
+    index = VectorStoreIndex.from_vector_store(store, embed_model=embed_model)
     retriever = index.as_retriever(similarity_top_k=k)
 
     def run(question: str) -> list[Row]:

@@ -5,9 +5,14 @@ from __future__ import annotations
 import contextlib
 import io
 import re
+import subprocess
+import sys
+import warnings
 from pathlib import Path
 
 import pytest
+
+from sqlitevec_store import UncheckedModelWarning
 
 README = Path(__file__).resolve().parent.parent / "README.md"
 SNIPPETS = re.findall(r"```python\n(.*?)```", README.read_text(encoding="utf-8"), flags=re.DOTALL)
@@ -21,7 +26,25 @@ def test_readme_has_snippets() -> None:
 @pytest.mark.parametrize("index", range(len(SNIPPETS)))
 def test_readme_snippet_runs(index: int, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.chdir(tmp_path)
-    exec(compile(SNIPPETS[index], f"README.md snippet {index}", "exec"), {"__name__": "readme"})
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", UncheckedModelWarning)  # the snippets show the careful way
+        exec(compile(SNIPPETS[index], f"README.md snippet {index}", "exec"), {"__name__": "readme"})
+
+
+@pytest.mark.model
+def test_readme_main_command_runs_the_quickstart_cleanly(tmp_path: Path) -> None:
+    """The README's first command ends in examples/quickstart.py: it runs, and warns about nothing of ours."""
+    quickstart = README.parent / "examples" / "quickstart.py"
+    result = subprocess.run(
+        [sys.executable, str(quickstart), "--db", str(tmp_path / "quickstart.db")],
+        capture_output=True,
+        text=True,
+        timeout=600,
+        check=False,
+    )
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert "expected section ranked first" in result.stdout
+    assert "Warning" not in result.stderr, result.stderr[-2000:]
 
 
 @pytest.mark.model
