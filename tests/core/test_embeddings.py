@@ -14,6 +14,7 @@ import pytest
 
 from sqlitevec_store import DEFAULT_MODEL, Database, SentenceTransformerEmbedder, canonical_model_id
 from sqlitevec_store import embeddings as embeddings_module
+from sqlitevec_store.embeddings import local as local_module
 from sqlitevec_store.errors import InvalidInputError, InvalidInputTypeError, SqliteVecStoreError
 
 
@@ -147,10 +148,10 @@ def test_constructing_loads_nothing() -> None:
 
 
 def test_load_source_prefers_the_bundled_package(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
-    monkeypatch.setattr(embeddings_module, "bundled_model_path", lambda: tmp_path)
+    monkeypatch.setattr(local_module, "bundled_model_path", lambda: tmp_path)
     assert SentenceTransformerEmbedder()._load_source() == str(tmp_path)
     assert SentenceTransformerEmbedder("org/other")._load_source() == "org/other"
-    monkeypatch.setattr(embeddings_module, "bundled_model_path", lambda: None)
+    monkeypatch.setattr(local_module, "bundled_model_path", lambda: None)
     # without the package: the normal sentence-transformers lookup by name
     assert SentenceTransformerEmbedder()._load_source() == DEFAULT_MODEL
 
@@ -247,7 +248,7 @@ def test_onnx_export_refuses_pipelines_it_cannot_reproduce() -> None:
 def test_missing_hub_model_fails_fast_offline(monkeypatch: pytest.MonkeyPatch) -> None:
     """Not a folder, not in the cache, HF_HUB_OFFLINE set: refused at once, the hub never asked."""
     monkeypatch.setenv("HF_HUB_OFFLINE", "1")
-    monkeypatch.setattr(embeddings_module, "_hub_reachable", lambda: pytest.fail("the hub was asked"))
+    monkeypatch.setattr(local_module, "_hub_reachable", lambda: pytest.fail("the hub was asked"))
     with pytest.raises(SqliteVecStoreError, match="cannot be downloaded: HF_HUB_OFFLINE is set") as info:
         SentenceTransformerEmbedder("nonexistent-org/nonexistent-model").embed_documents(["x"])
     assert "[local]" not in str(info.value)  # sentence-transformers is not what is missing
@@ -256,7 +257,7 @@ def test_missing_hub_model_fails_fast_offline(monkeypatch: pytest.MonkeyPatch) -
 def test_missing_hub_model_fails_fast_when_the_hub_is_unreachable(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.delenv("HF_HUB_OFFLINE", raising=False)
     monkeypatch.delenv("TRANSFORMERS_OFFLINE", raising=False)
-    monkeypatch.setattr(embeddings_module, "_hub_reachable", lambda: False)
+    monkeypatch.setattr(local_module, "_hub_reachable", lambda: False)
     with pytest.raises(SqliteVecStoreError, match="the Hugging Face Hub cannot be reached"):
         SentenceTransformerEmbedder("nonexistent-org/nonexistent-model").embed_documents(["x"])
 
@@ -264,11 +265,11 @@ def test_missing_hub_model_fails_fast_when_the_hub_is_unreachable(monkeypatch: p
 def test_cached_hub_model_loads_from_the_cache_when_the_hub_is_unreachable(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.delenv("HF_HUB_OFFLINE", raising=False)
     monkeypatch.delenv("TRANSFORMERS_OFFLINE", raising=False)
-    monkeypatch.setattr(embeddings_module, "_in_hub_cache", lambda repo_id, kwargs: True)
+    monkeypatch.setattr(local_module, "_in_hub_cache", lambda repo_id, kwargs: True)
     embedder = SentenceTransformerEmbedder("some-org/cached-model")
-    monkeypatch.setattr(embeddings_module, "_hub_reachable", lambda: False)
+    monkeypatch.setattr(local_module, "_hub_reachable", lambda: False)
     assert embedder._check_available("some-org/cached-model", {}) == {"local_files_only": True}
-    monkeypatch.setattr(embeddings_module, "_hub_reachable", lambda: True)
+    monkeypatch.setattr(local_module, "_hub_reachable", lambda: True)
     assert embedder._check_available("some-org/cached-model", {}) == {}
 
 
