@@ -23,50 +23,55 @@ sentence-transformers (and torch) are imported only when it embeds.
 
 from __future__ import annotations
 
-import glob
-import hashlib
-import io
 import json
 import logging
-import os
-import re
-import sys
 import time
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass, field
-from pathlib import Path, PurePath
-from typing import Any, Protocol, TypeVar
+from pathlib import Path
+from typing import Any, TypeVar
 
 import click
-import numpy as np
-import numpy.typing as npt
 from click.core import ParameterSource
 
 from . import __version__
-from .chunking import Chunk, split_markdown
+from .chunking import split_paragraphs
 from .connection import database_errors, release_wal_files
-from .embeddings import BACKENDS, DEFAULT_MODEL, canonical_model_id, export_logger, split_model_id
+from .embeddings import BACKENDS, DEFAULT_MODEL, export_logger
 from .errors import CollectionNotFoundError, ModelMismatchError, SqliteVecStoreError
 from .filters import Filter, parse_filter_dict
+from .ingest import DEFAULT_MAX_CHARS, FOLDER_SUFFIXES, HASH_KEY, MAX_CHARS_KEY, IngestSummary, sync_files
+from .jsonl import Dump, load_dump, write_dump
+from .model_choice import (
+    DEFAULT_BATCH_SIZE,
+    Embedder,
+    ModelChoice,
+    default_model,
+    make_embedder,
+    no_model_error,
+    resolve_model,
+)
 from .progress import DEFAULT_INTERVAL, Progress
-from .records import MAX_COUNT, Hit, Record
+from .records import MAX_COUNT, Hit
 from .schema import KEYWORD_INDEX_VERSION, validate_collection_name
 from .store import DEFAULT_COLLECTION, Collection, Database
 
-__all__ = ["Embedder", "cli", "main", "make_embedder", "split_paragraphs"]
+__all__ = [
+    "DEFAULT_MAX_CHARS",
+    "FOLDER_SUFFIXES",
+    "HASH_KEY",
+    "MAX_CHARS_KEY",
+    "Embedder",
+    "cli",
+    "main",
+    "make_embedder",
+    "split_paragraphs",
+]
 
 F = TypeVar("F", bound=Callable[..., Any])
 
 #: How the index type is described by ``stats`` (sqlite-vec 0.1: brute force, exact).
 INDEX_TYPE = "vec0 flat (exact)"
-
-#: File suffixes picked up when a folder is indexed, and how each is split.
-FOLDER_SUFFIXES = {".md": "markdown", ".markdown": "markdown", ".txt": "text"}
-
-#: Keys ``index`` writes into ``extra`` to recognise unchanged files.
-HASH_KEY = "source_sha256"
-MAX_CHARS_KEY = "max_chars"
 
 #: Metadata keys written by the chunkers, left out of the query table's metadata column.
 CHUNK_KEYS = frozenset({"source", "heading_path", "heading", "level", "chunk_index", "part"})
@@ -75,38 +80,6 @@ CHUNK_KEYS = frozenset({"source", "heading_path", "heading", "level", "chunk_ind
 PROGRESS_INTERVAL = DEFAULT_INTERVAL
 
 PREVIEW_CHARS = 100
-PAGE_SIZE = 1000
-DEFAULT_BATCH_SIZE = 64
-DEFAULT_MAX_CHARS = 2000
-_GLOB_CHARS = frozenset("*?[")
-
-
-class Embedder(Protocol):
-    """What the command line needs from an embedding model."""
-
-    @property
-    def model_id(self) -> str | None:
-        """The canonical model id recorded in the collection."""
-
-    def embed_documents(self, texts: Sequence[str]) -> npt.NDArray[np.float32]:
-        """Embed documents; an ``(n, dimension)`` array."""
-
-    def embed_query(self, text: str) -> npt.NDArray[np.float32]:
-        """Embed one query; a ``(dimension,)`` array."""
-
-
-def make_embedder(model_name: str, backend: str | None = None) -> Embedder:
-    """The embedder for ``model_name`` (a model name, or a model id a collection records) on ``backend``.
-
-    ``backend=None`` means the backend the id implies (``"onnx-int8"`` for an
-    id ending in ``#onnx-int8``), else ``"torch"``. Constructing it loads
-    nothing; the model is loaded on the first text. Tests replace this
-    function to use a fake embedder.
-    """
-    from .embeddings import SentenceTransformerEmbedder, split_model_id
-
-    name, implied = split_model_id(model_name)
-    return SentenceTransformerEmbedder(name, backend=backend or implied or "torch")  # type: ignore[arg-type]
 
 
 # ---------------------------------------------------------------------------
@@ -245,40 +218,6 @@ def _existing_collection(
         raise click.ClickException(f"No collection named {name!r} in {str(db.path)!r}; {have}.") from None
 
 
-def _resolve_model(collection: Collection, requested: str | None, backend: str | None = None) -> str | None:
-    """The collection's recorded model, checked against --model and --backend; else --model; else ``None``."""
-    info = collection.info()
-    recorded = info.model_id
-    implied = split_model_id(recorded)[1] if recorded is not None else None
-    if recorded is not None and backend is not None:
-        # only a backend whose vectors the collection holds may embed its queries and documents
-        made = canonical_model_id(split_model_id(recorded)[0], backend=backend)
-        if made != recorded:
-            raise ModelMismatchError(
-                f"Collection {info.name!r} was built with the embedding model {recorded!r}; --backend {backend} "
-                f"makes {made!r} vectors. Use --backend {implied or 'torch'}"
-                + ("" if implied else " or onnx")
-                + ", or leave --backend out."
-            )
-    # --model names a model; it runs on --backend, else on the backend the recorded id implies
-    wanted = canonical_model_id(requested, backend=backend or implied or "torch") if requested is not None else None
-    if recorded is not None and wanted is not None and wanted != recorded:
-        raise ModelMismatchError(
-            f"Collection {info.name!r} was built with the embedding model {recorded!r}, "
-            f"not {wanted!r}; leave out --model to use the collection's model."
-        )
-    return recorded or wanted
-
-
-def _unbuilt_model(recorded: str | None, requested: str | None, backend: str | None) -> str | None:
-    """The model for a collection that holds no vectors yet: --model, else the recorded one (on --backend)."""
-    if requested is not None:
-        return canonical_model_id(requested, backend=backend or "torch")
-    if recorded is not None and backend is not None:
-        return canonical_model_id(split_model_id(recorded)[0], backend=backend)
-    return recorded
-
-
 @contextmanager
 def _undo_new_file(db_path: Path) -> Iterator[None]:
     """Leave no file behind when a command that would have created the store file fails.
@@ -300,12 +239,6 @@ def _undo_new_file(db_path: Path) -> Iterator[None]:
             else:
                 db_path.unlink(missing_ok=True)
         raise
-
-
-def _no_model(name: str) -> click.ClickException:
-    return click.ClickException(
-        f"Collection {name!r} holds vectors but records no embedding model; name the model that made them with --model."
-    )
 
 
 def _human_bytes(n: int) -> str:
@@ -378,17 +311,6 @@ def _warn(message: str) -> None:
     click.echo(f"Warning: {message}", err=True)
 
 
-def _iter_hits(collection: Collection, *, include_vectors: bool = False) -> Iterator[Hit]:
-    """Every record, in insertion order, a page at a time."""
-    offset = 0
-    while True:
-        page = collection.find(limit=PAGE_SIZE, offset=offset, include_vectors=include_vectors)
-        yield from page
-        if len(page) < PAGE_SIZE:
-            return
-        offset += len(page)
-
-
 # ---------------------------------------------------------------------------
 # The group
 # ---------------------------------------------------------------------------
@@ -415,209 +337,6 @@ def main() -> None:
 # ---------------------------------------------------------------------------
 # index
 # ---------------------------------------------------------------------------
-
-
-def split_paragraphs(text: str, *, source: str | None = None, max_chars: int = DEFAULT_MAX_CHARS) -> list[Chunk]:
-    """Split plain text at blank lines, packing paragraphs into chunks of at most ``max_chars``.
-
-    A paragraph longer than ``max_chars`` is cut at whitespace. Metadata
-    matches :func:`~sqlitevec_store.chunking.split_markdown`'s text before a
-    first heading: ``source`` (if given), ``heading_path`` ``[]``,
-    ``heading`` ``""``, ``level`` 0 and ``chunk_index``.
-    """
-    if max_chars < 1:
-        raise ValueError(f"max_chars must be at least 1, got {max_chars}")
-    normalized = text.replace("\r\n", "\n").replace("\r", "\n")
-    paragraphs = [p.strip() for p in re.split(r"\n[ \t]*\n", normalized) if p.strip()]
-    bodies: list[str] = []
-    current = ""
-    for paragraph in paragraphs:
-        for piece in _hard_split(paragraph, max_chars):
-            if current and len(current) + 2 + len(piece) <= max_chars:
-                current = f"{current}\n\n{piece}"
-            else:
-                if current:
-                    bodies.append(current)
-                current = piece
-    if current:
-        bodies.append(current)
-    chunks = []
-    for index, body in enumerate(bodies):
-        metadata: dict[str, Any] = {} if source is None else {"source": source}
-        metadata.update(heading_path=[], heading="", level=0, chunk_index=index)
-        chunks.append(Chunk(text=body, metadata=metadata))
-    return chunks
-
-
-def _hard_split(text: str, limit: int) -> list[str]:
-    pieces = []
-    rest = text
-    while len(rest) > limit:
-        cut = max(rest.rfind(" ", 0, limit + 1), rest.rfind("\n", 0, limit + 1))
-        if cut < limit // 2:
-            cut = limit
-        piece, rest = rest[:cut].rstrip(), rest[cut:].lstrip()
-        if piece:
-            pieces.append(piece)
-    if rest:
-        pieces.append(rest)
-    return pieces
-
-
-def _doc_id(path: str, base: str) -> str:
-    """A file's id: its path relative to the store's folder (POSIX), or absolute outside it."""
-    try:
-        rel = os.path.relpath(path, base)
-    except ValueError:  # another drive on Windows
-        return PurePath(path).as_posix()
-    if rel == os.pardir or rel.startswith(os.pardir + os.sep):
-        return PurePath(path).as_posix()
-    return PurePath(rel).as_posix()
-
-
-def _doc_path(doc_id: str, base: str) -> str:
-    path = Path(doc_id)
-    return os.path.normpath(path if path.is_absolute() else Path(base) / path)
-
-
-def _glob_base(pattern: str) -> str:
-    """The folder a glob pattern searches under (its parts before the first wildcard)."""
-    parts: list[str] = []
-    for part in PurePath(pattern).parts:
-        if _GLOB_CHARS & set(part):
-            break
-        parts.append(part)
-    return os.path.abspath(os.path.join(*parts)) if parts else os.path.abspath(os.curdir)
-
-
-def _walk(folder: str) -> list[str]:
-    """Markdown and text files under ``folder``, skipping hidden files and folders."""
-    found: list[str] = []
-    for top, dirs, files in os.walk(folder):
-        dirs[:] = sorted(d for d in dirs if not d.startswith("."))
-        found.extend(
-            os.path.join(top, name)
-            for name in sorted(files)
-            if not name.startswith(".") and Path(name).suffix.lower() in FOLDER_SUFFIXES
-        )
-    return found
-
-
-def _collect_files(paths: Sequence[str], exclude: set[str]) -> tuple[list[str], list[str]]:
-    """Absolute file paths to index, and the roots under which vanished files are removed."""
-    files: dict[str, None] = {}
-    roots: list[str] = []
-    for given in paths:
-        if os.path.exists(given):
-            path = os.path.abspath(given)
-            roots.append(path)
-            for found in _walk(path) if os.path.isdir(path) else [path]:
-                files[os.path.abspath(found)] = None
-        elif _GLOB_CHARS & set(given):
-            matches = [m for m in sorted(glob.glob(given, recursive=True)) if os.path.isfile(m)]
-            if not matches:
-                _warn(f"no files match {given!r}")
-            roots.append(_glob_base(given))
-            for found in matches:
-                files[os.path.abspath(found)] = None
-        else:
-            raise click.ClickException(f"{given!r}: no such file or folder.")
-    return [f for f in files if f not in exclude], roots
-
-
-def _under(path: str, roots: Sequence[str]) -> bool:
-    return any(path == root or path.startswith(root.rstrip(os.sep) + os.sep) for root in roots)
-
-
-@dataclass
-class _Stored:
-    """What the collection holds for one indexed file."""
-
-    hashes: set[tuple[Any, Any]] = field(default_factory=set)
-    chunks: int = 0
-
-
-@dataclass
-class _Pending:
-    doc_id: str
-    chunks: list[Chunk]
-    extra: dict[str, Any]
-    replaces: int
-
-
-def _stored_files(collection: Collection) -> dict[str, _Stored]:
-    """Files ``index`` wrote into the collection (records with a content hash in ``extra``)."""
-    stored: dict[str, _Stored] = {}
-    for hit in _iter_hits(collection):
-        extra = hit.extra or {}
-        if hit.doc_id is None or HASH_KEY not in extra:
-            continue
-        entry = stored.setdefault(hit.doc_id, _Stored())
-        entry.hashes.add((extra.get(HASH_KEY), extra.get(MAX_CHARS_KEY)))
-        entry.chunks += 1
-    return stored
-
-
-def _split_file(path: str, text: str, doc_id: str, max_chars: int) -> list[Chunk]:
-    if FOLDER_SUFFIXES.get(Path(path).suffix.lower()) == "markdown":
-        return split_markdown(text, source=doc_id, max_chars=max_chars)
-    return split_paragraphs(text, source=doc_id, max_chars=max_chars)
-
-
-def _embed(embedder: Embedder, texts: Sequence[str]) -> npt.NDArray[np.float32]:
-    vectors = np.asarray(embedder.embed_documents(list(texts)), dtype=np.float32)
-    if vectors.ndim != 2 or vectors.shape[0] != len(texts):
-        raise SqliteVecStoreError(f"The embedder returned {vectors.shape} vectors for {len(texts)} texts")
-    return vectors
-
-
-@dataclass
-class _Target:
-    """The collection ``index`` writes to, registered only by its first write.
-
-    A new collection (or an empty one whose recorded model this run replaces)
-    is created inside the transaction of the first batch of records, after
-    the model has loaded and embedded it: a run that fails before leaves no
-    trace of the collection or its model.
-    """
-
-    db: Database
-    name: str
-    model_id: str
-    collection: Collection | None = None
-    replace: bool = False
-
-    def open(self) -> Collection:
-        """The collection, created now if needed; call it inside the write transaction."""
-        if self.collection is None or self.replace:
-            if self.replace:
-                self.db.drop_collection(self.name)
-            self.collection = self.db.create_collection(self.name, model_id=self.model_id, exist_ok=False)
-            self.replace = False
-        return self.collection
-
-
-def _write_files(db: Database, target: _Target, files: Sequence[_Pending], vectors: Any) -> None:
-    """Replace the chunks of ``files`` (one transaction); ``vectors`` holds their rows in order."""
-    records = []
-    row = 0
-    for pending in files:
-        for index, chunk in enumerate(pending.chunks):
-            records.append(
-                Record(
-                    text=chunk.text,
-                    vector=vectors[row],
-                    metadata=chunk.metadata,
-                    id=f"{pending.doc_id}#{index}",
-                    doc_id=pending.doc_id,
-                    extra=pending.extra,
-                )
-            )
-            row += 1
-    with db.atomic():
-        collection = target.open()
-        collection.delete(doc_ids=[p.doc_id for p in files])
-        collection.upsert(records)
 
 
 @cli.command()
@@ -664,111 +383,61 @@ def index(
       sqlitevec-store index docs/ notes.txt 'wiki/**/*.md' --db store.db
     """  # noqa: D301 - click's \b keeps a paragraph unwrapped
     started = time.perf_counter()
-    base = os.path.dirname(os.path.abspath(db_path))
-    db_file = os.path.abspath(db_path)
-    exclude = {db_file + suffix for suffix in ("", "-wal", "-shm", "-journal")}
-    files, roots = _collect_files(paths, exclude)
+    load_seconds = 0.0
+
+    def load() -> None:
+        nonlocal load_seconds
+        load_seconds = _load_model(embedder, quiet=quiet)
 
     with _undo_new_file(db_path), Database(db_path) as db:
-        existing = db.collection(collection_name, create=False) if db.has_collection(collection_name) else None
-        recorded = existing.info().model_id if existing is not None else None
-        replace = False
-        if existing is not None and existing.dimension is None:
-            # it holds no vectors, so it has built nothing: this run may record another model
-            model = _unbuilt_model(recorded, model_name, backend)
-            replace = recorded is not None and model is not None and model != recorded
-        elif existing is not None:
-            model = _resolve_model(existing, model_name, backend)
-            if model is None:
-                raise _no_model(collection_name)
-        else:
-            model = canonical_model_id(model_name, backend=backend or "torch") if model_name is not None else None
-        model = model or canonical_model_id(DEFAULT_MODEL, backend=backend or "torch")
-        embedder = make_embedder(model, backend)
-        model_id = embedder.model_id or model
-        target = _Target(db, collection_name, model_id, replace=replace)
-        if existing is not None and not replace:
-            target.collection = db.collection(collection_name, model_id=model_id)
-        collection = target.collection
+        choice = _choose_model(db, collection_name, model_name, backend)
+        embedder = make_embedder(choice.model_id or default_model(backend), backend)
+        summary = sync_files(
+            db,
+            collection_name,
+            paths,
+            embedder,
+            max_chars=max_chars,
+            batch_size=batch_size,
+            progress=lambda total, label: _progress(total, label, quiet=quiet),
+            before_embedding=load,
+            warn=_warn,
+        )
+    if summary.replaced_model is not None:
+        _warn(
+            f"collection {collection_name!r} held no vectors, so nothing was built with the model it "
+            f"recorded ({summary.replaced_model!r}); it now records {embedder.model_id!r}."
+        )
+    _echo_index_summary(summary, collection_name, seconds=time.perf_counter() - started, load_seconds=load_seconds)
 
-        stored = _stored_files(collection) if collection is not None else {}
-        pending: list[_Pending] = []
-        current: set[str] = set()
-        skipped = unreadable = 0
-        for path in files:
-            doc_id = _doc_id(path, base)
-            current.add(doc_id)
-            try:
-                data = Path(path).read_bytes()
-                text = data.decode("utf-8-sig")
-            except (OSError, UnicodeDecodeError) as exc:
-                _warn(f"skipped {doc_id}: {exc}")
-                unreadable += 1
-                continue
-            digest = hashlib.sha256(data).hexdigest()
-            old = stored.get(doc_id)
-            if old is not None and old.hashes == {(digest, max_chars)}:
-                skipped += 1
-                continue
-            chunks = _split_file(path, text, doc_id, max_chars)
-            if not chunks and old is None:
-                skipped += 1  # empty, and nothing stored for it
-                continue
-            extra = {HASH_KEY: digest, MAX_CHARS_KEY: max_chars}
-            pending.append(_Pending(doc_id, chunks, extra, old.chunks if old else 0))
 
-        vanished = [
-            doc_id
-            for doc_id in stored
-            if doc_id not in current
-            and _under(_doc_path(doc_id, base), roots)
-            and not os.path.exists(_doc_path(doc_id, base))
-        ]
-        removed_chunks = collection.delete(doc_ids=vanished) if vanished and collection is not None else 0
+def _choose_model(db: Database, collection_name: str, requested: str | None, backend: str | None) -> ModelChoice:
+    """The model for ``collection_name`` given --model and --backend (see :func:`resolve_model`)."""
+    collection = db.collection(collection_name, create=False) if db.has_collection(collection_name) else None
+    choice = resolve_model(
+        collection_name,
+        recorded=collection.info().model_id if collection is not None else None,
+        built=collection is not None and collection.dimension is not None,
+        requested=requested,
+        backend=backend,
+    )
+    if choice.model_id is None and collection is not None and collection.dimension is not None:
+        raise no_model_error(collection_name)
+    return choice
 
-        texts = [chunk.text for p in pending for chunk in p.chunks]
-        ends = np.cumsum([len(p.chunks) for p in pending]).tolist()
-        written = 0  # files written so far
-        first_row = 0  # row of the first chunk of pending[written] in `texts`
-        parts: list[npt.NDArray[np.float32]] = []
-        label = f"Embedding {len(texts)} chunks from {len(pending)} files"
-        load_seconds = _load_model(embedder, quiet=quiet) if texts else 0.0
-        with _progress(len(texts), label, quiet=quiet) as bar:
-            for start in range(0, len(texts), batch_size):
-                batch = texts[start : start + batch_size]
-                parts.append(_embed(embedder, batch))
-                bar.update(len(batch))
-                done = start + len(batch)
-                upto = written
-                while upto < len(pending) and ends[upto] <= done:
-                    upto += 1
-                if upto > written:
-                    matrix = np.vstack(parts)
-                    _write_files(db, target, pending[written:upto], matrix)
-                    used = ends[upto - 1] - first_row
-                    parts = [matrix[used:]]
-                    first_row = ends[upto - 1]
-                    written = upto
-        embed_seconds = bar.elapsed
-        if written < len(pending):  # files that became empty
-            _write_files(db, target, pending[written:], np.zeros((0, 0), dtype=np.float32))
-        if replace and not target.replace:  # replaced by the first write
-            _warn(
-                f"collection {collection_name!r} held no vectors, so nothing was built with the model it "
-                f"recorded ({recorded!r}); it now records {model_id!r}."
-            )
-        elif target.collection is None:
-            # nothing to write: an empty collection that records no model yet (the first write records it)
-            target.collection = db.create_collection(collection_name)
-        total = target.collection.count() if target.collection is not None else 0
 
-    seconds = time.perf_counter() - started
-    rate = len(texts) / embed_seconds if embed_seconds > 0 else 0.0
-    deleted = sum(p.replaces for p in pending) + removed_chunks
-    unread = f", {unreadable} unreadable" if unreadable else ""
+def _echo_index_summary(summary: IngestSummary, collection_name: str, *, seconds: float, load_seconds: float) -> None:
+    rate = summary.chunks_embedded / summary.embed_seconds if summary.embed_seconds > 0 else 0.0
+    unread = f", {summary.files_unreadable} unreadable" if summary.files_unreadable else ""
     loading = f"model load {load_seconds:.2f} s, " if load_seconds else ""
-    click.echo(f"Files:  {len(pending)} indexed, {skipped} unchanged, {len(vanished)} removed{unread}")
-    click.echo(f"Chunks: {len(texts)} embedded, {deleted} deleted; {collection_name!r} holds {total}")
+    click.echo(
+        f"Files:  {summary.files_indexed} indexed, {summary.files_unchanged} unchanged, "
+        f"{summary.files_removed} removed{unread}"
+    )
+    click.echo(
+        f"Chunks: {summary.chunks_embedded} embedded, {summary.chunks_deleted} deleted; "
+        f"{collection_name!r} holds {summary.total}"
+    )
     click.echo(f"Time:   {seconds:.2f} s ({loading}embedding and writing {rate:.1f} chunks/s)")
 
 
@@ -893,9 +562,8 @@ def query(
         if mode == "keyword":
             hits = collection.keyword_search(text, k=k, filter=filter_)
         elif collection.dimension is not None:
-            model = _resolve_model(collection, model_name, backend)
-            if model is None:
-                raise _no_model(collection_name)
+            model = _choose_model(db, collection.name, model_name, backend).model_id
+            assert model is not None  # a collection with vectors has a model, or _choose_model raised
             with _show_slow_steps(quiet=False):  # a first ONNX export takes a while: say so, on stderr
                 vector = make_embedder(model, backend).embed_query(text)
             if mode == "hybrid":
@@ -1057,100 +725,10 @@ def export(db_path: Path, collection_name: str, vectors: bool, output: str) -> N
     """
     with _open_existing(db_path, read_only=True) as db:
         collection = _existing_collection(db, collection_name)
-        model_id = collection.info().model_id
-        count = 0
         with click.open_file(output, "w", encoding="utf-8", atomic=output != "-") as out:
-            for hit in _iter_hits(collection, include_vectors=vectors):
-                obj: dict[str, Any] = {"id": hit.id, "text": hit.text, "metadata": hit.metadata, "doc_id": hit.doc_id}
-                if hit.extra is not None:
-                    obj["extra"] = hit.extra
-                if vectors and hit.vector is not None:
-                    obj["vector"] = hit.vector.tolist()
-                    if model_id is not None:
-                        obj["model"] = model_id
-                out.write(json.dumps(obj, ensure_ascii=False) + "\n")
-                count += 1
+            count = write_dump(collection, out, include_vectors=vectors)
     if output != "-":
         click.echo(f"Exported {count} records from {collection_name!r} to {output}.", err=True)
-
-
-@dataclass
-class _ImportPlan:
-    lines: int = 0
-    to_embed: int = 0
-    dimensions: set[int] = field(default_factory=set)
-    models: set[str] = field(default_factory=set)
-
-
-#: The fields of an export line: key, type, description ("text" is required).
-_LINE_FIELDS: tuple[tuple[str, type, str], ...] = (
-    ("text", str, "a string"),
-    ("id", str, "a string"),
-    ("doc_id", str, "a string"),
-    ("metadata", dict, "an object"),
-    ("extra", dict, "an object"),
-    ("vector", list, "a list of numbers"),
-    ("model", str, "a string"),
-)
-
-
-def _parse_line(line: str, number: int, source: str) -> dict[str, Any] | None:
-    """One validated import line (``None`` for a blank line)."""
-    if not line.strip():
-        return None
-    where = f"{source} line {number}"
-    try:
-        obj = json.loads(line)
-    except json.JSONDecodeError as exc:
-        raise click.ClickException(f"{where}: not valid JSON ({exc})") from exc
-    except RecursionError as exc:
-        raise click.ClickException(f"{where}: nested too deeply to read") from exc
-    if not isinstance(obj, dict):
-        raise click.ClickException(f"{where}: expected a JSON object, got {type(obj).__name__}")
-    for key, kind, name in _LINE_FIELDS:
-        value = obj.get(key)
-        if value is None and key != "text":
-            continue
-        if not isinstance(value, kind):
-            raise click.ClickException(f"{where}: {key!r} must be {name}, got {value!r:.60}")
-    vector = obj.get("vector")
-    if vector is not None and (
-        not vector or not all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in vector)
-    ):
-        raise click.ClickException(f"{where}: 'vector' must be a non-empty list of numbers")
-    return obj
-
-
-def _read_lines(path: str) -> Callable[[], Iterable[str]]:
-    """A way to read the import file (twice: once to check it, once to load it).
-
-    Text that is not UTF-8 is an error naming the line (stdin is read as
-    UTF-8 bytes too, whatever the locale).
-    """
-    if path == "-":
-        buffer = getattr(sys.stdin, "buffer", None)
-        data: bytes = buffer.read() if buffer is not None else sys.stdin.read().encode("utf-8", "surrogateescape")
-        try:
-            text = data.decode("utf-8")
-        except UnicodeDecodeError as exc:
-            line = data.count(b"\n", 0, exc.start) + 1
-            raise click.ClickException(
-                f"stdin line {line}: not valid UTF-8 ({exc.reason} at byte {exc.start})"
-            ) from exc
-        lines = io.StringIO(text).readlines()
-        return lambda: lines
-
-    def read() -> Iterator[str]:
-        number = 0
-        with open(path, "rb") as handle:
-            for raw in handle:
-                number += 1
-                try:
-                    yield raw.decode("utf-8")
-                except UnicodeDecodeError as exc:
-                    raise click.ClickException(f"{path} line {number}: not valid UTF-8 ({exc.reason})") from exc
-
-    return read
 
 
 @cli.command("import")
@@ -1179,85 +757,44 @@ def import_(
     Records with an existing id are replaced.
     """
     started = time.perf_counter()
-    source = "stdin" if file == "-" else file
-    read = _read_lines(file)
-    plan = _ImportPlan()
-    for number, line in enumerate(read(), start=1):
-        obj = _parse_line(line, number, source)
-        if obj is None:
-            continue
-        plan.lines += 1
-        if obj.get("vector") is None:
-            plan.to_embed += 1
-        else:
-            plan.dimensions.add(len(obj["vector"]))
-            if obj.get("model") is not None:
-                plan.models.add(canonical_model_id(obj["model"]))
-    if len(plan.dimensions) > 1:
-        raise click.ClickException(f"{source}: vectors of different lengths: {sorted(plan.dimensions)}")
-    if len(plan.models) > 1:
-        raise click.ClickException(f"{source}: vectors from different models: {', '.join(sorted(plan.models))}")
-
+    dump = Dump.open(file)
+    plan = dump.plan()
     with _undo_new_file(db_path), Database(db_path) as db:
-        exists = db.has_collection(collection_name)
-        recorded = db.collection(collection_name, create=False).info().model_id if exists else None
-        requested = canonical_model_id(model_name, backend=backend or "torch") if model_name is not None else None
-        known = {m for m in (recorded, requested, *plan.models) if m is not None}
-        if len(known) > 1:
+        collection = db.collection(collection_name, create=False) if db.has_collection(collection_name) else None
+        recorded = collection.info().model_id if collection is not None else None
+        built = collection is not None and collection.dimension is not None
+        choice = resolve_model(
+            collection_name,
+            recorded=recorded,
+            built=built,
+            requested=model_name,
+            backend=backend,
+            vectors_from=plan.model,
+        )
+        if choice.replaces is not None:  # import keeps an empty collection's recorded model
             raise ModelMismatchError(
-                f"Conflicting embedding models: collection {collection_name!r} "
-                f"{'records ' + repr(recorded) if recorded else 'records none'}, --model is {requested!r}, "
-                f"the file's vectors come from {', '.join(sorted(plan.models)) or 'no named model'}."
+                f"Conflicting embedding models: collection {collection_name!r} records {recorded!r}, "
+                f"this import is for {choice.model_id!r}."
             )
-        if exists and not known and plan.to_embed and db.collection(collection_name, create=False).dimension:
-            raise _no_model(collection_name)
-        if backend is not None and known and plan.to_embed:
-            made = canonical_model_id(split_model_id(next(iter(known)))[0], backend=backend)
-            if made not in known:
-                raise ModelMismatchError(
-                    f"--backend {backend} makes {made!r} vectors, but this import is for {', '.join(sorted(known))}."
-                )
-        default = canonical_model_id(DEFAULT_MODEL, backend=backend or "torch")
-        model = next(iter(known)) if known else (default if plan.to_embed else None)
+        if choice.model_id is None and built and plan.to_embed:
+            raise no_model_error(collection_name)
+        model = choice.model_id or (default_model(backend) if plan.to_embed else None)
         embedder = make_embedder(model, backend) if plan.to_embed and model is not None else None
         model_id = (embedder.model_id if embedder is not None else None) or model
-        if exists:
+        if collection is not None:
             db.collection(collection_name, model_id=model_id)  # checks the model before anything is embedded
         if embedder is not None:
             _load_model(embedder, quiet=quiet)  # before the write transaction, which it would hold up
-
-        def records(bar: Any) -> Iterator[Record]:
-            batch: list[dict[str, Any]] = []
-
-            def flush() -> Iterator[Record]:
-                missing = [obj["text"] for obj in batch if obj.get("vector") is None]
-                vectors = iter(_embed(embedder, missing)) if missing and embedder is not None else iter(())
-                for obj in batch:
-                    vector = obj.get("vector")
-                    yield Record(
-                        text=obj["text"],
-                        vector=vector if vector is not None else next(vectors),
-                        metadata=obj.get("metadata") or {},
-                        id=obj.get("id"),
-                        doc_id=obj.get("doc_id"),
-                        extra=obj.get("extra"),
-                    )
-                bar.update(len(batch))
-                batch.clear()
-
-            for number, line in enumerate(read(), start=1):
-                obj = _parse_line(line, number, source)
-                if obj is None:
-                    continue
-                batch.append(obj)
-                if len(batch) >= batch_size:
-                    yield from flush()
-            yield from flush()
-
-        # a new collection is registered in the transaction of its records: a refused import leaves none
-        with _progress(plan.lines, f"Importing {plan.lines} records", quiet=quiet) as bar, db.atomic():
-            collection = db.collection(collection_name, model_id=model_id)
-            collection.upsert(records(bar))
+        collection = load_dump(
+            db,
+            collection_name,
+            dump,
+            plan,
+            embedder=embedder,
+            model_id=model_id,
+            batch_size=batch_size,
+            progress=lambda total, label: _progress(total, label, quiet=quiet),
+        )
         total = collection.count()
 
     seconds = time.perf_counter() - started

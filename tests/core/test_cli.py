@@ -20,6 +20,7 @@ from click.testing import CliRunner, Result
 
 from sqlitevec_store import DEFAULT_MODEL, Database, canonical_model_id
 from sqlitevec_store import cli as cli_module
+from sqlitevec_store.chunking import split_markdown
 from sqlitevec_store.cli import cli, make_embedder, split_paragraphs
 from sqlitevec_store.embeddings import split_model_id
 from sqlitevec_store.errors import SqliteVecStoreError
@@ -408,6 +409,16 @@ def test_split_paragraphs() -> None:
     assert split_paragraphs("x" * 25, max_chars=10)[0].text == "x" * 10
     with pytest.raises(ValueError, match="max_chars"):
         split_paragraphs("x", max_chars=0)
+
+
+def test_plain_text_is_split_by_the_one_chunker() -> None:
+    """A .txt file is chunked as split_markdown chunks text before a first heading (tabs are cut points too)."""
+    text = "First line   \n  second line\t\n\n\n" + "\t".join(["word"] * 12) + "\n\n   \nlast"
+    chunks = split_paragraphs(text, source="n.txt", max_chars=30)
+    assert chunks == split_markdown(text, source="n.txt", max_chars=30)
+    assert chunks[0].text == "First line\n  second line"  # trailing whitespace stripped
+    assert chunks[1].text == "word\tword\tword\tword\tword\tword"  # cut at a tab, not inside a word
+    assert [c.metadata["part"] for c in chunks] == list(range(len(chunks)))
 
 
 # --- query ------------------------------------------------------------------
