@@ -1078,3 +1078,12 @@ def test_import_with_a_backend_into_a_new_collection(db: Path) -> None:
 def test_backend_choices_are_checked(indexed: Path) -> None:
     result = run("query", "x", "--db", str(indexed), "--backend", "tensorflow", code=2)
     assert "'tensorflow' is not one of" in result.stderr
+
+
+def test_import_names_the_model_as_index_and_query_do(db: Path, embedders: list[FakeEmbedder]) -> None:
+    """--model on an onnx-int8 collection runs on onnx-int8 for import too (one rule for the three commands)."""
+    run("index", "docs", "--db", str(db), "--backend", "onnx-int8", "-q")
+    run("query", "x", "--db", str(db), "--model", "all-MiniLM-L6-v2")
+    run("import", "-", "--db", str(db), "--model", "all-MiniLM-L6-v2", "-q", input='{"text": "t", "id": "t"}\n')
+    assert model_of(db) == INT8_MODEL
+    assert [e.backend for e in embedders][-1] == "onnx-int8"  # type: ignore[attr-defined]
