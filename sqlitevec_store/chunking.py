@@ -1,9 +1,12 @@
-"""Dependency-free Markdown splitting for document ingestion.
+"""Dependency-free splitting of Markdown and plain text for document ingestion.
 
-This module turns a Markdown document into :class:`Chunk` objects, one per
-heading section, ready to be embedded and stored. It uses only the standard
-library so it can back the quickstart example and the command-line tool
-without pulling in a Markdown parser.
+This module is the package's one chunker: it turns a Markdown document into
+:class:`Chunk` objects, one per heading section (:func:`split_markdown`), and
+plain text into chunks of packed paragraphs (:func:`split_paragraphs`), ready
+to be embedded and stored. Both share the paragraph packing and the cut
+points of an over-long paragraph. It uses only the standard library so it can
+back the quickstart example and the command-line tool without pulling in a
+Markdown parser.
 
 Only ATX headings (``#`` to ``######``) are recognised; Setext headings
 (titles underlined with ``===`` or ``---``) are treated as ordinary text.
@@ -17,7 +20,7 @@ import re
 from dataclasses import dataclass, field
 from typing import Any
 
-__all__ = ["Chunk", "split_markdown"]
+__all__ = ["Chunk", "split_markdown", "split_paragraphs"]
 
 # An ATX heading: up to three spaces of indentation, one to six ``#``, then
 # either the end of the line or whitespace followed by the title.
@@ -155,15 +158,67 @@ def split_markdown(
         ['Guide', 'Install']
 
     """
+    return _chunk_sections(_parse_sections(_lines(text, max_chars)), source=source, max_chars=max_chars)
+
+
+def split_paragraphs(text: str, *, source: str | None = None, max_chars: int = 2000) -> list[Chunk]:
+    r"""Split plain text at blank lines, packing paragraphs into chunks of at most ``max_chars``.
+
+    Plain text is one section without a heading, split exactly as
+    :func:`split_markdown` splits the text before a first heading (``#``
+    lines are text here): lines are right-stripped, runs of blank lines end a
+    paragraph (a fenced code block stays in one), paragraphs are packed
+    greedily, and a paragraph longer than ``max_chars`` is cut at its last
+    space, tab or newline within the limit (hard at the limit when that would
+    keep less than half of it).
+
+    Metadata matches :func:`split_markdown`'s text before a first heading:
+    ``source`` (if given), ``heading_path`` ``[]``, ``heading`` ``""``,
+    ``level`` 0, ``chunk_index``, and ``part`` when there is more than one
+    chunk.
+
+    Args:
+        text: The plain-text document; the chunks come back in its order.
+        source: Copied into every chunk's metadata, as by :func:`split_markdown`.
+        max_chars: The longest chunk text; below 1 it is a :class:`ValueError`.
+
+    Example:
+        >>> [c.text for c in split_paragraphs("one\n\n\ntwo", max_chars=5)]
+        ['one', 'two']
+
+    """
+    section = _Section(path=(), level=0, lines=_lines(text, max_chars))
+    return _chunk_sections([section], source=source, max_chars=max_chars)
+
+
+def _lines(text: str, max_chars: int) -> list[str]:
+    """The document's lines, right-stripped, with any line ending accepted.
+
+    Raises:
+        ValueError: If ``max_chars`` is less than 1 (checked here, before any work).
+
+    """
     if max_chars < 1:
         msg = f"max_chars must be at least 1, got {max_chars}"
         raise ValueError(msg)
-
     normalized = text.replace("\r\n", "\n").replace("\r", "\n")
-    lines = [line.rstrip() for line in normalized.split("\n")]
+    return [line.rstrip() for line in normalized.split("\n")]
 
+
+def _chunk_sections(sections: list[_Section], *, source: str | None, max_chars: int) -> list[Chunk]:
+    """One or more chunks per section that has a body, numbered through the document.
+
+    Args:
+        sections: The document's sections, in order.
+        source: Copied into every chunk's metadata, if given.
+        max_chars: The maximum length of a chunk's text.
+
+    Returns:
+        The chunks in document order.
+
+    """
     chunks: list[Chunk] = []
-    for section in _parse_sections(lines):
+    for section in sections:
         paragraphs = _paragraphs(section.lines)
         if not paragraphs:
             continue

@@ -7,14 +7,14 @@ from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from itertools import islice
 from operator import index
-from typing import Any, TypeVar
+from typing import Any, Protocol, TypeVar
 
 import numpy as np
 import numpy.typing as npt
 
 from .errors import InvalidInputError, InvalidInputTypeError
 
-__all__ = ["MAX_COUNT", "CollectionInfo", "Hit", "Record", "check_count", "chunks", "json_scalar"]
+__all__ = ["MAX_COUNT", "CollectionInfo", "Hit", "Record", "check_count", "chunks", "iter_hits", "json_scalar"]
 
 T = TypeVar("T")
 
@@ -183,3 +183,35 @@ def chunks(iterable: Iterable[T], size: int) -> Iterator[list[T]]:
     iterator = iter(iterable)
     while batch := list(islice(iterator, size)):
         yield batch
+
+
+#: Records read per query by :func:`iter_hits`.
+PAGE_SIZE = 1000
+
+
+class Findable(Protocol):
+    """What :func:`iter_hits` needs: a collection's ``find`` (see :meth:`Collection.find`)."""
+
+    def find(self, *, limit: int | None = None, offset: int = 0, include_vectors: bool = False) -> list[Hit]:
+        """Records in insertion order, ``limit`` of them from ``offset``."""
+
+
+def iter_hits(collection: Findable, *, include_vectors: bool = False, page_size: int = PAGE_SIZE) -> Iterator[Hit]:
+    """Every record of a collection, in insertion order, read a page at a time.
+
+    Args:
+        collection: The collection to read.
+        include_vectors: Return the stored vectors too.
+        page_size: Records read per query (memory stays bounded by one page).
+
+    Yields:
+        Each record as a :class:`Hit`.
+
+    """
+    offset = 0
+    while True:
+        page = collection.find(limit=page_size, offset=offset, include_vectors=include_vectors)
+        yield from page
+        if len(page) < page_size:
+            return
+        offset += len(page)

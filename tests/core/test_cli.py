@@ -20,6 +20,7 @@ from click.testing import CliRunner, Result
 
 from sqlitevec_store import DEFAULT_MODEL, Database, canonical_model_id
 from sqlitevec_store import cli as cli_module
+from sqlitevec_store.chunking import split_markdown
 from sqlitevec_store.cli import cli, make_embedder, split_paragraphs
 from sqlitevec_store.embeddings import split_model_id
 from sqlitevec_store.errors import SqliteVecStoreError
@@ -408,6 +409,16 @@ def test_split_paragraphs() -> None:
     assert split_paragraphs("x" * 25, max_chars=10)[0].text == "x" * 10
     with pytest.raises(ValueError, match="max_chars"):
         split_paragraphs("x", max_chars=0)
+
+
+def test_plain_text_is_split_by_the_one_chunker() -> None:
+    """A .txt file is chunked as split_markdown chunks text before a first heading (tabs are cut points too)."""
+    text = "First line   \n  second line\t\n\n\n" + "\t".join(["word"] * 12) + "\n\n   \nlast"
+    chunks = split_paragraphs(text, source="n.txt", max_chars=30)
+    assert chunks == split_markdown(text, source="n.txt", max_chars=30)
+    assert chunks[0].text == "First line\n  second line"  # trailing whitespace stripped
+    assert chunks[1].text == "word\tword\tword\tword\tword\tword"  # cut at a tab, not inside a word
+    assert [c.metadata["part"] for c in chunks] == list(range(len(chunks)))
 
 
 # --- query ------------------------------------------------------------------
@@ -1067,3 +1078,12 @@ def test_import_with_a_backend_into_a_new_collection(db: Path) -> None:
 def test_backend_choices_are_checked(indexed: Path) -> None:
     result = run("query", "x", "--db", str(indexed), "--backend", "tensorflow", code=2)
     assert "'tensorflow' is not one of" in result.stderr
+
+
+def test_import_names_the_model_as_index_and_query_do(db: Path, embedders: list[FakeEmbedder]) -> None:
+    """--model on an onnx-int8 collection runs on onnx-int8 for import too (one rule for the three commands)."""
+    run("index", "docs", "--db", str(db), "--backend", "onnx-int8", "-q")
+    run("query", "x", "--db", str(db), "--model", "all-MiniLM-L6-v2")
+    run("import", "-", "--db", str(db), "--model", "all-MiniLM-L6-v2", "-q", input='{"text": "t", "id": "t"}\n')
+    assert model_of(db) == INT8_MODEL
+    assert [e.backend for e in embedders][-1] == "onnx-int8"  # type: ignore[attr-defined]

@@ -1,0 +1,195 @@
+"""Parsing for the command line: the group that reports errors, the shared options, opening store files.
+
+Every command takes ``--db FILE``; commands that act on one collection take
+``--collection NAME``. Commands that only read open the file read-only and
+never create it (:func:`open_existing`); ``index`` and ``import`` wrap their
+work in :func:`undo_new_file`, so a failed run leaves no file it created.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any, TypeVar
+
+import click
+
+from ..connection import database_errors, release_wal_files
+from ..embeddings import BACKENDS, DEFAULT_MODEL
+from ..errors import CollectionNotFoundError, SqliteVecStoreError
+from ..filters import Filter, parse_filter_dict
+from ..model_choice import DEFAULT_BATCH_SIZE
+from ..records import MAX_COUNT
+from ..schema import validate_collection_name
+from ..store import DEFAULT_COLLECTION, Collection, Database
+
+__all__ = [
+    "Group",
+    "backend_option",
+    "batch_option",
+    "collection_option",
+    "db_option",
+    "existing_collection",
+    "model_option",
+    "open_existing",
+    "parse_filter",
+    "undo_new_file",
+]
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+class Group(click.Group):
+    """A group that reports the core's errors as ``Error: ...`` with exit status 1."""
+
+    def invoke(self, ctx: click.Context) -> Any:
+        try:
+            return super().invoke(ctx)
+        except SqliteVecStoreError as exc:
+            raise click.ClickException(str(exc)) from exc
+        except database_errors() as exc:  # the core reports its own; this is a last resort
+            raise click.ClickException(f"SQLite: {exc}") from exc
+        except RecursionError as exc:  # a value nested deeper than Python's recursion limit
+            raise click.ClickException("The input is nested too deeply to be processed.") from exc
+        except BrokenPipeError:
+            raise  # click exits quietly on a closed pipe (`... | head`)
+        except OSError as exc:
+            name = f": {exc.filename}" if exc.filename else ""
+            raise click.ClickException(f"{exc.strerror or exc}{name}") from exc
+
+
+def _check_collection_name(ctx: click.Context, param: click.Parameter, value: str | None) -> str | None:
+    if value is None:
+        return None
+    try:
+        return validate_collection_name(value)
+    except ValueError as exc:
+        raise click.BadParameter(str(exc)) from exc
+
+
+def parse_filter(ctx: click.Context, param: click.Parameter, value: str | None) -> Filter | None:
+    if value is None:
+        return None
+    try:
+        spec = json.loads(value)
+    except json.JSONDecodeError as exc:
+        raise click.BadParameter(f"not valid JSON ({exc})") from exc
+    except RecursionError as exc:
+        raise click.BadParameter("nested too deeply") from exc
+    if not isinstance(spec, dict):
+        raise click.BadParameter(f'must be a JSON object such as {{"heading": "Install"}}, got {value:.80}')
+    try:
+        return parse_filter_dict(spec)
+    except ValueError as exc:  # UnsupportedFilterError, bad values
+        raise click.BadParameter(str(exc)) from exc
+    except RecursionError as exc:
+        raise click.BadParameter("nested too deeply") from exc
+
+
+def db_option(f: F) -> F:
+    return click.option(
+        "--db",
+        "db_path",
+        required=True,
+        type=click.Path(dir_okay=False, path_type=Path),
+        help="The store file.",
+    )(f)
+
+
+def collection_option(f: F) -> F:
+    return click.option(
+        "--collection",
+        "collection_name",
+        default=DEFAULT_COLLECTION,
+        show_default=True,
+        callback=_check_collection_name,
+        help="The collection.",
+    )(f)
+
+
+def model_option(f: F) -> F:
+    return click.option(
+        "--model",
+        "model_name",
+        default=None,
+        help=f"Embedding model (sentence-transformers id or folder). Default: the collection's, else {DEFAULT_MODEL}.",
+    )(f)
+
+
+def backend_option(f: F) -> F:
+    return click.option(
+        "--backend",
+        type=click.Choice(list(BACKENDS)),
+        default=None,
+        help="How the model runs. torch: sentence-transformers on PyTorch; onnx: the same vectors, and a "
+        "one-shot query starts in well under a second instead of several (needs the [onnx] extra; the first "
+        "use exports the model once, with torch); onnx-int8: faster still, but its vectors differ, so it is a "
+        "model of its own. Default: the backend the collection's model implies (onnx-int8 for a model id "
+        "ending in #onnx-int8), else torch.",
+    )(f)
+
+
+def batch_option(f: F) -> F:
+    return click.option(
+        "--batch-size",
+        type=click.IntRange(min=1, max=MAX_COUNT),
+        default=DEFAULT_BATCH_SIZE,
+        show_default=True,
+        help="Texts per embedding call.",
+    )(f)
+
+
+@contextmanager
+def open_existing(db_path: Path, *, read_only: bool) -> Iterator[Database]:
+    """Open a store file that must already exist (never creates one).
+
+    A read-only open of a WAL-mode file makes SQLite create ``-wal`` and
+    ``-shm`` files beside it; when they were not there before, they are
+    removed again afterwards if no other connection uses the file and it is
+    writable (see :func:`~sqlitevec_store.connection.release_wal_files`).
+    """
+    if not db_path.exists():
+        raise click.ClickException(f"Database file {str(db_path)!r} does not exist (nothing was created).")
+    had_wal = Path(f"{db_path}-wal").exists()
+    try:
+        with Database(db_path, read_only=read_only) as db:
+            yield db
+    finally:
+        if read_only and not had_wal:
+            release_wal_files(db_path)
+
+
+def existing_collection(
+    db: Database, name: str, model_id: str | None = None, *, index_type: str = "vec0"
+) -> Collection:
+    try:
+        return db.collection(name, model_id=model_id, create=False, index_type=index_type)
+    except CollectionNotFoundError:
+        names = db.collection_names()
+        have = f"it has: {', '.join(names)}" if names else "it has no collections"
+        raise click.ClickException(f"No collection named {name!r} in {str(db.path)!r}; {have}.") from None
+
+
+@contextmanager
+def undo_new_file(db_path: Path) -> Iterator[None]:
+    """Leave no file behind when a command that would have created the store file fails.
+
+    A file that did not exist is removed with its ``-wal``, ``-shm`` and
+    ``-journal``; an empty file (which opening gives a header) is emptied again.
+    Wrap the :class:`Database`, so it is closed first.
+    """
+    existed = db_path.exists()
+    was_empty = existed and db_path.is_file() and db_path.stat().st_size == 0
+    try:
+        yield
+    except BaseException:
+        if not existed or was_empty:
+            for suffix in ("-wal", "-shm", "-journal"):
+                Path(f"{db_path}{suffix}").unlink(missing_ok=True)
+            if was_empty:
+                db_path.write_bytes(b"")
+            else:
+                db_path.unlink(missing_ok=True)
+        raise
