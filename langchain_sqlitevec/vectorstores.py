@@ -37,7 +37,7 @@ from sqlitevec_store import (
     parse_filter_dict,
 )
 from sqlitevec_store.progress import Progress
-from sqlitevec_store.records import check_count, chunks
+from sqlitevec_store.records import check_count, chunks, is_int
 
 __all__ = ["SQLiteVecRetriever", "SQLiteVecVectorStore", "cosine_relevance_score"]
 
@@ -1067,7 +1067,7 @@ def _declared_dimension(embedding: Embeddings) -> int | None:
 
 
 def _positive_int(value: object) -> bool:
-    return isinstance(value, int) and not isinstance(value, bool) and value >= 1
+    return is_int(value) and value >= 1
 
 
 def _reject_unknown(kwargs: Mapping[str, Any], method: str) -> None:

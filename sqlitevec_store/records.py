@@ -7,7 +7,7 @@ from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from itertools import islice
 from operator import index
-from typing import Any, Protocol, TypeVar
+from typing import Any, Protocol, TypeGuard, TypeVar
 
 import numpy as np
 import numpy.typing as npt
@@ -145,6 +145,11 @@ class CollectionInfo:
 #: accepted: SQLite's largest integer. A count above the number of records
 #: simply means "all of them".
 MAX_COUNT = 2**63 - 1
+
+
+def is_int(value: object) -> TypeGuard[int]:
+    """Whether ``value`` is a Python ``int`` and not a ``bool`` (registry values, dimensions, sizes)."""
+    return isinstance(value, int) and not isinstance(value, bool)
 
 
 def check_count(value: Any, name: str, *, minimum: int = 1) -> int:

@@ -62,6 +62,7 @@ from collections.abc import Callable, Sequence
 from typing import NamedTuple
 
 from .errors import InvalidCollectionNameError, InvalidInputError
+from .records import is_int
 
 __all__ = [
     "COLLECTION_NAME_PATTERN",
@@ -283,11 +284,11 @@ def create_vec_sql(tables: CollectionTables, dimension: int, chunk_size: int = V
             (sqlite-vec's rule); see :data:`VEC0_CHUNK_SIZES`.
 
     """
-    if not _is_int(dimension) or not 1 <= dimension <= VEC0_MAX_DIMENSION:
+    if not is_int(dimension) or not 1 <= dimension <= VEC0_MAX_DIMENSION:
         raise InvalidInputError(
             f"dimension must be an integer from 1 to {VEC0_MAX_DIMENSION} (sqlite-vec's limit), got {dimension!r}"
         )
-    if not _is_int(chunk_size) or not 8 <= chunk_size <= 4096 or chunk_size % 8:
+    if not is_int(chunk_size) or not 8 <= chunk_size <= 4096 or chunk_size % 8:
         raise InvalidInputError(f"chunk_size must be a multiple of 8 from 8 to 4096, got {chunk_size!r}")
     return f"CREATE VIRTUAL TABLE {tables.vec} USING vec0(embedding float[{dimension}], chunk_size={chunk_size})"
 
@@ -347,10 +348,6 @@ def is_fts5_declaration(sql: object, tables: CollectionTables) -> bool:
         return False
     pattern = rf"\s*CREATE\s+VIRTUAL\s+TABLE\s+.*\s+USING\s+fts5\s*\(.*content\s*=\s*'{tables.items_name}'.*\)\s*"
     return re.fullmatch(pattern, sql, re.IGNORECASE | re.DOTALL) is not None
-
-
-def _is_int(value: object) -> bool:
-    return isinstance(value, int) and not isinstance(value, bool)
 
 
 #: The FTS5 tokenizer of the keyword index (part of the schema: changing it needs a migration).

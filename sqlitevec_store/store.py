@@ -75,7 +75,7 @@ from .errors import (
 from .filters import Filter, compile_filter
 from .fusion import DEFAULT_ALPHA, FUSION_METHODS, RRF_K, alpha_fusion, rrf_fusion
 from .index import DEFAULT_OVERSAMPLE, INDEX_TYPES, VectorIndex, dot, top_k
-from .records import CONVERTED_SCALARS, CollectionInfo, Hit, Record, check_count, chunks, json_scalar
+from .records import CONVERTED_SCALARS, CollectionInfo, Hit, Record, check_count, chunks, is_int, json_scalar
 
 __all__ = ["Collection", "Database", "DEFAULT_COLLECTION", "DEFAULT_HYBRID_FETCH_K", "WRITE_CHUNK_SIZE"]
 
@@ -390,7 +390,7 @@ class Database:
                 return migrated
             stale = []
             for name, version in conn.execute(schema.registry_versions_sql()).fetchall():
-                if not _is_int(version) or version < 1:
+                if not is_int(version) or version < 1:
                     # A damaged row: opening that collection raises SchemaError saying so.
                     if strict:
                         raise SchemaError(_bad_version_message(name, version))
@@ -750,10 +750,6 @@ def _check_collection_tables(conn: Connection, info: CollectionInfo) -> None:
         )
 
 
-def _is_int(value: object) -> bool:
-    return isinstance(value, int) and not isinstance(value, bool)
-
-
 def _bad_version_message(name: object, version: object) -> str:
     return (
         f"Collection {name!r} has schema_version {version!r} in the registry: expected an integer from 1 "
@@ -771,15 +767,15 @@ def _info_from_row(row: Sequence[Any]) -> CollectionInfo:
     name, dimension, model_id, distance, version, created_at = row
     if not isinstance(name, str) or not schema.COLLECTION_NAME_PATTERN.fullmatch(name):
         raise SchemaError(f"The registry holds an invalid collection name {name!r}: it was edited or damaged.")
-    if _is_int(version) and version > schema.SCHEMA_VERSION:
+    if is_int(version) and version > schema.SCHEMA_VERSION:
         raise SchemaError(
             f"Collection {name!r} was written with schema version {version}; "
             f"this sqlitevec-store reads up to {schema.SCHEMA_VERSION}. Upgrade sqlitevec-store."
         )
-    if not _is_int(version) or version < 1:
+    if not is_int(version) or version < 1:
         raise SchemaError(_bad_version_message(name, version))
     problem = None
-    if dimension is not None and (not _is_int(dimension) or not 1 <= dimension <= schema.VEC0_MAX_DIMENSION):
+    if dimension is not None and (not is_int(dimension) or not 1 <= dimension <= schema.VEC0_MAX_DIMENSION):
         problem = f"dimension {dimension!r} (expected NULL or an integer from 1 to {schema.VEC0_MAX_DIMENSION})"
     elif model_id is not None and not isinstance(model_id, str):
         problem = f"model_id {model_id!r} (expected NULL or text)"
@@ -794,7 +790,7 @@ def _info_from_row(row: Sequence[Any]) -> CollectionInfo:
 
 def _check_dimension(dimension: Any, what: str = "dimension") -> int:
     """Refuse a dimension that is not an int from 1 to sqlite-vec's limit, before anything is written."""
-    if not _is_int(dimension) or dimension < 1:
+    if not is_int(dimension) or dimension < 1:
         raise InvalidInputError(f"{what} must be a positive integer, got {dimension!r}")
     if dimension > schema.VEC0_MAX_DIMENSION:
         raise InvalidInputError(
