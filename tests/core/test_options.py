@@ -56,9 +56,11 @@ def test_open_database_wraps_a_connection_without_closing_it() -> None:
 
 
 def test_open_database_refuses_two_sources_and_wrong_types() -> None:
-    with Database(":memory:") as shared:
-        with pytest.raises(InvalidInputError, match="at most one of db_path, connection and database"):
-            open_database(db_path=":memory:", database=shared)
+    with (
+        Database(":memory:") as shared,
+        pytest.raises(InvalidInputError, match="at most one of db_path, connection and database"),
+    ):
+        open_database(db_path=":memory:", database=shared)
     with pytest.raises(InvalidInputTypeError, match="connection must be an open sqlite3 connection"):
         open_database(connection="file.db")
     with pytest.raises(InvalidInputTypeError, match="db_path must be a str or Path"):
