@@ -376,9 +376,9 @@ def core_index_types() -> tuple[list[str], str]:
     if callable(available):
         return list(available()), "sqlitevec_store.available_index_types()"
     try:
-        from sqlitevec_store.index import INDEX_TYPES
+        from sqlitevec_store.search.vector_index import INDEX_TYPES
 
-        return list(INDEX_TYPES), "sqlitevec_store.index.INDEX_TYPES (available_index_types() missing)"
+        return list(INDEX_TYPES), "sqlitevec_store.search.vector_index.INDEX_TYPES (available_index_types() missing)"
     except ImportError:
         return ["default"], "no index_type support in this core"
 

@@ -634,7 +634,7 @@ class Bench:
             kw_weight *= 1.0 + cfg.rarity * -math.log10(share)
         if cfg.confidence:
             kw_weight *= math.exp(-cfg.confidence * (float(cos.max()) - cfg.confidence_at))
-        if cfg.kind == "core":  # sqlitevec_store.fusion.alpha_fusion, as Collection.hybrid_search calls it
+        if cfg.kind == "core":  # sqlitevec_store.search.fusion.alpha_fusion, as Collection.hybrid_search calls it
             fused: dict[int, float] = {}
             for r, x in zip(d_top, _minmax(cos[d_top]), strict=True):
                 fused[r] = fused.get(r, 0.0) + cfg.alpha * x

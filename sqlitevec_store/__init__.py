@@ -30,10 +30,12 @@ from .errors import (
     UnsupportedFilterError,
 )
 from .filters import And, Comparison, Filter, Not, Op, Or, compile_filter, parse_filter_dict
-from .index import DEFAULT_OVERSAMPLE, INDEX_TYPES, available_index_types
 from .records import CollectionInfo, Hit, Record
 from .schema import SCHEMA_VERSION
-from .store import DEFAULT_COLLECTION, Collection, Database, maximal_marginal_relevance
+from .search.kernels import DEFAULT_OVERSAMPLE
+from .search.mmr import maximal_marginal_relevance
+from .search.vector_index import INDEX_TYPES, available_index_types
+from .store import DEFAULT_COLLECTION, Collection, Database
 
 try:
     __version__ = version("sqlitevec-store")

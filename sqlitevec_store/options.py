@@ -15,9 +15,10 @@ from dataclasses import dataclass
 from typing import Any
 
 from .errors import InvalidInputError
-from .fusion import FUSION_METHODS
-from .index import DEFAULT_OVERSAMPLE, INDEX_TYPES
 from .records import check_count
+from .search.fusion import FUSION_METHODS
+from .search.kernels import DEFAULT_OVERSAMPLE
+from .search.vector_index import INDEX_TYPES
 
 __all__ = ["DEFAULT_HYBRID_FETCH_K", "HybridOptions", "IndexOptions"]
 

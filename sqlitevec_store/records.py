@@ -94,7 +94,7 @@ class Hit:
             ``[-1, 1]``. Keyword search: the BM25 score squashed into
             ``[0, 1)`` as ``bm25 / (1 + bm25)``. Hybrid search: the fused
             score, in ``[0, 1]`` (1 for a record ranked first by both lists;
-            see :mod:`sqlitevec_store.fusion`). Higher is closer; the same
+            see :mod:`sqlitevec_store.search.fusion`). Higher is closer; the same
             number reaches LangChain (relevance score) and LlamaIndex
             (similarity) for keyword and hybrid hits.
         doc_id: The record's source-document id, if any.

@@ -72,9 +72,11 @@ from .errors import (
     SqliteVecStoreError,
 )
 from .filters import Filter, compile_filter
-from .fusion import DEFAULT_ALPHA, FUSION_METHODS, RRF_K, alpha_fusion, rrf_fusion
-from .index import DEFAULT_OVERSAMPLE, INDEX_TYPES, VectorIndex, dot, top_k
 from .records import CollectionInfo, Hit, Record, check_count, chunks, is_int
+from .search.fusion import DEFAULT_ALPHA, FUSION_METHODS, RRF_K, alpha_fusion, rrf_fusion
+from .search.kernels import DEFAULT_OVERSAMPLE, dot, top_k
+from .search.mmr import maximal_marginal_relevance
+from .search.vector_index import INDEX_TYPES, VectorIndex
 from .validation import (
     Batch,
     check_batches,
@@ -820,7 +822,7 @@ class Collection:
     Use :meth:`Database.collection` rather than this constructor.
 
     How vector searches run (``index_type``; a choice of this process, not
-    stored in the file, see :mod:`sqlitevec_store.index`):
+    stored in the file, see :mod:`sqlitevec_store.search.vector_index`):
 
     * ``"flat"`` (default): exact. The first search reads the collection's
       vectors into RAM (``4 * dimension`` bytes each: ~155 MB per 100,000
@@ -1690,7 +1692,7 @@ class Collection:
 
         Takes the ``fetch_k`` nearest records by vector and the ``fetch_k``
         best by BM25 (both exact under ``filter``), and fuses them
-        (:mod:`sqlitevec_store.fusion`):
+        (:mod:`sqlitevec_store.search.fusion`):
 
         * ``fusion="relative_score"`` (default): ``alpha * vector + (1 -
           alpha) * keyword`` over min-max normalized scores; ``alpha=None``
@@ -1783,29 +1785,6 @@ class Collection:
             hit = candidates[index]
             out.append(hit if include_vectors else _replace_vector(hit, None))
         return out
-
-
-def maximal_marginal_relevance(
-    query: npt.NDArray[np.float32], candidates: npt.NDArray[np.float32], *, k: int, lambda_mult: float
-) -> list[int]:
-    """Indices of ``k`` candidates chosen by MMR (unit-length vectors assumed).
-
-    The first pick is the candidate most similar to the query; each next pick
-    maximizes ``lambda_mult * sim(query, c) - (1 - lambda_mult) * max
-    sim(c, picked)``. Ties go to the earlier (nearer) candidate.
-    """
-    if len(candidates) == 0:
-        return []
-    relevance = candidates @ query
-    picked = [int(np.argmax(relevance))]
-    redundancy = candidates @ candidates[picked[0]]
-    while len(picked) < min(k, len(candidates)):
-        score = lambda_mult * relevance - (1.0 - lambda_mult) * redundancy
-        score[picked] = -np.inf
-        best = int(np.argmax(score))
-        picked.append(best)
-        redundancy = np.maximum(redundancy, candidates @ candidates[best])
-    return picked
 
 
 def _replace_vector(hit: Hit, vector: npt.NDArray[np.float32] | None) -> Hit:

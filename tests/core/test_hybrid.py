@@ -21,7 +21,7 @@ from sqlitevec_store import (
 )
 from sqlitevec_store.connection import open_connection
 from sqlitevec_store.embeddings import SentenceTransformerEmbedder
-from sqlitevec_store.fusion import DEFAULT_ALPHA, RRF_K, alpha_fusion, min_max, rrf_fusion
+from sqlitevec_store.search.fusion import DEFAULT_ALPHA, RRF_K, alpha_fusion, min_max, rrf_fusion
 from tests.fakes import FakeEmbedder
 
 EMB = FakeEmbedder(dimension=8)

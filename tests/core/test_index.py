@@ -18,11 +18,12 @@ import numpy.typing as npt
 import pytest
 
 from sqlitevec_store import Database, Record, available_index_types
-from sqlitevec_store import index as index_module
 from sqlitevec_store import store as store_module
 from sqlitevec_store.errors import InvalidInputError
 from sqlitevec_store.filters import And, Comparison, Filter, Not, Op
-from sqlitevec_store.index import VectorIndex, top_k
+from sqlitevec_store.search import kernels as kernels_module
+from sqlitevec_store.search.kernels import top_k
+from sqlitevec_store.search.vector_index import VectorIndex
 
 DIM = 16
 
@@ -487,28 +488,28 @@ def test_a_repeated_filter_uses_a_mask_that_follows_writes(
 @pytest.mark.parametrize("numpy1", [False, True], ids=["vecdot", "einsum"])
 def test_dot_equals_the_blas_product(rows: int, split: bool, numpy1: bool, monkeypatch: pytest.MonkeyPatch) -> None:
     if numpy1:  # numpy 1.x has no vecdot
-        monkeypatch.setattr(index_module, "_VECDOT", None)
+        monkeypatch.setattr(kernels_module, "_VECDOT", None)
     if split:  # make every non-empty matrix take the multi-threaded path
-        monkeypatch.setattr(index_module, "PARALLEL_DOT_ELEMENTS", 1)
-        monkeypatch.setattr(index_module, "DOT_THREADS", 3)
+        monkeypatch.setattr(kernels_module, "PARALLEL_DOT_ELEMENTS", 1)
+        monkeypatch.setattr(kernels_module, "DOT_THREADS", 3)
     rng = np.random.default_rng(rows)
     matrix = rng.standard_normal((rows, 384)).astype(np.float32)
     query = rng.standard_normal(384)  # float64: cast to float32 like the store's query vectors
-    got = index_module.dot(matrix, query)
+    got = kernels_module.dot(matrix, query)
     assert got.dtype == np.float32 and got.shape == (rows,)
     np.testing.assert_allclose(got, matrix @ query.astype(np.float32), rtol=0, atol=1e-4)
 
 
 def _dot_in_child(queue: Any) -> None:
     matrix = np.ones((64, 8), np.float32)
-    queue.put(float(index_module.dot(matrix, np.ones(8, np.float32)).sum()))
+    queue.put(float(kernels_module.dot(matrix, np.ones(8, np.float32)).sum()))
 
 
 @pytest.mark.skipif(not hasattr(os, "fork"), reason="needs fork")
 def test_dot_threads_work_in_a_forked_child(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(index_module, "PARALLEL_DOT_ELEMENTS", 1)
-    monkeypatch.setattr(index_module, "DOT_THREADS", 2)
-    pool = index_module._dot_pool()
+    monkeypatch.setattr(kernels_module, "PARALLEL_DOT_ELEMENTS", 1)
+    monkeypatch.setattr(kernels_module, "DOT_THREADS", 2)
+    pool = kernels_module._dot_pool()
     for future in [pool.submit(time.sleep, 0.1) for _ in range(2)]:  # the parent's pool has both its threads now
         future.result()
     time.sleep(0.3)  # and they are idle: a child inheriting the pool as is would hand its work to them and wait forever

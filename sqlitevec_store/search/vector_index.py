@@ -3,7 +3,8 @@
 The ``.db`` file stays the source of truth; this module only holds a numpy
 copy of its vectors and ranks them. It runs no SQL: the store keeps the copy
 in step with the file (see ``Collection._synced_index``) and answers filter
-questions through the callbacks passed to :func:`top_k`.
+questions through the callbacks passed to
+:func:`~sqlitevec_store.search.kernels.top_k`, which ranks it.
 
 Index types (chosen per :class:`~sqlitevec_store.Collection` with
 ``index_type=``):
@@ -12,7 +13,7 @@ Index types (chosen per :class:`~sqlitevec_store.Collection` with
     Exact. One matrix-vector product over every vector, then a partial sort.
     Same answers as sqlite-vec's own KNN. The product is one dot product per
     row (numpy's ``vecdot``; ``einsum`` on numpy 1.x), split over a few
-    threads of this module for large copies (:func:`dot`), not a BLAS
+    threads for large copies (:func:`~sqlitevec_store.search.kernels.dot`), not a BLAS
     matrix-vector product: it is bound by memory bandwidth either way, and
     BLAS's worker threads keep spinning on the cores after each call, which
     slowed the next query embedding (PyTorch, ONNX Runtime) about 2x on a
@@ -20,7 +21,8 @@ Index types (chosen per :class:`~sqlitevec_store.Collection` with
 ``"rescore"``
     Approximate. Each vector also has a 1-bit-per-dimension code (the signs of
     its difference from the collection's mean vector); a query ranks the codes
-    by Hamming distance, keeps ``k * oversample`` candidates and ranks those by
+    by Hamming distance, keeps ``k * oversample`` candidates
+    (:data:`~sqlitevec_store.search.kernels.DEFAULT_OVERSAMPLE`) and ranks those by
     their exact float distance. Recall depends on the data; measured figures
     are in ``benchmarks/README.md``.
 ``"vec0"``
@@ -43,24 +45,15 @@ from __future__ import annotations
 
 import itertools
 import math
-import os
-import threading
-from collections.abc import Callable, Sequence
-from concurrent.futures import ThreadPoolExecutor
-from typing import Any, TypeVar
+from collections.abc import Sequence
+from typing import TypeVar
 
 import numpy as np
 import numpy.typing as npt
 
-from .errors import InvalidInputError
+from .kernels import DEAD_HAMMING, dot
 
-__all__ = [
-    "DEFAULT_OVERSAMPLE",
-    "INDEX_TYPES",
-    "VectorIndex",
-    "available_index_types",
-    "top_k",
-]
+__all__ = ["INDEX_TYPES", "VectorIndex", "available_index_types"]
 
 #: The index types a collection can be searched with.
 INDEX_TYPES = ("flat", "rescore", "vec0")
@@ -71,28 +64,9 @@ def available_index_types() -> tuple[str, ...]:
     return INDEX_TYPES
 
 
-#: ``"rescore"`` ranks this many times ``k`` candidates by their exact distance.
-#: Measured on 384-d MiniLM vectors (benchmarks/README.md): recall@10 0.98 / 0.994 / 0.998 at
-#: 100K and 0.87 / 0.94 / 0.975 at 1M for 16 / 32 / 64, at almost the same latency.
-DEFAULT_OVERSAMPLE = 64
-
-#: When the filter loop would ask about more than this share of the rows, it
-#: asks for every matching row instead (one scan of the metadata). Measured:
-#: asking about one candidate costs ~2.6 us (a rowid lookup), scanning costs
-#: ~0.46 us per row, so asking about more than ~1/6 of the rows is slower.
-PREFILTER_SHARE = 0.15
-
-#: Every vector's ranking value is one of these: an exact cosine distance, or
-#: a Hamming distance between codes.
-Check = Callable[[npt.NDArray[np.int64]], npt.NDArray[np.bool_]]
-Matching = Callable[[], npt.NDArray[np.int64]]
-
 _GROWTH = 1.25
 
 _SERIALS = itertools.count(1)
-
-#: A Hamming distance no live row can have: marks dead slots.
-_DEAD_HAMMING = np.iinfo(np.uint16).max
 
 if hasattr(np, "bitwise_count"):  # numpy >= 2.0
 
@@ -295,71 +269,8 @@ class VectorIndex:
         for word in range(1, self._words):
             values += _popcount(self._codes[word, : self._size] ^ code[word])
         if self._dead:
-            values[~self._alive[: self._size]] = _DEAD_HAMMING
+            values[~self._alive[: self._size]] = DEAD_HAMMING
         return values
-
-
-#: Matrices with at least this many elements are multiplied in parts on several threads (below it, the
-#: threads' hand-off costs more than they save: ~4M elements is 10,000 vectors of 384 dimensions).
-PARALLEL_DOT_ELEMENTS = 1 << 22
-#: Threads for one product; memory bandwidth, not cores, is the limit beyond a few.
-DOT_THREADS = max(1, min(4, os.cpu_count() or 1))
-
-_pool: ThreadPoolExecutor | None = None
-_pool_lock = threading.Lock()
-
-
-def _dot_pool() -> ThreadPoolExecutor:
-    global _pool  # noqa: PLW0603 - created on first use, replaced in a forked child
-    with _pool_lock:
-        if _pool is None:
-            _pool = ThreadPoolExecutor(DOT_THREADS, thread_name_prefix="sqlitevec-dot")
-        return _pool
-
-
-def _reset_pool_after_fork() -> None:
-    # the parent's worker threads do not exist in a forked child: start afresh there
-    global _pool, _pool_lock
-    _pool, _pool_lock = None, threading.Lock()
-
-
-if hasattr(os, "register_at_fork"):
-    os.register_at_fork(after_in_child=_reset_pool_after_fork)
-
-
-def _rowdot(matrix: npt.NDArray[np.float32], vector: npt.NDArray[np.float32], out: npt.NDArray[np.float32]) -> None:
-    if _VECDOT is not None:
-        _VECDOT(matrix, vector, out=out)
-    else:
-        np.einsum("ij,j->i", matrix, vector, out=out)
-
-
-_VECDOT: Any = getattr(np, "vecdot", None)  # numpy >= 2.0
-
-
-def dot(matrix: npt.NDArray[np.float32], vector: npt.NDArray[np.float32]) -> npt.NDArray[np.float32]:
-    """``matrix @ vector`` for a 2-D float32 matrix, without BLAS threads.
-
-    Each row's dot product runs in the calling thread (numpy releases the GIL
-    for it; ``vecdot`` calls BLAS's single-vector ``sdot``, which starts no
-    threads); a large matrix is cut into :data:`DOT_THREADS` row blocks computed on
-    this module's threads, which sleep between calls instead of spinning.
-    """
-    vector = np.asarray(vector, dtype=np.float32)
-    rows = len(matrix)
-    out = np.empty(rows, dtype=np.float32)
-    parts = DOT_THREADS if matrix.size >= PARALLEL_DOT_ELEMENTS else 1
-    if parts == 1:
-        _rowdot(matrix, vector, out)
-        return out
-    bounds = [rows * i // parts for i in range(parts + 1)]
-    futures = [
-        _dot_pool().submit(_rowdot, matrix[lo:hi], vector, out[lo:hi]) for lo, hi in itertools.pairwise(bounds[1:])
-    ]
-    _rowdot(matrix[: bounds[1]], vector, out[: bounds[1]])  # the first block in the calling thread
-    for future in futures:
-        future.result()
-    return out
 
 
 _A = TypeVar("_A", bound=np.generic)
@@ -369,169 +280,3 @@ def _grown(array: npt.NDArray[_A], capacity: int) -> npt.NDArray[_A]:
     out = np.empty((capacity, *array.shape[1:]), dtype=array.dtype)
     out[: len(array)] = array
     return out
-
-
-def top_k(
-    index: VectorIndex,
-    query: npt.NDArray[np.float32],
-    k: int,
-    *,
-    index_type: str = "flat",
-    oversample: int = DEFAULT_OVERSAMPLE,
-    check: Check | None = None,
-    matching: Matching | None = None,
-    expected_share: float | None = None,
-    allowed: npt.NDArray[np.bool_] | None = None,
-) -> tuple[npt.NDArray[np.intp], npt.NDArray[np.float32]]:
-    """The positions and cosine distances of the ``k`` best rows, nearest first.
-
-    Ties in distance are broken by pk, as in sqlite-vec's ordering here.
-
-    Args:
-        index: The vectors.
-        query: A unit vector of the index's dimension.
-        k: How many.
-        index_type: ``"flat"`` (exact) or ``"rescore"`` (codes, then exact rescoring).
-        oversample: For ``"rescore"``: candidates per result.
-        check: With a filter: which of the given pks match it.
-        matching: With a filter: every matching pk (used when ``check`` would
-            be asked about too many rows). Give both or neither.
-        expected_share: With a filter: the share of rows it matched last time,
-            if known; the first round then asks about as many candidates as
-            that predicts are needed (a guess only: the answer stays exact).
-        allowed: Instead of ``check``/``matching``: which slots match the
-            filter (a mask over :attr:`pks`, built by the caller for this
-            :attr:`version`).
-
-    Returns:
-        ``(positions, distances)``.
-
-    """
-    if index_type not in ("flat", "rescore"):
-        raise InvalidInputError(f"index_type must be 'flat' or 'rescore' here, got {index_type!r}")
-    if (check is None) != (matching is None):
-        raise InvalidInputError("give both check and matching, or neither")
-    live = len(index)
-    if live == 0:
-        return np.empty(0, np.intp), np.empty(0, np.float32)
-    approximate = index_type == "rescore" and k * oversample < live
-    need = min(k * oversample, live) if approximate else min(k, live)
-    if allowed is not None:
-        return _top_k_allowed(index, query, k, need=need, approximate=approximate, allowed=allowed)
-    values: npt.NDArray[Any] = index.hamming(query) if approximate else index.distances(query)
-    if check is None or matching is None:
-        chosen = _smallest(values, index.pks, need)
-    else:
-        chosen = _smallest_matching(values, index, need, check=check, matching=matching, expected_share=expected_share)
-    exact = index.distances(query, chosen) if approximate else values[chosen]
-    if not approximate:
-        return chosen, exact
-    order = np.lexsort((index.pks[chosen], exact))[:k]
-    return chosen[order], exact[order]
-
-
-#: With a match mask, an exact search computes distances for the matching rows only when they are at most this
-#: share of the collection (gathering rows costs more per row than one pass over all of them).
-GATHER_SHARE = 0.25
-
-
-def _top_k_allowed(
-    index: VectorIndex,
-    query: npt.NDArray[np.float32],
-    k: int,
-    *,
-    need: int,
-    approximate: bool,
-    allowed: npt.NDArray[np.bool_],
-) -> tuple[npt.NDArray[np.intp], npt.NDArray[np.float32]]:
-    """:func:`top_k` among the live slots ``allowed`` marks."""
-    positions = index.live_positions(allowed)
-    if approximate and len(positions) <= need:  # every match would be rescored: rank them exactly at once
-        approximate, need = False, min(k, len(positions))
-    values: npt.NDArray[Any]
-    if approximate:
-        values = index.hamming(query)[positions]
-    elif len(positions) <= GATHER_SHARE * len(index):
-        values = index.distances(query, positions)
-    else:
-        values = index.distances(query)[positions]
-    picked = _smallest(values, index.pks[positions], need)
-    chosen = positions[picked]
-    if not approximate:
-        distances = np.asarray(values[picked], dtype=np.float32)
-        return chosen, distances
-    exact = index.distances(query, chosen)
-    order = np.lexsort((index.pks[chosen], exact))[:k]
-    return chosen[order], exact[order]
-
-
-def _usable(values: npt.NDArray[Any]) -> npt.NDArray[np.bool_]:
-    """Which values belong to live rows (dead ones are ``inf`` or 65535)."""
-    usable: npt.NDArray[np.bool_] = values != _DEAD_HAMMING if values.dtype == np.uint16 else np.isfinite(values)
-    return usable
-
-
-def _smallest(values: npt.NDArray[Any], pks: npt.NDArray[np.int64], count: int) -> npt.NDArray[np.intp]:
-    """Positions of the ``count`` smallest values of live rows, ordered by (value, pk)."""
-    if count <= 0:
-        return np.empty(0, np.intp)
-    if count >= len(values):
-        candidates = np.flatnonzero(_usable(values))
-    elif values.dtype == np.uint16:
-        # Small integers: a histogram finds the cut faster than a partition.
-        cumulative = np.cumsum(np.bincount(values, minlength=1))
-        threshold = int(np.searchsorted(cumulative, count))
-        candidates = np.flatnonzero(values <= threshold)
-    else:
-        threshold = np.partition(values, count - 1)[count - 1]
-        candidates = np.flatnonzero(values <= threshold)
-    candidates = candidates[_usable(values[candidates])]
-    order = np.lexsort((pks[candidates], values[candidates]))
-    return candidates[order][:count]
-
-
-def _smallest_matching(
-    values: npt.NDArray[Any],
-    index: VectorIndex,
-    need: int,
-    *,
-    check: Check,
-    matching: Matching,
-    expected_share: float | None,
-) -> npt.NDArray[np.intp]:
-    """The ``need`` best matching positions: widen the candidates until enough match."""
-    pks = index.pks
-    live = len(index)
-    limit = max(int(live * PREFILTER_SHARE), need)
-    asked = np.zeros(len(values), np.bool_)
-    matched = np.zeros(len(values), np.bool_)
-    count = max(4 * need, 64)
-    if expected_share is not None and expected_share > 0:
-        count = max(need + 16, math.ceil(need / expected_share * 1.5))
-    count = min(live, count)
-    # A filter that matched nothing last time is asked once for every matching row.
-    while expected_share != 0 and (count <= limit or count == live):
-        ranked = _smallest(values, pks, count)
-        fresh = ranked[~asked[ranked]]
-        if len(fresh):
-            asked[fresh] = True
-            matched[fresh] = check(pks[fresh])
-        hits = ranked[matched[ranked]]
-        if len(hits) >= need or len(ranked) >= live:
-            # Every row ranked before the last hit was asked: these are the best matching ones.
-            return hits[:need]
-        asked_count = int(asked.sum())
-        found = int(matched.sum())
-        # Widen to where the observed match rate predicts enough hits, with a margin.
-        wanted = math.ceil(need * asked_count / found * 1.5) if found else count * 16
-        count = min(live, max(wanted, count * 2))
-        if count > limit and count != live:
-            break
-    positions = index.positions(np.asarray(matching(), np.int64))
-    if len(positions) == 0:
-        return np.empty(0, np.intp)
-    subset = values[positions]
-    live_rows = _usable(subset)
-    positions, subset = positions[live_rows], subset[live_rows]
-    order = np.lexsort((pks[positions], subset))[:need]
-    return positions[order]
