@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from importlib.metadata import PackageNotFoundError, version
 
+from .backends.sqlite.filter_sql import compile_filter
 from .connection import open_connection
 from .embeddings import DEFAULT_MODEL, SentenceTransformerEmbedder, canonical_model_id
 from .errors import (
@@ -29,7 +30,7 @@ from .errors import (
     UncheckedModelWarning,
     UnsupportedFilterError,
 )
-from .filters import And, Comparison, Filter, Not, Op, Or, compile_filter, parse_filter_dict
+from .filters import And, Comparison, Filter, Not, Op, Or, parse_filter_dict
 from .records import CollectionInfo, Hit, Record
 from .schema import SCHEMA_VERSION
 from .search.kernels import DEFAULT_OVERSAMPLE

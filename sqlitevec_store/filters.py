@@ -1,11 +1,13 @@
-r"""One metadata filter tree, compiled to bound SQL.
+r"""One metadata filter tree, with one documented semantics, compiled per backend.
 
 Both adapters and the command line translate their own filter syntax into
-this tree; :func:`compile_filter` turns it into a SQL boolean expression over
-the JSON ``metadata`` column plus its parameters. Compilation is pure: the
-same tree always gives the same SQL and parameters, and nothing a user
-supplies is pasted into the SQL text (keys become bound JSON paths, values
-bound parameters, operators come from closed tables).
+this tree (the dict dialect of PGVector and Chroma: :func:`parse_filter_dict`).
+Each storage backend compiles the tree into its own query language, keeping
+the semantics below; the SQLite backend's compiler is
+:func:`sqlitevec_store.backends.sqlite.filter_sql.compile_filter`. This module
+runs no SQL: it holds the tree, checks it as it is built, and the
+engine-neutral steps every compiler takes (:func:`merged_comparisons`,
+:class:`TermBudget`).
 
 Semantics
 ---------
@@ -68,16 +70,13 @@ under the same ``And``/``Or`` counts once. ``in`` and ``nin`` take any number of
 values. Past either limit compilation raises :class:`UnsupportedFilterError`:
 SQLite's time to prepare a statement grows faster than linearly with its size
 (measured: 1,000 ``Or``-ed comparisons on different keys 0.1 s, 5,000 0.8 s,
-10,000 8 s). Floats are compared after the
-same decimal-to-double conversion SQLite applies to stored JSON, so ``1e-300``
-equals ``1e-300``. ``like``, ``ilike`` and ``text_match_insensitive`` do not
-see past a NUL character inside a string value (a SQLite limit).
+10,000 8 s). What a backend adds to these rules its compiler's module says
+(SQLite: :mod:`sqlitevec_store.backends.sqlite.filter_sql`).
 """
 
 from __future__ import annotations
 
 import dataclasses
-import json
 import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
@@ -97,8 +96,8 @@ __all__ = [
     "RECORD_FIELDS",
     "Op",
     "Or",
-    "compile_filter",
-    "like_to_glob",
+    "TermBudget",
+    "merged_comparisons",
     "parse_filter_dict",
     "validate_filter_key",
 ]
@@ -334,205 +333,10 @@ def _check_value(op: Op, key: str, value: Any) -> Any:
 
 
 # ---------------------------------------------------------------------------
-# Compilation
+# Steps every backend's compiler takes (tree to tree, no SQL)
 # ---------------------------------------------------------------------------
 
-#: Lists longer than this are bound as one JSON array instead of one parameter each.
-_LONG_LIST = 64
-
-_ORDER_SQL = {Op.GT: ">", Op.GTE: ">=", Op.LT: "<", Op.LTE: "<="}
-_NUMBER_KINDS = "('integer','real')"
-
-
-def like_to_glob(pattern: str) -> str:
-    """Translate a SQL LIKE pattern into an equivalent, case-sensitive GLOB.
-
-    ``%`` becomes ``*``, ``_`` becomes ``?``, a backslash makes the next
-    character literal, and GLOB's own special characters are bracketed.
-    """
-    out: list[str] = []
-    chars = iter(pattern)
-    for ch in chars:
-        if ch == "\\":
-            nxt = next(chars, "\\")
-            out.append(_glob_literal(nxt))
-        elif ch == "%":
-            out.append("*")
-        elif ch == "_":
-            out.append("?")
-        else:
-            out.append(_glob_literal(ch))
-    return "".join(out)
-
-
-def _glob_literal(ch: str) -> str:
-    return f"[{ch}]" if ch in "*?[" else ch
-
-
-def _json_path(key: str) -> str:
-    return f'$."{key}"'
-
-
-class _Compiler:
-    def __init__(self, column: str, prefix: str) -> None:
-        self.column = column
-        self.prefix = prefix
-        self.params: dict[str, Any] = {}
-        self._paths: dict[str, str] = {}
-        self.field = "metadata"
-        self.terms = 0
-
-    def bind(self, value: Any) -> str:
-        name = f"{self.prefix}{len(self.params)}"
-        self.params[name] = value
-        return f":{name}"
-
-    def number(self, value: float) -> str:
-        """Bind a number; floats go through SQLite's JSON number parser, like stored values do."""
-        if isinstance(value, float):
-            return f"json_extract({self.bind(json.dumps(value))}, '$')"
-        return self.bind(value)
-
-    def path(self, key: str) -> str:
-        """Bind the JSON path of ``key`` once per compilation."""
-        if key not in self._paths:
-            self._paths[key] = self.bind(_json_path(key))
-        return self._paths[key]
-
-    @property
-    def in_json(self) -> bool:
-        """Whether the comparison being compiled tests a metadata key."""
-        return self.field == "metadata"
-
-    def kind(self, key: str) -> str:
-        """SQL for the JSON kind of the value: 'null' when missing, never NULL."""
-        if not self.in_json:
-            return f"(CASE WHEN {self.field} IS NULL THEN 'null' ELSE 'text' END)"
-        return f"IFNULL(json_type({self.column}, {self.path(key)}), 'null')"
-
-    def value(self, key: str) -> str:
-        """SQL for the value itself."""
-        if not self.in_json:
-            return self.field
-        return f"json_extract({self.column}, {self.path(key)})"
-
-    def equal(self, kind: str, value: str, scalar: Scalar) -> str:
-        """SQL for "the JSON value with type ``kind`` and SQL value ``value`` equals scalar"."""
-        if isinstance(scalar, bool):
-            return f"{kind} = '{'true' if scalar else 'false'}'"
-        if isinstance(scalar, str):
-            return f"({kind} = 'text' AND {value} = {self.bind(scalar)})"
-        return f"({kind} IN {_NUMBER_KINDS} AND {value} = {self.number(scalar)})"
-
-    def member(self, key: str, values: Sequence[Scalar]) -> str:
-        """SQL for "v is present and equal to one of ``values``"."""
-        parts: list[str] = []
-        numbers = [v for v in values if not isinstance(v, (bool, str))]
-        strings = [v for v in values if isinstance(v, str)]
-        bools = sorted({v for v in values if isinstance(v, bool)})
-        if numbers:
-            parts.append(f"({self.kind(key)} IN {_NUMBER_KINDS} AND {self.value(key)} IN {self.value_list(numbers)})")
-        if strings:
-            parts.append(f"({self.kind(key)} = 'text' AND {self.value(key)} IN {self.value_list(strings)})")
-        if bools:
-            names = ", ".join("'true'" if b else "'false'" for b in bools)
-            parts.append(f"{self.kind(key)} IN ({names})")
-        return "(" + " OR ".join(parts) + ")" if parts else "0"
-
-    def value_list(self, values: Sequence[Scalar]) -> str:
-        """``(:a, :b, ...)``, or for long lists one bound JSON array (no SQL variable limit)."""
-        if len(values) > _LONG_LIST:
-            return f"(SELECT value FROM json_each({self.bind(json.dumps(list(values)))}))"
-        return "(" + ", ".join(self.number(v) if not isinstance(v, str) else self.bind(v) for v in values) + ")"
-
-    def contains(self, key: str, scalar: Scalar) -> str:
-        element = self.equal("e.type", "e.value", scalar)
-        in_list = (
-            (
-                f"({self.kind(key)} = 'array' AND EXISTS (SELECT 1 FROM json_each("
-                f"{self.column}, {self.path(key)}) AS e WHERE {element}))"
-            )
-            if self.in_json
-            else "0"
-        )
-        if isinstance(scalar, str):
-            substring = f"({self.kind(key)} = 'text' AND instr({self.value(key)}, {self.bind(scalar)}) > 0)"
-            return f"({in_list} OR {substring})"
-        return in_list
-
-    def comparison(self, c: Comparison) -> str:
-        self.field = c.field
-        sql = self._comparison(c)
-        if c.missing_matches and not (c.op is Op.EXISTS or c.op is Op.IS_EMPTY):
-            return f"({self.kind(c.key)} = 'null' OR {sql})"
-        return sql
-
-    def _comparison(self, c: Comparison) -> str:
-        key, op, val = c.key, c.op, c.value
-        if op is Op.EQ:
-            return self.equal(self.kind(key), self.value(key), val)
-        if op is Op.NE:
-            present = f"{self.kind(key)} != 'null'"
-            return f"({present} AND NOT {self.equal(self.kind(key), self.value(key), val)})"
-        if op in _ORDER_SQL:
-            kinds = "= 'text'" if isinstance(val, str) else f"IN {_NUMBER_KINDS}"
-            bound = self.bind(val) if isinstance(val, str) else self.number(val)
-            return f"({self.kind(key)} {kinds} AND {self.value(key)} {_ORDER_SQL[op]} {bound})"
-        if op is Op.IN:
-            return self.member(key, val)
-        if op is Op.NIN:
-            return f"({self.kind(key)} != 'null' AND NOT {self.member(key, val)})"
-        if op is Op.LIKE:
-            return f"({self.kind(key)} = 'text' AND {self.value(key)} GLOB {self.bind(like_to_glob(val))})"
-        if op is Op.ILIKE:
-            pattern = like_to_glob(val.lower())
-            return f"({self.kind(key)} = 'text' AND svs_lower({self.value(key)}) GLOB {self.bind(pattern)})"
-        if op is Op.TEXT_MATCH:
-            return f"({self.kind(key)} = 'text' AND instr({self.value(key)}, {self.bind(val)}) > 0)"
-        if op is Op.TEXT_MATCH_INSENSITIVE:
-            return f"({self.kind(key)} = 'text' AND instr(svs_lower({self.value(key)}), {self.bind(val.lower())}) > 0)"
-        if op is Op.CONTAINS:
-            return self.contains(key, val)
-        if op is Op.ANY:
-            return _join([self.contains(key, v) for v in val], "OR")
-        if op is Op.ALL:
-            return _join([f"{self.kind(key)} != 'null'"] + [self.contains(key, v) for v in val], "AND")
-        if op is Op.EXISTS:
-            return f"{self.kind(key)} {'!=' if val else '='} 'null'"
-        # Op.IS_EMPTY
-        empty_list = (
-            f" OR ({self.kind(key)} = 'array' AND json_array_length({self.column}, {self.path(key)}) = 0)"
-            if self.in_json
-            else ""
-        )
-        return f"({self.kind(key)} = 'null' OR ({self.kind(key)} = 'text' AND {self.value(key)} = ''){empty_list})"
-
-    def count(self, terms: int) -> None:
-        """Count ``terms`` more terms of the SQL; refuse past :data:`MAX_FILTER_TERMS`."""
-        self.terms += terms
-        if self.terms > MAX_FILTER_TERMS:
-            raise UnsupportedFilterError(
-                f"Filters may hold at most {MAX_FILTER_TERMS} terms (comparisons, and/or/not, "
-                "one per value of any/all); an $or of equalities on one key counts once: use $in for long lists"
-            )
-
-    def node(self, f: Filter, depth: int = 1) -> str:
-        if depth > MAX_DEPTH:
-            raise UnsupportedFilterError(f"Filters may nest at most {MAX_DEPTH} levels deep")
-        if isinstance(f, Comparison):
-            self.count(max(1, len(f.value)) if f.op in (Op.ANY, Op.ALL) else 1)
-            return self.comparison(f)
-        self.count(1)
-        if isinstance(f, And):
-            return _join([self.node(c, depth + 1) for c in _merged(f.filters, Op.NIN)], "AND")
-        if isinstance(f, Or):
-            return _join([self.node(c, depth + 1) for c in _merged(f.filters, Op.IN)], "OR")
-        if isinstance(f, Not):
-            return f"(NOT {self.node(f.filter, depth + 1)})"
-        raise InvalidInputTypeError(f"Not a filter node: {type(f).__name__}")
-
-
-#: What :func:`_merged` folds into one comparison: equalities under ``Or``, inequalities under ``And``.
+#: What :func:`merged_comparisons` folds into one comparison: equalities under ``Or``, inequalities under ``And``.
 _MERGED_OPS = {Op.IN: (Op.EQ, Op.IN), Op.NIN: (Op.NE, Op.NIN)}
 
 
@@ -543,7 +347,7 @@ def _typed(value: Any) -> Any:
     return (type(value), value)
 
 
-def _merged(children: Sequence[Filter], into: Op) -> list[Filter]:
+def merged_comparisons(children: Sequence[Filter], into: Op) -> list[Filter]:
     """The children of an ``Or`` (``into=IN``) or ``And`` (``into=NIN``), with the same meaning.
 
     Under ``Or``, the ``eq``/``in`` comparisons on one key (same field, same
@@ -588,40 +392,33 @@ def _fold(members: list[Comparison], into: Op) -> Comparison:
     return Comparison(first.key, into, list(values.values()), missing_matches=first.missing_matches, field=first.field)
 
 
-def _join(parts: Sequence[str], operator: str) -> str:
-    """Join with AND/OR as a balanced tree, so wide lists stay shallow for SQLite's parser."""
-    if not parts:
-        return "1" if operator == "AND" else "0"
-    if len(parts) == 1:
-        return parts[0]
-    if len(parts) <= 8:
-        return "(" + f" {operator} ".join(parts) + ")"
-    middle = len(parts) // 2
-    return f"({_join(parts[:middle], operator)} {operator} {_join(parts[middle:], operator)})"
+class TermBudget:
+    """The terms one compilation has used, refused past :data:`MAX_FILTER_TERMS` (see "Limits" above).
 
-
-def compile_filter(tree: Filter | None, column: str = "metadata", *, prefix: str = "f") -> tuple[str, dict[str, Any]]:
-    """Compile a filter tree into a SQL boolean expression and its parameters.
-
-    Every sub-expression evaluates to 0 or 1, never NULL, so ``NOT`` is exact.
-    Parameters are named (``:f0``, ``:f1``, ...) in the order they are first
-    used, so the same tree always gives the same SQL and the expression can
-    be embedded in a larger statement with named parameters of its own.
-
-    Args:
-        tree: The filter, or ``None`` for "match everything".
-        column: The SQL expression of the JSON metadata column. This is an
-            identifier chosen by the core, never user input.
-        prefix: The prefix of the parameter names.
-
-    Returns:
-        ``(sql, params)``: the expression and a dict of named parameters.
-
+    A compiler calls :meth:`spend` once for each node it compiles, after
+    :func:`merged_comparisons` has folded the children of each ``And``/``Or``.
     """
-    if tree is None:
-        return "1", {}
-    compiler = _Compiler(column, prefix)
-    return compiler.node(tree), compiler.params
+
+    def __init__(self) -> None:
+        """An unused budget."""
+        self.used = 0
+
+    def spend(self, node: Filter) -> None:
+        """Count ``node``'s own terms: one, or one per value of ``any``/``all``.
+
+        Raises:
+            UnsupportedFilterError: The compilation now holds more than :data:`MAX_FILTER_TERMS` terms.
+
+        """
+        if isinstance(node, Comparison) and node.op in (Op.ANY, Op.ALL):
+            self.used += max(1, len(node.value))
+        else:
+            self.used += 1
+        if self.used > MAX_FILTER_TERMS:
+            raise UnsupportedFilterError(
+                f"Filters may hold at most {MAX_FILTER_TERMS} terms (comparisons, and/or/not, "
+                "one per value of any/all); an $or of equalities on one key counts once: use $in for long lists"
+            )
 
 
 # ---------------------------------------------------------------------------

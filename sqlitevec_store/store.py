@@ -2,8 +2,9 @@
 
 :class:`Database` wraps one SQLite connection (opened here, or passed in) and
 holds any number of named :class:`Collection` objects. All SQL text comes
-from :mod:`sqlitevec_store.schema` and :mod:`sqlitevec_store.filters`; this
-module validates input, runs statements and shapes results.
+from :mod:`sqlitevec_store.schema` and
+:mod:`sqlitevec_store.backends.sqlite.filter_sql`; input is checked by
+:mod:`sqlitevec_store.validation`; this module runs statements and shapes results.
 
 Guarantees:
 
@@ -47,6 +48,7 @@ import numpy as np
 import numpy.typing as npt
 
 from . import schema
+from .backends.sqlite.filter_sql import compile_filter
 from .connection import (
     DEFAULT_BUSY_TIMEOUT_MS,
     Connection,
@@ -71,7 +73,7 @@ from .errors import (
     SchemaError,
     SqliteVecStoreError,
 )
-from .filters import Filter, compile_filter
+from .filters import Filter
 from .records import CollectionInfo, Hit, Record, check_count, chunks, is_int
 from .search.fusion import DEFAULT_ALPHA, FUSION_METHODS, RRF_K, alpha_fusion, rrf_fusion
 from .search.kernels import DEFAULT_OVERSAMPLE, dot, top_k

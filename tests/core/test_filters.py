@@ -13,6 +13,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from sqlitevec_store.backends.sqlite.filter_sql import compile_filter, like_to_glob
 from sqlitevec_store.connection import Connection, open_connection
 from sqlitevec_store.errors import InvalidInputTypeError, UnsupportedFilterError
 from sqlitevec_store.filters import (
@@ -23,8 +24,8 @@ from sqlitevec_store.filters import (
     Not,
     Op,
     Or,
-    compile_filter,
-    like_to_glob,
+    TermBudget,
+    merged_comparisons,
     parse_filter_dict,
 )
 from tests.filter_cases import (
@@ -238,7 +239,8 @@ def test_metadata_int_beyond_int64_is_refused_on_write() -> None:
 
 
 def test_too_deep_filters_are_refused() -> None:
-    from sqlitevec_store.filters import MAX_DEPTH, Not, compile_filter, parse_filter_dict
+    from sqlitevec_store.backends.sqlite.filter_sql import compile_filter
+    from sqlitevec_store.filters import MAX_DEPTH, Not, parse_filter_dict
 
     tree: Filter = Comparison("x", Op.EQ, 1)
     for _ in range(MAX_DEPTH - 1):
@@ -644,3 +646,21 @@ def test_huge_in_lists_bind_as_one_array() -> None:
         assert col.count(Comparison("s", Op.NIN, strings)) == 40
         floats = [i / 3 for i in range(0, 200)]
         assert col.count(Comparison("f", Op.IN, floats)) == 50
+
+
+def test_merging_and_the_term_limit_are_steps_on_the_tree() -> None:
+    # What every backend's compiler reuses: no SQL in either.
+    children: list[Filter] = [
+        Comparison("a", Op.EQ, 1),
+        Comparison("b", Op.GT, 1),
+        Comparison("a", Op.IN, [2, 1, True]),
+        Comparison("b", Op.GT, 1),
+    ]
+    assert merged_comparisons(children, Op.IN) == [Comparison("a", Op.IN, [1, 2, True]), Comparison("b", Op.GT, 1)]
+    assert merged_comparisons(children[:1], Op.IN) == children[:1]
+    budget = TermBudget()
+    budget.spend(Comparison("a", Op.ANY, list(range(MAX_FILTER_TERMS - 1))))
+    budget.spend(Or([]))
+    assert budget.used == MAX_FILTER_TERMS
+    with pytest.raises(UnsupportedFilterError, match=f"at most {MAX_FILTER_TERMS} terms"):
+        budget.spend(Comparison("a", Op.EQ, 1))
