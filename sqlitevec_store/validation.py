@@ -340,6 +340,23 @@ def _check_json(value: Any, where: str, depth: int = 0) -> None:
     """Refuse values that do not survive a JSON round trip (after :func:`json_scalar`)."""
     if depth > 100:
         raise InvalidInputError(f"{where} is nested more than 100 levels deep")
+    if isinstance(value, Mapping):
+        for key, item in value.items():
+            if not isinstance(key, str):
+                raise InvalidInputTypeError(
+                    f"{where} has a key {key!r} of type {type(key).__name__}; keys must be strings"
+                )
+            check_encodable(key, f"a key of {where}")
+            _check_json(item, f"{where}[{key!r}]", depth + 1)
+    elif isinstance(value, (list, tuple)):
+        for n, item in enumerate(value):
+            _check_json(item, f"{where}[{n}]", depth + 1)
+    else:
+        _check_json_scalar(value, where)
+
+
+def _check_json_scalar(value: Any, where: str) -> None:
+    """Refuse a value that is not a JSON scalar (after :func:`json_scalar`) or that JSON cannot hold."""
     if isinstance(value, CONVERTED_SCALARS):
         value = json_scalar(value)
     if isinstance(value, str):
@@ -354,19 +371,6 @@ def _check_json(value: Any, where: str, depth: int = 0) -> None:
     if isinstance(value, float):
         if not math.isfinite(value):
             raise InvalidInputError(f"{where} is {value}, which JSON cannot hold")
-        return
-    if isinstance(value, Mapping):
-        for key, item in value.items():
-            if not isinstance(key, str):
-                raise InvalidInputTypeError(
-                    f"{where} has a key {key!r} of type {type(key).__name__}; keys must be strings"
-                )
-            check_encodable(key, f"a key of {where}")
-            _check_json(item, f"{where}[{key!r}]", depth + 1)
-        return
-    if isinstance(value, (list, tuple)):
-        for n, item in enumerate(value):
-            _check_json(item, f"{where}[{n}]", depth + 1)
         return
     if isinstance(value, np.ndarray):
         raise InvalidInputTypeError(
