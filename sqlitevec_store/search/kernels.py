@@ -38,8 +38,7 @@ DEFAULT_OVERSAMPLE = 64
 #: ~0.46 us per row, so asking about more than ~1/6 of the rows is slower.
 PREFILTER_SHARE = 0.15
 
-#: Every vector's ranking value is one of these: an exact cosine distance, or
-#: a Hamming distance between codes.
+#: The filter callbacks of :func:`top_k`: which of the given pks match, and every matching pk.
 Check = Callable[[npt.NDArray[np.int64]], npt.NDArray[np.bool_]]
 Matching = Callable[[], npt.NDArray[np.int64]]
 
