@@ -7,13 +7,13 @@ with a ``TypeError`` naming them, so a typo never passes silently.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
 from sqlitevec_store.records import check_count
 
-__all__ = ["AddOptions", "check_show_progress", "prepare_batch", "reject_unknown"]
+__all__ = ["AddOptions", "check_show_progress", "reject_unknown"]
 
 #: Keyword arguments that LangChain's own machinery passes to the add methods and the store ignores:
 #: ``TimeWeightedVectorStoreRetriever.add_documents(docs, current_time=...)`` forwards its kwargs.
@@ -77,53 +77,3 @@ class AddOptions:
             kwargs.pop(name, None)
         reject_unknown(kwargs, method)
         return cls(None if batch_size is None else check_count(batch_size, "batch_size"), progress)
-
-
-def prepare_batch(
-    texts: Iterable[str],
-    metadatas: Iterable[dict[str, Any] | None] | None,
-    ids: Iterable[str | None] | None,
-) -> tuple[list[str], list[dict[str, Any] | None], list[str | None]]:
-    """Materialize and check a batch of texts, metadatas and ids before anything is embedded.
-
-    Raises:
-        TypeError: One string for ``texts`` or ``ids``, one dict for
-            ``metadatas``, or an item of the wrong type.
-        ValueError: Lengths differ, or an id appears twice.
-
-    """
-    if isinstance(texts, (str, bytes)):
-        raise TypeError("texts must be an iterable of strings, not one string")
-    text_list = list(texts)
-    for n, text in enumerate(text_list):
-        if not isinstance(text, str):
-            raise TypeError(f"text {n} must be a string, got {type(text).__name__}")
-    if metadatas is None:
-        meta_list: list[dict[str, Any] | None] = [None] * len(text_list)
-    else:
-        if isinstance(metadatas, Mapping):
-            raise TypeError("metadatas must be a list of dicts (one per text), not one dict")
-        meta_list = list(metadatas)
-        if len(meta_list) != len(text_list):
-            raise ValueError(f"Got {len(text_list)} texts but {len(meta_list)} metadatas; they must match")
-        for n, metadata in enumerate(meta_list):
-            if metadata is not None and not isinstance(metadata, Mapping):
-                raise TypeError(f"metadata {n} must be a dict or None, got {type(metadata).__name__}")
-    if ids is None:
-        id_list: list[str | None] = [None] * len(text_list)
-    else:
-        if isinstance(ids, (str, bytes)):
-            raise TypeError("ids must be a list of strings, not one string")
-        id_list = list(ids)
-        if len(id_list) != len(text_list):
-            raise ValueError(f"Got {len(text_list)} texts but {len(id_list)} ids; they must match")
-        seen: set[str] = set()
-        for n, id_ in enumerate(id_list):
-            if id_ is None:
-                continue
-            if not isinstance(id_, str):
-                raise TypeError(f"id {n} must be a string or None, got {type(id_).__name__} ({id_!r})")
-            if id_ in seen:
-                raise ValueError(f"id {id_!r} appears twice in one batch")
-            seen.add(id_)
-    return text_list, meta_list, id_list

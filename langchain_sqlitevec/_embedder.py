@@ -47,11 +47,9 @@ class EmbeddingPlan:
     def calls(self) -> EmbeddingCalls:
         """Yield the texts of each call in turn; send back that call's vectors.
 
-        Returns (as the generator's value) every vector, in order.
-
-        Raises:
-            ValueError: The model returned another number of vectors than texts.
-
+        Returns (as the generator's value) every vector the model returned, in
+        order; the caller checks them against the texts
+        (:meth:`~sqlitevec_store.validation.Batch.with_vectors`).
         """
         texts = self.texts
         batches: Iterable[list[str]]
@@ -64,8 +62,6 @@ class EmbeddingPlan:
             for batch in batches:
                 vectors.extend((yield batch))
                 progress.update(len(batch))
-        if len(vectors) != len(texts):
-            raise ValueError(f"The embedding model returned {len(vectors)} vectors for {len(texts)} texts")
         return vectors
 
 

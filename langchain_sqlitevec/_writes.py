@@ -21,9 +21,10 @@ from langchain_core.embeddings import Embeddings
 from langchain_core.runnables.config import run_in_executor
 from langchain_core.vectorstores import VectorStore
 
-from sqlitevec_store import Collection, Record, parse_filter_dict
+from sqlitevec_store import Collection, parse_filter_dict
+from sqlitevec_store.validation import Batch, check_texts
 
-from ._arguments import AddOptions, prepare_batch, reject_unknown
+from ._arguments import AddOptions, reject_unknown
 from ._documents import DocumentParts
 from ._embedder import EmbeddingPlan, aembed, embed
 
@@ -32,11 +33,10 @@ __all__ = ["WriteMethods"]
 
 @dataclass(frozen=True)
 class _AddPlan:
-    """An add call checked before anything is embedded: how to embed its texts, and the rest of its batch."""
+    """An add call checked before anything is embedded: its batch, and how to embed the batch's texts."""
 
+    batch: Batch
     embedding: EmbeddingPlan
-    metadatas: list[dict[str, Any] | None]
-    ids: list[str | None]
 
 
 class WriteMethods(VectorStore):
@@ -64,16 +64,14 @@ class WriteMethods(VectorStore):
         kwargs: dict[str, Any],
         method: str,
     ) -> _AddPlan:
-        """Check an add call's arguments and batch before anything is embedded."""
+        """Check an add call's keywords and batch (the core's :func:`~sqlitevec_store.validation.check_texts`)."""
         options = AddOptions.pop(kwargs, method, show_progress=self.show_progress)
-        text_list, meta_list, id_list = prepare_batch(texts, metadatas, ids)
-        return _AddPlan(EmbeddingPlan(text_list, options.batch_size, options.show_progress), meta_list, id_list)
+        batch = check_texts(texts, metadatas, ids)
+        return _AddPlan(batch, EmbeddingPlan(batch.texts, options.batch_size, options.show_progress))
 
     def _write(self, plan: _AddPlan, vectors: list[list[float]]) -> list[str]:
-        return self.collection.upsert(
-            Record(text=t, vector=v, metadata=m or {}, id=i)
-            for t, v, m, i in zip(plan.embedding.texts, vectors, plan.metadatas, plan.ids, strict=True)
-        )
+        """Check the vectors against the batch (count, values) and write it in one transaction."""
+        return self.collection.upsert(plan.batch.with_vectors(vectors))
 
     def add_texts(
         self,
@@ -111,7 +109,7 @@ class WriteMethods(VectorStore):
 
         """
         plan = self._plan_add(texts, metadatas, ids, kwargs, "add_texts")
-        if not plan.embedding.texts:
+        if not plan.batch:
             return []
         return self._write(plan, embed(self._embedding, plan.embedding))
 
@@ -125,7 +123,7 @@ class WriteMethods(VectorStore):
     ) -> list[str]:
         """Async :meth:`add_texts`: embeds with ``aembed_documents``, writes in a worker thread."""
         plan = self._plan_add(texts, metadatas, ids, kwargs, "aadd_texts")
-        if not plan.embedding.texts:
+        if not plan.batch:
             return []
         vectors = await aembed(self._embedding, plan.embedding)
         return await run_in_executor(None, self._write, plan, vectors)

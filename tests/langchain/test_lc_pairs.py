@@ -186,6 +186,12 @@ async def test_add_pair_embeds_in_the_same_calls_and_stores_the_same(
         ((["a"],), {"batch_size": 0}, ValueError, "batch_size must be at least 1"),
         ((["a"],), {"show_progress": 1}, TypeError, "show_progress must be True or False"),
         ((["a"],), {"nope": 1}, TypeError, r"^{name}\(\) got unexpected keyword argument\(s\): nope$"),
+        # record-level checks, with the core's messages (refused only after embedding before check_texts)
+        ((["a"], [{"x": float("nan")}]), {}, ValueError, r"^metadata 0\['x'\] is nan, which JSON cannot hold$"),
+        ((["a"], [{"x": {1, 2}}]), {}, TypeError, r"^metadata 0\['x'\] is a set \(\{{1, 2\}}\), which is not JSON"),
+        ((["a"], [{1: "x"}]), {}, TypeError, r"^metadata 0 has a key 1 of type int; keys must be strings$"),
+        ((["a"],), {"ids": [""]}, ValueError, r"^id 0 is an empty string$"),
+        ((["ok", "a\ud800"],), {}, ValueError, r"^text 1 contains a character that is not valid UTF-8"),
     ],
 )
 async def test_add_pair_refuses_the_same_bad_batch_before_embedding(
@@ -277,3 +283,23 @@ def test_the_retriever_is_importable_from_vectorstores_and_needs_this_store(note
     assert isinstance(notes.as_retriever(search_type="keyword"), SQLiteVecRetriever)
     with pytest.raises(ValueError, match="SQLiteVecVectorStore"):
         SQLiteVecRetriever(vectorstore=InMemoryVectorStore(FakeEmbeddings()), search_type="hybrid")
+
+
+class NaNEmbeddings(SidedEmbeddings):
+    """Returns a NaN vector for the text "bad"."""
+
+    def embed_documents(self, texts: list[str]) -> list[list[float]]:
+        vectors = super().embed_documents(texts)
+        return [[float("nan")] * len(v) if t == "bad" else v for t, v in zip(texts, vectors, strict=True)]
+
+    async def aembed_documents(self, texts: list[str]) -> list[list[float]]:
+        return self.embed_documents(texts)
+
+
+async def test_add_pair_refuses_a_bad_vector_of_the_model_the_same_way() -> None:
+    store = SQLiteVecVectorStore(NaNEmbeddings())
+    with pytest.raises(ValueError, match=r"^vector 1 contains NaN or infinite values$"):
+        store.add_texts(["good", "bad"])
+    with pytest.raises(ValueError, match=r"^vector 1 contains NaN or infinite values$"):
+        await store.aadd_texts(["good", "bad"])
+    assert store.collection.count() == 0
