@@ -1,30 +1,24 @@
 """The retriever of the LangChain store: langchain-core's plus hybrid and keyword search types.
 
 :meth:`SQLiteVecVectorStore.as_retriever
-<langchain_sqlitevec.SQLiteVecVectorStore.as_retriever>` makes one. The
-store's class is named here for the type checker only: at run time the
-``vectorstore`` field is langchain-core's, and the store module imports this
-one, not the other way round.
+<langchain_sqlitevec.SQLiteVecVectorStore.as_retriever>` makes one. It needs
+only the store's reads (:class:`~._search.SearchMethods`), so the store's
+module imports this one and not the other way round.
 """
 
 from __future__ import annotations
 
 from collections.abc import Collection as AbcCollection
-from typing import TYPE_CHECKING, Any, ClassVar
+from typing import Any, ClassVar
 
 from langchain_core.callbacks import AsyncCallbackManagerForRetrieverRun, CallbackManagerForRetrieverRun
 from langchain_core.documents import Document
 from langchain_core.vectorstores import VectorStoreRetriever
-from pydantic import model_validator
-from typing_extensions import Self
+from pydantic import field_validator
 
-if TYPE_CHECKING:
-    from .vectorstores import SQLiteVecVectorStore
+from ._search import SearchMethods
 
 __all__ = ["SQLiteVecRetriever"]
-
-#: The search types only this retriever has, and the store methods they call.
-_TEXT_SEARCH_METHODS = ("hybrid_search", "ahybrid_search", "keyword_search", "akeyword_search")
 
 
 class SQLiteVecRetriever(VectorStoreRetriever):
@@ -35,8 +29,7 @@ class SQLiteVecRetriever(VectorStoreRetriever):
     :meth:`SQLiteVecVectorStore.keyword_search`.
     """
 
-    if TYPE_CHECKING:
-        vectorstore: SQLiteVecVectorStore
+    vectorstore: SearchMethods
 
     allowed_search_types: ClassVar[AbcCollection[str]] = (
         "similarity",
@@ -46,15 +39,13 @@ class SQLiteVecRetriever(VectorStoreRetriever):
         "keyword",
     )
 
-    @model_validator(mode="after")
-    def _check_store(self) -> Self:
-        missing = [name for name in _TEXT_SEARCH_METHODS if not callable(getattr(self.vectorstore, name, None))]
-        if missing:
-            raise ValueError(
-                f"vectorstore must be a SQLiteVecVectorStore, got {type(self.vectorstore).__name__} "
-                f"(it has no {', '.join(missing)})"
-            )
-        return self
+    @field_validator("vectorstore", mode="before")
+    @classmethod
+    def _check_store(cls, value: Any) -> Any:
+        # Named for the user, before pydantic's own check names the base class.
+        if not isinstance(value, SearchMethods):
+            raise ValueError(f"vectorstore must be a SQLiteVecVectorStore, got {type(value).__name__}")
+        return value
 
     def _get_relevant_documents(
         self, query: str, *, run_manager: CallbackManagerForRetrieverRun, **kwargs: Any
