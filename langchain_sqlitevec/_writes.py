@@ -1,0 +1,175 @@
+"""The store's write methods: add texts and documents, delete by id or filter.
+
+:class:`WriteMethods` is the part of
+:class:`~langchain_sqlitevec.SQLiteVecVectorStore` that writes. Each sync/async
+pair has one implementation: an add call is checked into one plan before
+anything is embedded; the sync method embeds it with ``embed_documents``, the
+async one with ``aembed_documents`` (an :class:`~._embedder.EmbeddingPlan`
+says which calls to make, for both), and both write with the same method, the
+async one in a worker thread. ``adelete`` runs ``delete`` in a worker thread.
+"""
+
+from __future__ import annotations
+
+from abc import abstractmethod
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from langchain_core.documents import Document
+from langchain_core.embeddings import Embeddings
+from langchain_core.runnables.config import run_in_executor
+from langchain_core.vectorstores import VectorStore
+
+from sqlitevec_store import Collection, parse_filter_dict
+from sqlitevec_store.validation import Batch, check_texts
+
+from ._arguments import AddOptions, reject_unknown
+from ._documents import DocumentParts
+from ._embedder import EmbeddingPlan, aembed, embed
+
+__all__ = ["WriteMethods"]
+
+
+@dataclass(frozen=True)
+class _AddPlan:
+    """An add call checked before anything is embedded: its batch, and how to embed the batch's texts."""
+
+    batch: Batch
+    embedding: EmbeddingPlan
+
+
+class WriteMethods(VectorStore):
+    """Writes to a core collection: how :class:`~langchain_sqlitevec.SQLiteVecVectorStore` stores documents.
+
+    A subclass opens the collection (:attr:`collection`), sets the embedding
+    model (``_embedding``) and the default of ``show_progress``.
+    """
+
+    _embedding: Embeddings
+    show_progress: bool
+
+    @property
+    @abstractmethod
+    def collection(self) -> Collection:
+        """The core collection written to."""
+
+    # -- writing ------------------------------------------------------------
+
+    def _plan_add(
+        self,
+        texts: Iterable[str],
+        metadatas: Iterable[dict[str, Any] | None] | None,
+        ids: Iterable[str | None] | None,
+        kwargs: dict[str, Any],
+        method: str,
+    ) -> _AddPlan:
+        """Check an add call's keywords and batch (the core's :func:`~sqlitevec_store.validation.check_texts`)."""
+        options = AddOptions.pop(kwargs, method, show_progress=self.show_progress)
+        batch = check_texts(texts, metadatas, ids)
+        return _AddPlan(batch, EmbeddingPlan(batch.texts, options.batch_size, options.show_progress))
+
+    def _write(self, plan: _AddPlan, vectors: list[list[float]]) -> list[str]:
+        """Check the vectors against the batch (count, values) and write it in one transaction."""
+        return self.collection.upsert(plan.batch.with_vectors(vectors))
+
+    def add_texts(
+        self,
+        texts: Iterable[str],
+        metadatas: Iterable[dict[str, Any] | None] | None = None,
+        *,
+        ids: Iterable[str | None] | None = None,
+        **kwargs: Any,
+    ) -> list[str]:
+        """Embed texts and add them; an id already stored is replaced.
+
+        All texts are embedded first, then written in one transaction: either
+        every text is stored or none is.
+
+        Args:
+            texts: The texts (any iterable, consumed fully).
+            metadatas: One metadata dict (or ``None``) per text.
+            ids: One id (or ``None`` for a generated UUID) per text.
+            **kwargs: ``batch_size``: embed at most this many texts per call to
+                the embedding model (default: all in one call, or 64 with
+                ``show_progress``). ``show_progress``: report progress on
+                stderr, a bar on a terminal, else a line every 10 seconds with
+                done/total and the rate (default: the constructor's).
+                ``current_time`` (passed on by LangChain's
+                ``TimeWeightedVectorStoreRetriever``, which keeps the times in
+                the metadata itself) is accepted and ignored; any other
+                keyword is a ``TypeError``.
+
+        Returns:
+            The ids, in input order.
+
+        Raises:
+            ValueError: Lengths differ, duplicate ids, or invalid metadata.
+            TypeError: A text or id that is not a string; metadata that is not JSON.
+
+        """
+        plan = self._plan_add(texts, metadatas, ids, kwargs, "add_texts")
+        if not plan.batch:
+            return []
+        return self._write(plan, embed(self._embedding, plan.embedding))
+
+    async def aadd_texts(
+        self,
+        texts: Iterable[str],
+        metadatas: Iterable[dict[str, Any] | None] | None = None,
+        *,
+        ids: Iterable[str | None] | None = None,
+        **kwargs: Any,
+    ) -> list[str]:
+        """Async :meth:`add_texts`: embeds with ``aembed_documents``, writes in a worker thread."""
+        plan = self._plan_add(texts, metadatas, ids, kwargs, "aadd_texts")
+        if not plan.batch:
+            return []
+        vectors = await aembed(self._embedding, plan.embedding)
+        return await run_in_executor(None, self._write, plan, vectors)
+
+    def add_documents(self, documents: Iterable[Document], **kwargs: Any) -> list[str]:
+        """Add documents; ``ids=`` wins over ``Document.id``, which wins over a generated UUID.
+
+        Args:
+            documents: The documents (any iterable, consumed fully). They are not modified.
+            **kwargs: ``ids``, ``batch_size`` and ``show_progress``, as for :meth:`add_texts`.
+
+        Returns:
+            The ids, in input order.
+
+        """
+        parts = DocumentParts.of(documents, kwargs.pop("ids", None))
+        return self.add_texts(parts.texts, parts.metadatas, ids=parts.ids, **kwargs)
+
+    async def aadd_documents(self, documents: Iterable[Document], **kwargs: Any) -> list[str]:
+        """Async :meth:`add_documents`."""
+        parts = DocumentParts.of(documents, kwargs.pop("ids", None))
+        return await self.aadd_texts(parts.texts, parts.metadatas, ids=parts.ids, **kwargs)
+
+    def delete(
+        self, ids: Iterable[str] | None = None, filter: Mapping[str, Any] | None = None, **kwargs: Any
+    ) -> bool | None:
+        """Delete documents by id, by filter, or both (documents matching both).
+
+        With neither, nothing is deleted and ``False`` is returned. Ids that
+        are not stored are ignored. ``filter={}`` matches every document.
+
+        Returns:
+            ``True`` once the deletion is done, ``False`` if nothing was selected.
+
+        """
+        reject_unknown(kwargs, "delete")
+        if ids is None and filter is None:
+            return False
+        tree = parse_filter_dict(filter)
+        if isinstance(ids, str):
+            raise TypeError("ids must be a list of strings, not one string")
+        self.collection.delete(None if ids is None else list(ids), filter=tree)
+        return True
+
+    async def adelete(
+        self, ids: Iterable[str] | None = None, filter: Mapping[str, Any] | None = None, **kwargs: Any
+    ) -> bool | None:
+        """Async :meth:`delete`."""
+        return await run_in_executor(None, self.delete, ids, filter, **kwargs)
