@@ -9,7 +9,6 @@ async methods run the synchronous core in a worker thread.
 from __future__ import annotations
 
 import asyncio
-import json
 import math
 import os
 import warnings
@@ -17,15 +16,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from llama_index.core.bridge.pydantic import Field, PrivateAttr
-from llama_index.core.schema import (
-    BaseNode,
-    ImageNode,
-    IndexNode,
-    MetadataMode,
-    NodeRelationship,
-    RelatedNodeInfo,
-    TextNode,
-)
+from llama_index.core.schema import BaseNode
 from llama_index.core.vector_stores.types import (
     BasePydanticVectorStore,
     MetadataFilters,
@@ -33,7 +24,6 @@ from llama_index.core.vector_stores.types import (
     VectorStoreQueryMode,
     VectorStoreQueryResult,
 )
-from llama_index.core.vector_stores.utils import metadata_dict_to_node, node_to_metadata_dict
 
 from sqlitevec_store import (
     DEFAULT_COLLECTION,
@@ -43,15 +33,15 @@ from sqlitevec_store import (
     Database,
     DimensionMismatchError,
     Filter,
-    Hit,
     InvalidInputError,
     Op,
     Record,
     UncheckedModelWarning,
 )
-from sqlitevec_store.records import MAX_COUNT, check_count, json_scalar
+from sqlitevec_store.records import MAX_COUNT, check_count
 
 from .filters import metadata_filters_to_core, restrict
+from .nodes import hit_to_node, is_tracked_node, node_to_record
 
 __all__ = ["DEFAULT_MMR_PREFETCH_FACTOR", "SQLiteVecVectorStore"]
 
@@ -67,14 +57,6 @@ _SUPPORTED_MODES = (
     VectorStoreQueryMode.TEXT_SEARCH,
     VectorStoreQueryMode.HYBRID,
 )
-
-# Node types VectorStoreIndex tracks itself (and passes as query.node_ids).
-_TRACKED_NODE_TYPES = frozenset({IndexNode.class_name(), ImageNode.class_name()})
-
-# Keys node_to_metadata_dict adds; they are kept out of the record metadata.
-_NODE_CONTENT_KEY = "_node_content"
-_NODE_TYPE_KEY = "_node_type"
-_TEXT_RESOURCE_KEY = "text_resource"
 
 
 class SQLiteVecVectorStore(BasePydanticVectorStore):
@@ -289,7 +271,7 @@ class SQLiteVecVectorStore(BasePydanticVectorStore):
         """
         records: dict[str, Record] = {}
         for node in nodes:
-            records[node.node_id] = _node_to_record(node)
+            records[node.node_id] = node_to_record(node)
         self._collection.upsert(records.values())
         return [node.node_id for node in nodes]
 
@@ -357,7 +339,7 @@ class SQLiteVecVectorStore(BasePydanticVectorStore):
         if node_ids is not None:
             by_id = {hit.id: hit for hit in hits}
             hits = [by_id[i] for i in dict.fromkeys(node_ids) if i in by_id]
-        return [_hit_to_node(hit) for hit in hits]
+        return [hit_to_node(hit) for hit in hits]
 
     async def aget_nodes(
         self,
@@ -442,7 +424,7 @@ class SQLiteVecVectorStore(BasePydanticVectorStore):
             assert query.query_embedding is not None
             hits = self._collection.search(query.query_embedding, k=top_k, filter=tree)
         return VectorStoreQueryResult(
-            nodes=[_hit_to_node(hit) for hit in hits],
+            nodes=[hit_to_node(hit) for hit in hits],
             similarities=[hit.similarity for hit in hits],
             ids=[hit.id for hit in hits],
         )
@@ -468,10 +450,10 @@ class SQLiteVecVectorStore(BasePydanticVectorStore):
     def _only_tracked_nodes(self, ids: list[str]) -> bool:
         """Whether every id names a stored IndexNode/ImageNode (VectorStoreIndex's bookkeeping)."""
         first = self._collection.get(ids[:1])
-        if not first or not _is_tracked_type(first[0]):
+        if not first or not is_tracked_node(first[0]):
             return False
         hits = self._collection.get(ids) if len(ids) > 1 else first
-        return len(hits) == len(ids) and all(_is_tracked_type(hit) for hit in hits)
+        return len(hits) == len(ids) and all(is_tracked_node(hit) for hit in hits)
 
 
 def _mmr_fetch_k(top_k: int, prefetch_k: Any, prefetch_factor: Any) -> int:
@@ -485,71 +467,3 @@ def _mmr_fetch_k(top_k: int, prefetch_k: Any, prefetch_factor: Any) -> int:
         raise InvalidInputError(f"mmr_prefetch_factor must be a finite number >= 1, got {prefetch_factor!r}")
     # More candidates than any collection holds means all of them.
     return max(int(min(top_k * factor, MAX_COUNT)), top_k)
-
-
-def _is_tracked_type(hit: Hit) -> bool:
-    return hit.extra is not None and hit.extra.get(_NODE_TYPE_KEY) in _TRACKED_NODE_TYPES
-
-
-def _node_to_record(node: BaseNode) -> Record:
-    """A core record: user metadata as metadata, LlamaIndex bookkeeping in ``extra``."""
-    embedding = node.get_embedding()  # ValueError when the node was not embedded
-    # numpy scalars, dates and datetimes take the core's JSON form first (pydantic's JSON
-    # dump refuses numpy scalars and keeps each datetime's own offset, so aware datetimes
-    # would not compare as strings); anything else pydantic can dump is kept as before.
-    if node.metadata:
-        node = node.model_copy(update={"metadata": _json_form(node.metadata)})
-    flat = node_to_metadata_dict(node, remove_text=False, flat_metadata=False)
-    content: dict[str, Any] = json.loads(flat[_NODE_CONTENT_KEY])
-    # One copy of each thing: the metadata in the record (seen by filters and by
-    # LangChain), the text in the record's text, the vector in the vector table.
-    metadata = content.pop("metadata", None) or {}
-    content.pop("embedding", None)
-    if "text" in content:
-        content["text"] = ""
-    resource = content.get(_TEXT_RESOURCE_KEY)
-    if isinstance(resource, dict):
-        resource["text"] = None  # the rest of the resource (path, url, mimetype) stays
-    return Record(
-        text=node.get_content(metadata_mode=MetadataMode.NONE),
-        vector=embedding,
-        metadata=metadata,
-        id=node.node_id,
-        doc_id=node.ref_doc_id,
-        extra={_NODE_CONTENT_KEY: content, _NODE_TYPE_KEY: flat[_NODE_TYPE_KEY]},
-    )
-
-
-def _json_form(value: Any) -> Any:
-    """``value`` with numpy scalars, dates and datetimes (at any depth) in the core's JSON form."""
-    if isinstance(value, dict):
-        return {key: _json_form(item) for key, item in value.items()}
-    if isinstance(value, (list, tuple)):
-        return [_json_form(item) for item in value]
-    return json_scalar(value)
-
-
-def _hit_to_node(hit: Hit) -> BaseNode:
-    """Rebuild the node a record was written from (a TextNode for foreign rows)."""
-    extra = hit.extra or {}
-    content = extra.get(_NODE_CONTENT_KEY)
-    if content is None:
-        relationships = {}
-        if hit.doc_id is not None:
-            relationships[NodeRelationship.SOURCE] = RelatedNodeInfo(node_id=hit.doc_id)
-        return TextNode(id_=hit.id, text=hit.text, metadata=hit.metadata, relationships=relationships)
-    node_content = json.loads(content) if isinstance(content, str) else dict(content)
-    node_content["metadata"] = hit.metadata
-    node_content["id_"] = hit.id
-    resource = node_content.get(_TEXT_RESOURCE_KEY)
-    if isinstance(resource, dict):
-        node_content[_TEXT_RESOURCE_KEY] = {**resource, "text": hit.text}
-    elif "text" in node_content or _TEXT_RESOURCE_KEY not in node_content:
-        node_content["text"] = hit.text
-    node = metadata_dict_to_node(
-        {_NODE_CONTENT_KEY: json.dumps(node_content, ensure_ascii=False), _NODE_TYPE_KEY: extra.get(_NODE_TYPE_KEY)}
-    )
-    if node.get_content(metadata_mode=MetadataMode.NONE) != hit.text:
-        # A type metadata_dict_to_node does not know (e.g. Document) came back as a TextNode.
-        node.set_content(hit.text)
-    return node
