@@ -38,6 +38,8 @@ from sqlitevec_store import (
     Record,
     UncheckedModelWarning,
 )
+from sqlitevec_store.opening import open_database
+from sqlitevec_store.options import HybridOptions, IndexOptions
 from sqlitevec_store.records import MAX_COUNT, check_count
 
 from .filters import metadata_filters_to_core, restrict
@@ -165,6 +167,7 @@ class SQLiteVecVectorStore(BasePydanticVectorStore):
     _db: Database = PrivateAttr()
     _collection: Collection = PrivateAttr()
     _owns_db: bool = PrivateAttr(default=True)
+    _index: IndexOptions = PrivateAttr()
 
     def __init__(
         self,
@@ -180,26 +183,26 @@ class SQLiteVecVectorStore(BasePydanticVectorStore):
         **kwargs: Any,
     ) -> None:
         if connection is not None and database is not None:
-            raise ValueError("Pass either connection= or database=, not both")
-        if database is not None and not isinstance(database, Database):
-            raise TypeError(f"database must be a sqlitevec_store.Database, got {type(database).__name__}")
-        if database is not None and database.path is not None:
-            db_path = database.path
+            raise InvalidInputError("Pass either connection= or database=, not both")
+        index = IndexOptions(index_type, oversample)  # checked before anything is opened
         fields: dict[str, Any] = {
             "db_path": os.fspath(db_path),
             "collection_name": collection_name,
             "embed_dim": embed_dim,
             "model_id": model_id,
-            "index_type": index_type,
-            "oversample": oversample,
+            "index_type": index.index_type,
+            "oversample": index.oversample,
         }
         # The parent's synthesized __init__ does not know this class's fields.
         super().__init__(**fields, **kwargs)
-        if database is not None:
-            self._db, self._owns_db = database, False
-        else:
-            self._db = Database(connection if connection is not None else self.db_path)
-            self._owns_db = True
+        self._index = index
+        # A connection or a database is used instead of db_path, which then names the database's file.
+        adopting = connection is not None or database is not None
+        self._db, self._owns_db = open_database(
+            db_path=None if adopting else self.db_path, connection=connection, database=database
+        )
+        if self._db.path is not None:
+            self.db_path = self._db.path
         try:
             self._collection = self._open_collection()
         except BaseException:
@@ -207,17 +210,17 @@ class SQLiteVecVectorStore(BasePydanticVectorStore):
             raise
 
     def _open_collection(self) -> Collection:
-        db, name = self._db, self.collection_name
+        db, name, index = self._db, self.collection_name, self._index
         if not db.has_collection(name):
             return db.create_collection(
                 name,
                 dimension=self.embed_dim,
                 model_id=self.model_id,
-                index_type=self.index_type,
-                oversample=self.oversample,
+                index_type=index.index_type,
+                oversample=index.oversample,
             )
         collection = db.collection(
-            name, model_id=self.model_id, create=False, index_type=self.index_type, oversample=self.oversample
+            name, model_id=self.model_id, create=False, index_type=index.index_type, oversample=index.oversample
         )
         info = collection.info()
         if self.embed_dim is not None and info.dimension is not None and info.dimension != self.embed_dim:
@@ -389,6 +392,12 @@ class SQLiteVecVectorStore(BasePydanticVectorStore):
             raise ValueError(f"SQLiteVecVectorStore.query needs query.query_str in {mode.value} mode")
         if query.query_embedding is None and mode != VectorStoreQueryMode.TEXT_SEARCH:
             raise ValueError("SQLiteVecVectorStore.query needs query.query_embedding")
+        hybrid = None
+        if mode == VectorStoreQueryMode.HYBRID:
+            # Checked before the filters are translated and anything is read.
+            hybrid = HybridOptions(
+                alpha=query.alpha, fetch_k=query.sparse_top_k, fusion=kwargs.get("hybrid_fusion", "relative_score")
+            )
         tree = restrict(
             metadata_filters_to_core(query.filters),
             self._doc_ids_filter(query.doc_ids),
@@ -399,16 +408,16 @@ class SQLiteVecVectorStore(BasePydanticVectorStore):
             assert query.query_str is not None
             k = query.sparse_top_k if query.sparse_top_k is not None else top_k
             hits = self._collection.keyword_search(query.query_str, k=k, filter=tree)
-        elif mode == VectorStoreQueryMode.HYBRID:
+        elif hybrid is not None:
             assert query.query_str is not None and query.query_embedding is not None
             hits = self._collection.hybrid_search(
                 query.query_embedding,
                 query.query_str,
                 k=query.hybrid_top_k if query.hybrid_top_k is not None else top_k,
                 filter=tree,
-                alpha=query.alpha,
-                fetch_k=query.sparse_top_k,
-                fusion=kwargs.get("hybrid_fusion", "relative_score"),
+                alpha=hybrid.alpha,
+                fetch_k=hybrid.fetch_k,
+                fusion=hybrid.fusion,
             )
         elif mode == VectorStoreQueryMode.MMR:
             assert query.query_embedding is not None
