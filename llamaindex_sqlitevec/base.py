@@ -375,23 +375,25 @@ class SQLiteVecVectorStore(BasePydanticVectorStore):
             hybrid_fusion: ``"relative_score"`` (default) or ``"rrf"``.
 
         Raises:
-            ValueError: No query embedding, an unsupported mode (the message
-                names the supported ones), bad MMR parameters, or a filter the
-                store cannot evaluate exactly (``UnsupportedFilterError``).
+            InvalidInputError: (a ``ValueError``) No query embedding or text
+                where the mode needs one, an unsupported mode (the message
+                names the supported ones), bad MMR or hybrid parameters, or a
+                filter the store cannot evaluate exactly
+                (``UnsupportedFilterError``).
 
         """
         mode = VectorStoreQueryMode(query.mode)
         if mode not in _SUPPORTED_MODES:
-            raise ValueError(
+            raise InvalidInputError(
                 f"SQLiteVecVectorStore does not support query mode {mode.value!r}; "
                 "supported: " + ", ".join(m.value for m in _SUPPORTED_MODES)
             )
         if mode in (VectorStoreQueryMode.TEXT_SEARCH, VectorStoreQueryMode.HYBRID) and not isinstance(
             query.query_str, str
         ):
-            raise ValueError(f"SQLiteVecVectorStore.query needs query.query_str in {mode.value} mode")
+            raise InvalidInputError(f"SQLiteVecVectorStore.query needs query.query_str in {mode.value} mode")
         if query.query_embedding is None and mode != VectorStoreQueryMode.TEXT_SEARCH:
-            raise ValueError("SQLiteVecVectorStore.query needs query.query_embedding")
+            raise InvalidInputError("SQLiteVecVectorStore.query needs query.query_embedding")
         hybrid = None
         if mode == VectorStoreQueryMode.HYBRID:
             # Checked before the filters are translated and anything is read.
@@ -466,13 +468,14 @@ class SQLiteVecVectorStore(BasePydanticVectorStore):
 
 
 def _mmr_fetch_k(top_k: int, prefetch_k: Any, prefetch_factor: Any) -> int:
+    """Candidates for MMR; the core raises it to ``top_k`` when lower (MMR returns ``top_k`` nodes)."""
     if prefetch_k is not None and prefetch_factor is not None:
-        raise ValueError("Give mmr_prefetch_k or mmr_prefetch_factor, not both")
-    top_k = check_count(top_k, "similarity_top_k")
+        raise InvalidInputError("Give mmr_prefetch_k or mmr_prefetch_factor, not both")
     if prefetch_k is not None:
-        return max(check_count(prefetch_k, "mmr_prefetch_k"), top_k)
+        return check_count(prefetch_k, "mmr_prefetch_k")  # checked here to name the keyword
+    top_k = check_count(top_k, "similarity_top_k")
     factor = DEFAULT_MMR_PREFETCH_FACTOR if prefetch_factor is None else prefetch_factor
     if isinstance(factor, bool) or not isinstance(factor, (int, float)) or not 1 <= factor < math.inf:
         raise InvalidInputError(f"mmr_prefetch_factor must be a finite number >= 1, got {prefetch_factor!r}")
     # More candidates than any collection holds means all of them.
-    return max(int(min(top_k * factor, MAX_COUNT)), top_k)
+    return int(min(top_k * factor, MAX_COUNT))

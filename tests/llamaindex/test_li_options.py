@@ -1,4 +1,4 @@
-"""Opening and options: the core's open-or-adopt rule, options checked before anything runs."""
+"""Opening, options and argument errors: the core's open-or-adopt rule, options checked before anything runs."""
 
 from __future__ import annotations
 
@@ -15,7 +15,7 @@ from llama_index.core.vector_stores.types import (
 )
 
 from llamaindex_sqlitevec import SQLiteVecVectorStore
-from sqlitevec_store import InvalidInputError, InvalidInputTypeError
+from sqlitevec_store import Database, InvalidInputError, InvalidInputTypeError
 from tests.llamaindex.test_li_store import text_node, vec
 
 
@@ -53,3 +53,18 @@ def test_bad_hybrid_options_are_refused_before_filters_and_reads(store: SQLiteVe
     with pytest.raises(InvalidInputError, match="fetch_k must be at least 1"):
         store.query(VectorStoreQuery(**base, filters=unsupported, sparse_top_k=0))
     assert store.query(VectorStoreQuery(**base), hybrid_fusion="rrf").ids == ["a"]
+
+
+def test_argument_errors_are_store_errors(store: SQLiteVecVectorStore) -> None:
+    # InvalidInputError is a ValueError and a SqliteVecStoreError, as every error a user sees.
+    with pytest.raises(InvalidInputError, match="query mode"):
+        store.query(VectorStoreQuery(query_embedding=vec(1), mode=VectorStoreQueryMode.SVM))
+    with pytest.raises(InvalidInputError, match="query_str"):
+        store.query(VectorStoreQuery(query_embedding=vec(1), mode=VectorStoreQueryMode.TEXT_SEARCH))
+    with pytest.raises(InvalidInputError, match="query_embedding"):
+        store.query(VectorStoreQuery(query_str="x"))
+    mmr = VectorStoreQuery(query_embedding=vec(1), mode=VectorStoreQueryMode.MMR)
+    with pytest.raises(InvalidInputError, match="not both"):
+        store.query(mmr, mmr_prefetch_k=8, mmr_prefetch_factor=2)
+    with Database() as db, pytest.raises(InvalidInputError, match="not both"):
+        SQLiteVecVectorStore(connection=db.conn, database=db)
