@@ -55,16 +55,26 @@ def test_bad_hybrid_options_are_refused_before_filters_and_reads(store: SQLiteVe
     assert store.query(VectorStoreQuery(**base), hybrid_fusion="rrf").ids == ["a"]
 
 
-def test_argument_errors_are_store_errors(store: SQLiteVecVectorStore) -> None:
+MMR = VectorStoreQueryMode.MMR
+
+
+@pytest.mark.parametrize(
+    ("query", "kwargs", "match"),
+    [
+        (VectorStoreQuery(query_embedding=vec(1), mode=VectorStoreQueryMode.SVM), {}, "query mode"),
+        (VectorStoreQuery(query_embedding=vec(1), mode=VectorStoreQueryMode.TEXT_SEARCH), {}, "query_str"),
+        (VectorStoreQuery(query_str="x"), {}, "query_embedding"),
+        (VectorStoreQuery(query_embedding=vec(1), mode=MMR), {"mmr_prefetch_k": 8, "mmr_prefetch_factor": 2}, "both"),
+    ],
+)
+def test_query_argument_errors_are_store_errors(
+    store: SQLiteVecVectorStore, query: VectorStoreQuery, kwargs: dict[str, int], match: str
+) -> None:
     # InvalidInputError is a ValueError and a SqliteVecStoreError, as every error a user sees.
-    with pytest.raises(InvalidInputError, match="query mode"):
-        store.query(VectorStoreQuery(query_embedding=vec(1), mode=VectorStoreQueryMode.SVM))
-    with pytest.raises(InvalidInputError, match="query_str"):
-        store.query(VectorStoreQuery(query_embedding=vec(1), mode=VectorStoreQueryMode.TEXT_SEARCH))
-    with pytest.raises(InvalidInputError, match="query_embedding"):
-        store.query(VectorStoreQuery(query_str="x"))
-    mmr = VectorStoreQuery(query_embedding=vec(1), mode=VectorStoreQueryMode.MMR)
-    with pytest.raises(InvalidInputError, match="not both"):
-        store.query(mmr, mmr_prefetch_k=8, mmr_prefetch_factor=2)
+    with pytest.raises(InvalidInputError, match=match):
+        store.query(query, **kwargs)
+
+
+def test_connection_and_database_together_is_a_store_error() -> None:
     with Database() as db, pytest.raises(InvalidInputError, match="not both"):
         SQLiteVecVectorStore(connection=db.conn, database=db)
