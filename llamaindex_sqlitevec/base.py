@@ -9,7 +9,6 @@ async methods run the synchronous core in a worker thread.
 from __future__ import annotations
 
 import asyncio
-import json
 import math
 import os
 import warnings
@@ -17,15 +16,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from llama_index.core.bridge.pydantic import Field, PrivateAttr
-from llama_index.core.schema import (
-    BaseNode,
-    ImageNode,
-    IndexNode,
-    MetadataMode,
-    NodeRelationship,
-    RelatedNodeInfo,
-    TextNode,
-)
+from llama_index.core.schema import BaseNode
 from llama_index.core.vector_stores.types import (
     BasePydanticVectorStore,
     MetadataFilters,
@@ -33,7 +24,6 @@ from llama_index.core.vector_stores.types import (
     VectorStoreQueryMode,
     VectorStoreQueryResult,
 )
-from llama_index.core.vector_stores.utils import metadata_dict_to_node, node_to_metadata_dict
 
 from sqlitevec_store import (
     DEFAULT_COLLECTION,
@@ -43,15 +33,17 @@ from sqlitevec_store import (
     Database,
     DimensionMismatchError,
     Filter,
-    Hit,
     InvalidInputError,
     Op,
     Record,
     UncheckedModelWarning,
 )
-from sqlitevec_store.records import MAX_COUNT, check_count, json_scalar
+from sqlitevec_store.opening import open_database
+from sqlitevec_store.options import HybridOptions, IndexOptions
+from sqlitevec_store.records import MAX_COUNT, check_count
 
 from .filters import metadata_filters_to_core, restrict
+from .nodes import hit_to_node, is_tracked_node, node_to_record
 
 __all__ = ["DEFAULT_MMR_PREFETCH_FACTOR", "SQLiteVecVectorStore"]
 
@@ -67,14 +59,6 @@ _SUPPORTED_MODES = (
     VectorStoreQueryMode.TEXT_SEARCH,
     VectorStoreQueryMode.HYBRID,
 )
-
-# Node types VectorStoreIndex tracks itself (and passes as query.node_ids).
-_TRACKED_NODE_TYPES = frozenset({IndexNode.class_name(), ImageNode.class_name()})
-
-# Keys node_to_metadata_dict adds; they are kept out of the record metadata.
-_NODE_CONTENT_KEY = "_node_content"
-_NODE_TYPE_KEY = "_node_type"
-_TEXT_RESOURCE_KEY = "text_resource"
 
 
 class SQLiteVecVectorStore(BasePydanticVectorStore):
@@ -183,6 +167,7 @@ class SQLiteVecVectorStore(BasePydanticVectorStore):
     _db: Database = PrivateAttr()
     _collection: Collection = PrivateAttr()
     _owns_db: bool = PrivateAttr(default=True)
+    _index: IndexOptions = PrivateAttr()
 
     def __init__(
         self,
@@ -198,26 +183,26 @@ class SQLiteVecVectorStore(BasePydanticVectorStore):
         **kwargs: Any,
     ) -> None:
         if connection is not None and database is not None:
-            raise ValueError("Pass either connection= or database=, not both")
-        if database is not None and not isinstance(database, Database):
-            raise TypeError(f"database must be a sqlitevec_store.Database, got {type(database).__name__}")
-        if database is not None and database.path is not None:
-            db_path = database.path
+            raise InvalidInputError("Pass either connection= or database=, not both")
+        index = IndexOptions(index_type, oversample)  # checked before anything is opened
         fields: dict[str, Any] = {
             "db_path": os.fspath(db_path),
             "collection_name": collection_name,
             "embed_dim": embed_dim,
             "model_id": model_id,
-            "index_type": index_type,
-            "oversample": oversample,
+            "index_type": index.index_type,
+            "oversample": index.oversample,
         }
         # The parent's synthesized __init__ does not know this class's fields.
         super().__init__(**fields, **kwargs)
-        if database is not None:
-            self._db, self._owns_db = database, False
-        else:
-            self._db = Database(connection if connection is not None else self.db_path)
-            self._owns_db = True
+        self._index = index
+        # A connection or a database is used instead of db_path, which then names the database's file.
+        adopting = connection is not None or database is not None
+        self._db, self._owns_db = open_database(
+            db_path=None if adopting else self.db_path, connection=connection, database=database
+        )
+        if self._db.path is not None:
+            self.db_path = self._db.path
         try:
             self._collection = self._open_collection()
         except BaseException:
@@ -225,17 +210,17 @@ class SQLiteVecVectorStore(BasePydanticVectorStore):
             raise
 
     def _open_collection(self) -> Collection:
-        db, name = self._db, self.collection_name
+        db, name, index = self._db, self.collection_name, self._index
         if not db.has_collection(name):
             return db.create_collection(
                 name,
                 dimension=self.embed_dim,
                 model_id=self.model_id,
-                index_type=self.index_type,
-                oversample=self.oversample,
+                index_type=index.index_type,
+                oversample=index.oversample,
             )
         collection = db.collection(
-            name, model_id=self.model_id, create=False, index_type=self.index_type, oversample=self.oversample
+            name, model_id=self.model_id, create=False, index_type=index.index_type, oversample=index.oversample
         )
         info = collection.info()
         if self.embed_dim is not None and info.dimension is not None and info.dimension != self.embed_dim:
@@ -289,7 +274,7 @@ class SQLiteVecVectorStore(BasePydanticVectorStore):
         """
         records: dict[str, Record] = {}
         for node in nodes:
-            records[node.node_id] = _node_to_record(node)
+            records[node.node_id] = node_to_record(node)
         self._collection.upsert(records.values())
         return [node.node_id for node in nodes]
 
@@ -357,7 +342,7 @@ class SQLiteVecVectorStore(BasePydanticVectorStore):
         if node_ids is not None:
             by_id = {hit.id: hit for hit in hits}
             hits = [by_id[i] for i in dict.fromkeys(node_ids) if i in by_id]
-        return [_hit_to_node(hit) for hit in hits]
+        return [hit_to_node(hit) for hit in hits]
 
     async def aget_nodes(
         self,
@@ -390,23 +375,31 @@ class SQLiteVecVectorStore(BasePydanticVectorStore):
             hybrid_fusion: ``"relative_score"`` (default) or ``"rrf"``.
 
         Raises:
-            ValueError: No query embedding, an unsupported mode (the message
-                names the supported ones), bad MMR parameters, or a filter the
-                store cannot evaluate exactly (``UnsupportedFilterError``).
+            InvalidInputError: (a ``ValueError``) No query embedding or text
+                where the mode needs one, an unsupported mode (the message
+                names the supported ones), bad MMR or hybrid parameters, or a
+                filter the store cannot evaluate exactly
+                (``UnsupportedFilterError``).
 
         """
         mode = VectorStoreQueryMode(query.mode)
         if mode not in _SUPPORTED_MODES:
-            raise ValueError(
+            raise InvalidInputError(
                 f"SQLiteVecVectorStore does not support query mode {mode.value!r}; "
                 "supported: " + ", ".join(m.value for m in _SUPPORTED_MODES)
             )
         if mode in (VectorStoreQueryMode.TEXT_SEARCH, VectorStoreQueryMode.HYBRID) and not isinstance(
             query.query_str, str
         ):
-            raise ValueError(f"SQLiteVecVectorStore.query needs query.query_str in {mode.value} mode")
+            raise InvalidInputError(f"SQLiteVecVectorStore.query needs query.query_str in {mode.value} mode")
         if query.query_embedding is None and mode != VectorStoreQueryMode.TEXT_SEARCH:
-            raise ValueError("SQLiteVecVectorStore.query needs query.query_embedding")
+            raise InvalidInputError("SQLiteVecVectorStore.query needs query.query_embedding")
+        hybrid = None
+        if mode == VectorStoreQueryMode.HYBRID:
+            # Checked before the filters are translated and anything is read.
+            hybrid = HybridOptions(
+                alpha=query.alpha, fetch_k=query.sparse_top_k, fusion=kwargs.get("hybrid_fusion", "relative_score")
+            )
         tree = restrict(
             metadata_filters_to_core(query.filters),
             self._doc_ids_filter(query.doc_ids),
@@ -417,16 +410,16 @@ class SQLiteVecVectorStore(BasePydanticVectorStore):
             assert query.query_str is not None
             k = query.sparse_top_k if query.sparse_top_k is not None else top_k
             hits = self._collection.keyword_search(query.query_str, k=k, filter=tree)
-        elif mode == VectorStoreQueryMode.HYBRID:
+        elif hybrid is not None:
             assert query.query_str is not None and query.query_embedding is not None
             hits = self._collection.hybrid_search(
                 query.query_embedding,
                 query.query_str,
                 k=query.hybrid_top_k if query.hybrid_top_k is not None else top_k,
                 filter=tree,
-                alpha=query.alpha,
-                fetch_k=query.sparse_top_k,
-                fusion=kwargs.get("hybrid_fusion", "relative_score"),
+                alpha=hybrid.alpha,
+                fetch_k=hybrid.fetch_k,
+                fusion=hybrid.fusion,
             )
         elif mode == VectorStoreQueryMode.MMR:
             assert query.query_embedding is not None
@@ -442,7 +435,7 @@ class SQLiteVecVectorStore(BasePydanticVectorStore):
             assert query.query_embedding is not None
             hits = self._collection.search(query.query_embedding, k=top_k, filter=tree)
         return VectorStoreQueryResult(
-            nodes=[_hit_to_node(hit) for hit in hits],
+            nodes=[hit_to_node(hit) for hit in hits],
             similarities=[hit.similarity for hit in hits],
             ids=[hit.id for hit in hits],
         )
@@ -468,88 +461,21 @@ class SQLiteVecVectorStore(BasePydanticVectorStore):
     def _only_tracked_nodes(self, ids: list[str]) -> bool:
         """Whether every id names a stored IndexNode/ImageNode (VectorStoreIndex's bookkeeping)."""
         first = self._collection.get(ids[:1])
-        if not first or not _is_tracked_type(first[0]):
+        if not first or not is_tracked_node(first[0]):
             return False
         hits = self._collection.get(ids) if len(ids) > 1 else first
-        return len(hits) == len(ids) and all(_is_tracked_type(hit) for hit in hits)
+        return len(hits) == len(ids) and all(is_tracked_node(hit) for hit in hits)
 
 
 def _mmr_fetch_k(top_k: int, prefetch_k: Any, prefetch_factor: Any) -> int:
+    """Candidates for MMR; the core raises it to ``top_k`` when lower (MMR returns ``top_k`` nodes)."""
     if prefetch_k is not None and prefetch_factor is not None:
-        raise ValueError("Give mmr_prefetch_k or mmr_prefetch_factor, not both")
-    top_k = check_count(top_k, "similarity_top_k")
+        raise InvalidInputError("Give mmr_prefetch_k or mmr_prefetch_factor, not both")
     if prefetch_k is not None:
-        return max(check_count(prefetch_k, "mmr_prefetch_k"), top_k)
+        return check_count(prefetch_k, "mmr_prefetch_k")  # checked here to name the keyword
+    top_k = check_count(top_k, "similarity_top_k")
     factor = DEFAULT_MMR_PREFETCH_FACTOR if prefetch_factor is None else prefetch_factor
     if isinstance(factor, bool) or not isinstance(factor, (int, float)) or not 1 <= factor < math.inf:
         raise InvalidInputError(f"mmr_prefetch_factor must be a finite number >= 1, got {prefetch_factor!r}")
     # More candidates than any collection holds means all of them.
-    return max(int(min(top_k * factor, MAX_COUNT)), top_k)
-
-
-def _is_tracked_type(hit: Hit) -> bool:
-    return hit.extra is not None and hit.extra.get(_NODE_TYPE_KEY) in _TRACKED_NODE_TYPES
-
-
-def _node_to_record(node: BaseNode) -> Record:
-    """A core record: user metadata as metadata, LlamaIndex bookkeeping in ``extra``."""
-    embedding = node.get_embedding()  # ValueError when the node was not embedded
-    # numpy scalars, dates and datetimes take the core's JSON form first (pydantic's JSON
-    # dump refuses numpy scalars and keeps each datetime's own offset, so aware datetimes
-    # would not compare as strings); anything else pydantic can dump is kept as before.
-    if node.metadata:
-        node = node.model_copy(update={"metadata": _json_form(node.metadata)})
-    flat = node_to_metadata_dict(node, remove_text=False, flat_metadata=False)
-    content: dict[str, Any] = json.loads(flat[_NODE_CONTENT_KEY])
-    # One copy of each thing: the metadata in the record (seen by filters and by
-    # LangChain), the text in the record's text, the vector in the vector table.
-    metadata = content.pop("metadata", None) or {}
-    content.pop("embedding", None)
-    if "text" in content:
-        content["text"] = ""
-    resource = content.get(_TEXT_RESOURCE_KEY)
-    if isinstance(resource, dict):
-        resource["text"] = None  # the rest of the resource (path, url, mimetype) stays
-    return Record(
-        text=node.get_content(metadata_mode=MetadataMode.NONE),
-        vector=embedding,
-        metadata=metadata,
-        id=node.node_id,
-        doc_id=node.ref_doc_id,
-        extra={_NODE_CONTENT_KEY: content, _NODE_TYPE_KEY: flat[_NODE_TYPE_KEY]},
-    )
-
-
-def _json_form(value: Any) -> Any:
-    """``value`` with numpy scalars, dates and datetimes (at any depth) in the core's JSON form."""
-    if isinstance(value, dict):
-        return {key: _json_form(item) for key, item in value.items()}
-    if isinstance(value, (list, tuple)):
-        return [_json_form(item) for item in value]
-    return json_scalar(value)
-
-
-def _hit_to_node(hit: Hit) -> BaseNode:
-    """Rebuild the node a record was written from (a TextNode for foreign rows)."""
-    extra = hit.extra or {}
-    content = extra.get(_NODE_CONTENT_KEY)
-    if content is None:
-        relationships = {}
-        if hit.doc_id is not None:
-            relationships[NodeRelationship.SOURCE] = RelatedNodeInfo(node_id=hit.doc_id)
-        return TextNode(id_=hit.id, text=hit.text, metadata=hit.metadata, relationships=relationships)
-    node_content = json.loads(content) if isinstance(content, str) else dict(content)
-    node_content["metadata"] = hit.metadata
-    node_content["id_"] = hit.id
-    resource = node_content.get(_TEXT_RESOURCE_KEY)
-    if isinstance(resource, dict):
-        node_content[_TEXT_RESOURCE_KEY] = {**resource, "text": hit.text}
-    elif "text" in node_content or _TEXT_RESOURCE_KEY not in node_content:
-        node_content["text"] = hit.text
-    node = metadata_dict_to_node(
-        {_NODE_CONTENT_KEY: json.dumps(node_content, ensure_ascii=False), _NODE_TYPE_KEY: extra.get(_NODE_TYPE_KEY)}
-    )
-    if node.get_content(metadata_mode=MetadataMode.NONE) != hit.text:
-        # A type metadata_dict_to_node does not know (e.g. Document) came back as a TextNode.
-        node.set_content(hit.text)
-    return node
+    return int(min(top_k * factor, MAX_COUNT))

@@ -180,57 +180,74 @@ def _and(a: Filter, b: Filter) -> Filter:
 
 
 def _translate(c: _Target, op: FilterOperator, value: Any, key: str) -> Filter:
-    if op == FilterOperator.IS_EMPTY:
-        return c(Op.IS_EMPTY)
-    if op == FilterOperator.EQ:
-        if value is None:
-            return _NOTHING
-        _no_list(value, op, key, "compares whole lists; use IN")
-        return _member(c, _twins([value]))
-    if op == FilterOperator.NE:
-        if value is None:
-            return _EVERYTHING
-        _no_list(value, op, key, "compares whole lists; use NIN")
-        return c(Op.NIN, _twins([value]), missing_matches=True)
-    if op in _ORDER:
-        return _order(c, op, value, key)
-    if op == FilterOperator.IN:
-        if isinstance(value, list):
-            return _member(c, _twins(value))
-        if isinstance(value, str):
-            return c(Op.IN, _substrings(value, op, key))
-        return _NOTHING  # `v in 5` / `v in None` raise
-    if op == FilterOperator.NIN:
-        if isinstance(value, list):
-            return c(Op.NIN, _twins(value), missing_matches=True)
-        missing = c(Op.EXISTS, False)
-        if isinstance(value, str):
-            # A string not among the substrings; any other present value raises.
-            outside = And([c(Op.LIKE, "%"), Not(c(Op.IN, _substrings(value, op, key)))])
-            return Or([missing, outside])
-        return missing
-    if op == FilterOperator.CONTAINS:
-        if value is None:
-            return _NOTHING
-        _no_list(value, op, key, "looks for a list inside a list of lists; use ANY or ALL")
-        return _contains_any(c, [value])
-    if op in (FilterOperator.ANY, FilterOperator.ALL):
-        items = _iterated(value)
-        if items is None:
-            return _NOTHING  # iterating a number or None raises
-        if op == FilterOperator.ANY:
-            return _contains_any(c, items)
-        if not any(_twins([x]) != [x] for x in items):
-            return c(Op.ALL, _unique(items))
-        return And([c(Op.EXISTS, True), *(_contains_any(c, [x]) for x in _unique(items))])
-    if op in (FilterOperator.TEXT_MATCH, FilterOperator.TEXT_MATCH_INSENSITIVE):
-        if not isinstance(value, str):
-            return _NOTHING  # raises for every present value
-        core_op = Op.TEXT_MATCH if op == FilterOperator.TEXT_MATCH else Op.TEXT_MATCH_INSENSITIVE
-        return c(core_op, value)
-    raise UnsupportedFilterError(
-        f"Unknown filter operator {op!r} on {key!r}; supported: " + ", ".join(o.value for o in FilterOperator)
-    )
+    translate = _TRANSLATIONS.get(op)
+    if translate is None:
+        raise UnsupportedFilterError(
+            f"Unknown filter operator {op!r} on {key!r}; supported: " + ", ".join(o.value for o in FilterOperator)
+        )
+    return translate(c, op, value, key)
+
+
+def _is_empty(c: _Target, op: FilterOperator, value: Any, key: str) -> Filter:
+    return c(Op.IS_EMPTY)
+
+
+def _eq(c: _Target, op: FilterOperator, value: Any, key: str) -> Filter:
+    if value is None:
+        return _NOTHING
+    _no_list(value, op, key, "compares whole lists; use IN")
+    return _member(c, _twins([value]))
+
+
+def _ne(c: _Target, op: FilterOperator, value: Any, key: str) -> Filter:
+    if value is None:
+        return _EVERYTHING
+    _no_list(value, op, key, "compares whole lists; use NIN")
+    return c(Op.NIN, _twins([value]), missing_matches=True)
+
+
+def _in(c: _Target, op: FilterOperator, value: Any, key: str) -> Filter:
+    if isinstance(value, list):
+        return _member(c, _twins(value))
+    if isinstance(value, str):
+        return c(Op.IN, _substrings(value, op, key))
+    return _NOTHING  # `v in 5` / `v in None` raise
+
+
+def _nin(c: _Target, op: FilterOperator, value: Any, key: str) -> Filter:
+    if isinstance(value, list):
+        return c(Op.NIN, _twins(value), missing_matches=True)
+    missing = c(Op.EXISTS, False)
+    if isinstance(value, str):
+        # A string not among the substrings; any other present value raises.
+        outside = And([c(Op.LIKE, "%"), Not(c(Op.IN, _substrings(value, op, key)))])
+        return Or([missing, outside])
+    return missing
+
+
+def _contains(c: _Target, op: FilterOperator, value: Any, key: str) -> Filter:
+    if value is None:
+        return _NOTHING
+    _no_list(value, op, key, "looks for a list inside a list of lists; use ANY or ALL")
+    return _contains_any(c, [value])
+
+
+def _any_or_all(c: _Target, op: FilterOperator, value: Any, key: str) -> Filter:
+    items = _iterated(value)
+    if items is None:
+        return _NOTHING  # iterating a number or None raises
+    if op == FilterOperator.ANY:
+        return _contains_any(c, items)
+    if not any(_twins([x]) != [x] for x in items):
+        return c(Op.ALL, _unique(items))
+    return And([c(Op.EXISTS, True), *(_contains_any(c, [x]) for x in _unique(items))])
+
+
+def _text_match(c: _Target, op: FilterOperator, value: Any, key: str) -> Filter:
+    if not isinstance(value, str):
+        return _NOTHING  # raises for every present value
+    core_op = Op.TEXT_MATCH if op == FilterOperator.TEXT_MATCH else Op.TEXT_MATCH_INSENSITIVE
+    return c(core_op, value)
 
 
 def _no_list(value: Any, op: FilterOperator, key: str, why: str) -> None:
@@ -313,3 +330,19 @@ def _python_leaf_matches(f: MetadataFilter, value: Any) -> bool:
         return bool(check(""))
     except (TypeError, ValueError):
         return False
+
+
+# One translation per LlamaIndex operator (see the module docstring for each one's semantics).
+_TRANSLATIONS: dict[FilterOperator, Callable[[_Target, FilterOperator, Any, str], Filter]] = {
+    FilterOperator.IS_EMPTY: _is_empty,
+    FilterOperator.EQ: _eq,
+    FilterOperator.NE: _ne,
+    **dict.fromkeys(_ORDER, _order),
+    FilterOperator.IN: _in,
+    FilterOperator.NIN: _nin,
+    FilterOperator.CONTAINS: _contains,
+    FilterOperator.ANY: _any_or_all,
+    FilterOperator.ALL: _any_or_all,
+    FilterOperator.TEXT_MATCH: _text_match,
+    FilterOperator.TEXT_MATCH_INSENSITIVE: _text_match,
+}
