@@ -8,7 +8,8 @@ from __future__ import annotations
 
 from importlib.metadata import PackageNotFoundError, version
 
-from .connection import open_connection
+from .backends.sqlite.connection import open_connection
+from .backends.sqlite.ddl import SCHEMA_VERSION
 from .embeddings import DEFAULT_MODEL, SentenceTransformerEmbedder, canonical_model_id
 from .errors import (
     CollectionNotFoundError,
@@ -32,7 +33,6 @@ from .errors import (
 from .filters import And, Comparison, Filter, Not, Op, Or, compile_filter, parse_filter_dict
 from .index import DEFAULT_OVERSAMPLE, INDEX_TYPES, available_index_types
 from .records import CollectionInfo, Hit, Record
-from .schema import SCHEMA_VERSION
 from .store import DEFAULT_COLLECTION, Collection, Database, maximal_marginal_relevance
 
 try:

@@ -47,8 +47,9 @@ from typing import Any, NamedTuple
 import numpy as np
 import numpy.typing as npt
 
-from . import schema
-from .connection import (
+from . import registry
+from .backends.sqlite import ddl, keywords, statements
+from .backends.sqlite.connection import (
     DEFAULT_BUSY_TIMEOUT_MS,
     Connection,
     database_errors,
@@ -350,7 +351,7 @@ class Database:
 
     def _registry_exists(self, conn: Connection) -> bool:
         try:
-            row = conn.execute(schema.registry_exists_sql(), (schema.REGISTRY_TABLE,)).fetchone()
+            row = conn.execute(statements.registry_exists_sql(), (ddl.REGISTRY_TABLE,)).fetchone()
         except database_errors() as exc:
             raise SchemaError(f"Cannot read {self.path or 'the database'}: {exc}") from exc
         return row is not None
@@ -359,10 +360,10 @@ class Database:
         with self._session() as conn:
             if not self._registry_exists(conn):
                 return
-            columns = tuple(row[1] for row in conn.execute(schema.registry_columns_sql()))
+            columns = tuple(row[1] for row in conn.execute(statements.registry_columns_sql()))
             if columns != _EXPECTED_REGISTRY_COLUMNS:
                 raise SchemaError(
-                    f"The table {schema.REGISTRY_TABLE!r} was not written by sqlitevec-store "
+                    f"The table {ddl.REGISTRY_TABLE!r} was not written by sqlitevec-store "
                     f"(columns {columns}); refusing to use this file"
                 )
 
@@ -370,7 +371,7 @@ class Database:
         """Bring every collection written by an older schema version up to date.
 
         Each collection is migrated in its own transaction: the steps of
-        :data:`schema.MIGRATIONS` from its version to :data:`schema.SCHEMA_VERSION`,
+        :data:`ddl.MIGRATIONS` from its version to :data:`ddl.SCHEMA_VERSION`,
         then the new version in the registry (a failure leaves that
         collection as it was). Opening a writable database calls this with
         ``strict=False``; collections of a newer version are left alone
@@ -389,13 +390,13 @@ class Database:
             if not self._registry_exists(conn):
                 return migrated
             stale = []
-            for name, version in conn.execute(schema.registry_versions_sql()).fetchall():
+            for name, version in conn.execute(statements.registry_versions_sql()).fetchall():
                 if not is_int(version) or version < 1:
                     # A damaged row: opening that collection raises SchemaError saying so.
                     if strict:
                         raise SchemaError(_bad_version_message(name, version))
                     logger.warning("collection %r not migrated: %s", name, _bad_version_message(name, version))
-                elif version < schema.SCHEMA_VERSION:
+                elif version < ddl.SCHEMA_VERSION:
                     stale.append(name)
             for name in stale:
                 try:
@@ -410,15 +411,15 @@ class Database:
     def _migrate_one(self, name: str) -> bool:
         with self.atomic() as conn:
             # Read again inside the write transaction: another connection may have migrated it meanwhile.
-            row = conn.execute(schema.registry_select_sql(one=True), (name,)).fetchone()
-            if row is None or row[4] >= schema.SCHEMA_VERSION:
+            row = conn.execute(statements.registry_select_sql(one=True), (name,)).fetchone()
+            if row is None or row[4] >= ddl.SCHEMA_VERSION:
                 return False
             info = _info_from_row(row)
-            tables = schema.CollectionTables(name)
-            for step in range(info.schema_version, schema.SCHEMA_VERSION):
-                for statement in schema.MIGRATIONS[step](tables):
+            tables = ddl.CollectionTables(name)
+            for step in range(info.schema_version, ddl.SCHEMA_VERSION):
+                for statement in ddl.MIGRATIONS[step](tables):
                     conn.execute(statement)
-            conn.execute(schema.registry_set_version_sql(), (schema.SCHEMA_VERSION, name))
+            conn.execute(statements.registry_set_version_sql(), (ddl.SCHEMA_VERSION, name))
         return True
 
     def _maybe_enable_wal(self) -> None:
@@ -429,7 +430,7 @@ class Database:
         header, and opening a file should not change it.
         """
         with self._session() as conn:
-            if self._registry_exists(conn) or conn.execute(schema.table_count_sql()).fetchone()[0] == 0:
+            if self._registry_exists(conn) or conn.execute(statements.table_count_sql()).fetchone()[0] == 0:
                 enable_wal(conn)
 
     def enable_wal(self) -> None:
@@ -457,7 +458,7 @@ class Database:
     def file_stats(self) -> dict[str, int]:
         """The file's ``page_size``, ``page_count``, ``free_pages`` and ``size_bytes``."""
         with self._session() as conn:
-            page_size, page_count, free = (int(conn.execute(sql).fetchone()[0]) for sql in schema.page_stats_sql())
+            page_size, page_count, free = (int(conn.execute(sql).fetchone()[0]) for sql in statements.page_stats_sql())
         return {
             "page_size": page_size,
             "page_count": page_count,
@@ -466,12 +467,12 @@ class Database:
         }
 
     def _ensure_registry(self, conn: Connection) -> None:
-        conn.execute(schema.create_registry_sql())
+        conn.execute(ddl.create_registry_sql())
 
     def _info(self, conn: Connection, name: str) -> CollectionInfo | None:
         if not self._registry_exists(conn):
             return None
-        row = conn.execute(schema.registry_select_sql(one=True), (name,)).fetchone()
+        row = conn.execute(statements.registry_select_sql(one=True), (name,)).fetchone()
         return None if row is None else self._checked_info(conn, row)
 
     def _checked_info(self, conn: Connection, row: Sequence[Any]) -> CollectionInfo:
@@ -503,7 +504,7 @@ class Database:
         with self._session() as conn:
             if not self._registry_exists(conn):
                 return []
-            return [_info_from_row(r) for r in conn.execute(schema.registry_select_sql(one=False))]
+            return [_info_from_row(r) for r in conn.execute(statements.registry_select_sql(one=False))]
 
     def collection_names(self) -> list[str]:
         """The names of every collection in the file."""
@@ -511,7 +512,7 @@ class Database:
 
     def has_collection(self, name: str) -> bool:
         """Whether a collection of this name exists (names are case-insensitive)."""
-        schema.validate_collection_name(name)
+        registry.validate_collection_name(name)
         with self._session() as conn:
             return self._info(conn, name) is not None
 
@@ -528,7 +529,7 @@ class Database:
         """Create a collection (or return the existing one when ``exist_ok``).
 
         Args:
-            name: The collection name (see :data:`schema.COLLECTION_NAME_PATTERN`).
+            name: The collection name (see :data:`registry.COLLECTION_NAME_PATTERN`).
             dimension: The vector dimension, if known; otherwise the first
                 batch of vectors sets it.
             model_id: The embedding model's canonical id, recorded now.
@@ -543,12 +544,12 @@ class Database:
                 ``svs_<name>_fts``; nothing is written.
             InvalidInputError: The collection exists and ``exist_ok`` is false;
                 ``dimension`` is not an integer from 1 to
-                :data:`schema.VEC0_MAX_DIMENSION`.
+                :data:`ddl.VEC0_MAX_DIMENSION`.
             DimensionMismatchError, ModelMismatchError: It exists with another
                 dimension or model.
 
         """
-        schema.validate_collection_name(name)
+        registry.validate_collection_name(name)
         if dimension is not None:
             _check_dimension(dimension)
         with self.atomic() as conn:
@@ -556,18 +557,18 @@ class Database:
             if info is not None and not exist_ok:
                 raise InvalidInputError(f"Collection {name!r} already exists")
             if info is None:
-                tables = schema.CollectionTables(name)
+                tables = ddl.CollectionTables(name)
                 _refuse_taken_names(conn, name, tables)
                 self._ensure_registry(conn)
-                conn.execute(schema.registry_insert_sql(), (name, dimension, model_id, schema.SCHEMA_VERSION))
+                conn.execute(statements.registry_insert_sql(), (name, dimension, model_id, ddl.SCHEMA_VERSION))
                 for statement in [
-                    *schema.create_items_sql(tables),
-                    *schema.create_fts_sql(tables),
-                    *schema.create_changes_sql(tables),
+                    *ddl.create_items_sql(tables),
+                    *ddl.create_fts_sql(tables),
+                    *ddl.create_changes_sql(tables),
                 ]:
                     conn.execute(statement)
                 if dimension is not None:
-                    conn.execute(schema.create_vec_sql(tables, dimension, schema.vec0_chunk_size_for(0)))
+                    conn.execute(ddl.create_vec_sql(tables, dimension, ddl.vec0_chunk_size_for(0)))
             elif dimension is not None and info.dimension not in (None, dimension):
                 raise DimensionMismatchError(
                     f"Collection {info.name!r} has dimension {info.dimension}, not {dimension}"
@@ -605,7 +606,7 @@ class Database:
             ModelMismatchError: The collection was built with another named model.
 
         """
-        schema.validate_collection_name(name)
+        registry.validate_collection_name(name)
         with self._session() as conn:
             info = self._info(conn, name)
         if info is None:
@@ -630,10 +631,10 @@ class Database:
                 package did not create; nothing is dropped.
 
         """
-        schema.validate_collection_name(name)
+        registry.validate_collection_name(name)
         with self.atomic() as conn:
             row = (
-                conn.execute(schema.registry_select_sql(one=True), (name,)).fetchone()
+                conn.execute(statements.registry_select_sql(one=True), (name,)).fetchone()
                 if self._registry_exists(conn)
                 else None
             )
@@ -642,9 +643,9 @@ class Database:
                     return False
                 raise CollectionNotFoundError(f"No collection named {name!r} in this database")
             registered = row[0]
-            if not isinstance(registered, str) or not schema.COLLECTION_NAME_PATTERN.fullmatch(registered):
+            if not isinstance(registered, str) or not registry.COLLECTION_NAME_PATTERN.fullmatch(registered):
                 raise SchemaError(f"The registry holds an invalid collection name {registered!r}; refusing to drop it")
-            tables = schema.CollectionTables(registered)
+            tables = ddl.CollectionTables(registered)
             objects = _objects(conn, tables.object_names())
             foreign = _foreign_tables(conn, tables, objects)
             if foreign:
@@ -654,8 +655,8 @@ class Database:
                 )
             for table in tables.all_tables():
                 if table[1:-1] in objects:
-                    conn.execute(schema.drop_table_sql(table))
-            conn.execute(schema.registry_delete_sql(), (registered,))
+                    conn.execute(statements.drop_table_sql(table))
+            conn.execute(statements.registry_delete_sql(), (registered,))
             self._forget_indexes(registered)
         return True
 
@@ -674,13 +675,11 @@ class _SchemaObject(NamedTuple):
 
 def _objects(conn: Connection, names: Sequence[str]) -> dict[str, _SchemaObject]:
     """The objects of the file among ``names`` (lower-case), by lower-case name."""
-    rows = conn.execute(schema.objects_named_sql(len(names)), list(names))
+    rows = conn.execute(statements.objects_named_sql(len(names)), list(names))
     return {row[0]: _SchemaObject(row[1], row[2]) for row in rows}
 
 
-def _foreign_tables(
-    conn: Connection, tables: schema.CollectionTables, objects: Mapping[str, _SchemaObject]
-) -> list[str]:
+def _foreign_tables(conn: Connection, tables: ddl.CollectionTables, objects: Mapping[str, _SchemaObject]) -> list[str]:
     """The collection's four table names that hold something of another shape than this package creates."""
     foreign = []
     for quoted in tables.all_tables():
@@ -690,19 +689,19 @@ def _foreign_tables(
         if found.type != "table":
             ours = False
         elif quoted == tables.vec:
-            ours = schema.parse_vec0_declaration(found.sql) is not None
+            ours = ddl.parse_vec0_declaration(found.sql) is not None
         elif quoted == tables.fts:
-            ours = schema.is_fts5_declaration(found.sql, tables)
+            ours = ddl.is_fts5_declaration(found.sql, tables)
         else:
-            columns = tuple(row[1] for row in conn.execute(schema.table_columns_sql(quoted)))
-            expected = schema.ITEM_COLUMN_NAMES if quoted == tables.items else schema.CHANGES_COLUMN_NAMES
+            columns = tuple(row[1] for row in conn.execute(statements.table_columns_sql(quoted)))
+            expected = ddl.ITEM_COLUMN_NAMES if quoted == tables.items else ddl.CHANGES_COLUMN_NAMES
             ours = columns == expected and not str(found.sql).upper().startswith("CREATE VIRTUAL")
         if not ours:
             foreign.append(f"the {found.type} {quoted[1:-1]!r}")
     return foreign
 
 
-def _refuse_taken_names(conn: Connection, name: str, tables: schema.CollectionTables) -> None:
+def _refuse_taken_names(conn: Connection, name: str, tables: ddl.CollectionTables) -> None:
     """Before a collection is created: refuse it if any name it would use is taken in the file."""
     taken = sorted(_objects(conn, tables.object_names()))
     if taken:
@@ -723,13 +722,13 @@ def _check_collection_tables(conn: Connection, info: CollectionInfo) -> None:
             registry's.
 
     """
-    tables = schema.CollectionTables(info.name)
+    tables = ddl.CollectionTables(info.name)
     objects = _objects(conn, [quoted[1:-1] for quoted in tables.all_tables()])
     problems = _foreign_tables(conn, tables, objects)
     required = [tables.items]
-    if info.schema_version >= schema.KEYWORD_INDEX_VERSION:
+    if info.schema_version >= ddl.KEYWORD_INDEX_VERSION:
         required.append(tables.fts)
-    if info.schema_version >= schema.CHANGE_LOG_VERSION:
+    if info.schema_version >= ddl.CHANGE_LOG_VERSION:
         required.append(tables.changes)
     problems += [f"its table {quoted[1:-1]!r} is missing" for quoted in required if quoted[1:-1] not in objects]
     vec = objects.get(tables.vec[1:-1])
@@ -738,7 +737,7 @@ def _check_collection_tables(conn: Connection, info: CollectionInfo) -> None:
     elif info.dimension is not None and vec is None:
         problems.append(f"its vector table {tables.vec[1:-1]!r} is missing")
     elif info.dimension is not None and vec is not None:
-        declared = schema.parse_vec0_declaration(vec.sql)
+        declared = ddl.parse_vec0_declaration(vec.sql)
         if declared is not None and declared.dimension != info.dimension:
             problems.append(
                 f"the registry records dimension {info.dimension} but its vector table holds "
@@ -753,7 +752,7 @@ def _check_collection_tables(conn: Connection, info: CollectionInfo) -> None:
 def _bad_version_message(name: object, version: object) -> str:
     return (
         f"Collection {name!r} has schema_version {version!r} in the registry: expected an integer from 1 "
-        f"to {schema.SCHEMA_VERSION}. The registry was edited or damaged."
+        f"to {ddl.SCHEMA_VERSION}. The registry was edited or damaged."
     )
 
 
@@ -765,18 +764,18 @@ def _info_from_row(row: Sequence[Any]) -> CollectionInfo:
 
     """
     name, dimension, model_id, distance, version, created_at = row
-    if not isinstance(name, str) or not schema.COLLECTION_NAME_PATTERN.fullmatch(name):
+    if not isinstance(name, str) or not registry.COLLECTION_NAME_PATTERN.fullmatch(name):
         raise SchemaError(f"The registry holds an invalid collection name {name!r}: it was edited or damaged.")
-    if is_int(version) and version > schema.SCHEMA_VERSION:
+    if is_int(version) and version > ddl.SCHEMA_VERSION:
         raise SchemaError(
             f"Collection {name!r} was written with schema version {version}; "
-            f"this sqlitevec-store reads up to {schema.SCHEMA_VERSION}. Upgrade sqlitevec-store."
+            f"this sqlitevec-store reads up to {ddl.SCHEMA_VERSION}. Upgrade sqlitevec-store."
         )
     if not is_int(version) or version < 1:
         raise SchemaError(_bad_version_message(name, version))
     problem = None
-    if dimension is not None and (not is_int(dimension) or not 1 <= dimension <= schema.VEC0_MAX_DIMENSION):
-        problem = f"dimension {dimension!r} (expected NULL or an integer from 1 to {schema.VEC0_MAX_DIMENSION})"
+    if dimension is not None and (not is_int(dimension) or not 1 <= dimension <= ddl.VEC0_MAX_DIMENSION):
+        problem = f"dimension {dimension!r} (expected NULL or an integer from 1 to {ddl.VEC0_MAX_DIMENSION})"
     elif model_id is not None and not isinstance(model_id, str):
         problem = f"model_id {model_id!r} (expected NULL or text)"
     elif distance != "cosine":
@@ -792,9 +791,9 @@ def _check_dimension(dimension: Any, what: str = "dimension") -> int:
     """Refuse a dimension that is not an int from 1 to sqlite-vec's limit, before anything is written."""
     if not is_int(dimension) or dimension < 1:
         raise InvalidInputError(f"{what} must be a positive integer, got {dimension!r}")
-    if dimension > schema.VEC0_MAX_DIMENSION:
+    if dimension > ddl.VEC0_MAX_DIMENSION:
         raise InvalidInputError(
-            f"{what} is {dimension}, above sqlite-vec's limit of {schema.VEC0_MAX_DIMENSION} dimensions"
+            f"{what} is {dimension}, above sqlite-vec's limit of {ddl.VEC0_MAX_DIMENSION} dimensions"
         )
     return int(dimension)
 
@@ -939,7 +938,7 @@ def _unit_rows(matrix: npt.NDArray[np.float64], what: str, offset: int) -> npt.N
 
 def _slots_needed(count: int) -> int:
     """Vector slots ``count`` vectors take in a freshly built table (whole chunks of the size chosen for them)."""
-    chunk_size = schema.vec0_chunk_size_for(count)
+    chunk_size = ddl.vec0_chunk_size_for(count)
     return math.ceil(count / chunk_size) * chunk_size
 
 
@@ -989,8 +988,8 @@ class Collection:
         self.index_type = index_type
         self.oversample = _check_k(oversample, "oversample")
         self.db = db
-        self.name = schema.validate_collection_name(name)
-        self.tables = schema.CollectionTables(name)
+        self.name = registry.validate_collection_name(name)
+        self.tables = ddl.CollectionTables(name)
         self.model_id = model_id
         info = self.info()
         if model_id is not None and info.model_id is not None and info.model_id != model_id:
@@ -1100,11 +1099,11 @@ class Collection:
         all_ids: list[str] = []
         with self.db.atomic() as conn:
             dimension = self._claim_dimension(conn, int(prepared[2].shape[1]), len(prepared[0]))
-            versioned = self.info().schema_version >= schema.CHANGE_LOG_VERSION
+            versioned = self.info().schema_version >= ddl.CHANGE_LOG_VERSION
             if versioned:
-                next_pk = int(conn.execute(schema.next_pk_sql(self.tables)).fetchone()[0])
+                next_pk = int(conn.execute(statements.next_pk_sql(self.tables)).fetchone()[0])
             else:
-                next_pk = int(conn.execute(schema.max_pk_sql(self.tables)).fetchone()[0]) + 1
+                next_pk = int(conn.execute(statements.max_pk_sql(self.tables)).fetchone()[0]) + 1
             while True:
                 ids, rows, matrix = prepared
                 if matrix.shape[1] != dimension:
@@ -1120,7 +1119,7 @@ class Collection:
                     break
                 prepared = self._prepare(batch, seen, len(all_ids))
             if versioned:
-                conn.execute(schema.set_high_water_sql(self.tables), {"pk": next_pk - 1})
+                conn.execute(statements.set_high_water_sql(self.tables), {"pk": next_pk - 1})
         return all_ids
 
     def _prepare(
@@ -1137,25 +1136,25 @@ class Collection:
         info = self.info()
         if info.dimension is None:
             _check_dimension(dimension)
-            conn.execute(schema.registry_update_sql("dimension"), (dimension, info.name))
-            conn.execute(schema.create_vec_sql(self.tables, dimension, schema.vec0_chunk_size_for(incoming)))
+            conn.execute(statements.registry_update_sql("dimension"), (dimension, info.name))
+            conn.execute(ddl.create_vec_sql(self.tables, dimension, ddl.vec0_chunk_size_for(incoming)))
         elif info.dimension != dimension:
             raise DimensionMismatchError(
                 f"Collection {info.name!r} holds {info.dimension}-dimensional vectors; got {dimension}-dimensional ones"
             )
         if self.model_id is not None:
             if info.model_id is None:
-                conn.execute(schema.registry_update_sql("model_id"), (self.model_id, info.name))
+                conn.execute(statements.registry_update_sql("model_id"), (self.model_id, info.name))
             elif info.model_id != self.model_id:
                 raise ModelMismatchError(
                     f"Collection {info.name!r} was built with {info.model_id!r}, not {self.model_id!r}"
                 )
         return dimension
 
-    def _vec0_declaration(self, conn: Connection) -> schema.Vec0Declaration | None:
+    def _vec0_declaration(self, conn: Connection) -> ddl.Vec0Declaration | None:
         """The vector table's declared dimension and chunk size (``None``: no vector table)."""
-        row = conn.execute(schema.vec0_declaration_sql(), (self.tables.vec[1:-1],)).fetchone()
-        return None if row is None else schema.parse_vec0_declaration(row[0])
+        row = conn.execute(statements.vec0_declaration_sql(), (self.tables.vec[1:-1],)).fetchone()
+        return None if row is None else ddl.parse_vec0_declaration(row[0])
 
     def _grow_vector_table(self, conn: Connection, dimension: int, incoming: int) -> None:
         """Inside a write, before ``incoming`` records: give the vector table larger chunks if it outgrows its own.
@@ -1165,20 +1164,20 @@ class Collection:
         most twice in a collection's life: 16 -> 128 -> 1,024 slots).
         """
         declared = self._vec0_declaration(conn)
-        if declared is None or declared.chunk_size >= schema.VEC0_CHUNK_SIZES[-1]:
+        if declared is None or declared.chunk_size >= ddl.VEC0_CHUNK_SIZES[-1]:
             return
-        count = int(conn.execute(schema.count_sql(self.tables, "1")).fetchone()[0])
-        chunk_size = schema.vec0_chunk_size_for(count + incoming)
+        count = int(conn.execute(statements.count_sql(self.tables, "1")).fetchone()[0])
+        chunk_size = ddl.vec0_chunk_size_for(count + incoming)
         if chunk_size > declared.chunk_size:
             self._rebuild_vector_table(conn, dimension, chunk_size)
 
     def _rebuild_vector_table(self, conn: Connection, dimension: int, chunk_size: int) -> None:
         """Inside a write: copy every vector into a fresh vec0 table with ``chunk_size`` slots per chunk."""
-        for statement in schema.compact_copy_sql(self.tables):
+        for statement in statements.compact_copy_sql(self.tables):
             conn.execute(statement)
-        conn.execute(schema.drop_table_sql(self.tables.vec))
-        conn.execute(schema.create_vec_sql(self.tables, dimension, chunk_size))
-        for statement in schema.compact_restore_sql(self.tables):
+        conn.execute(statements.drop_table_sql(self.tables.vec))
+        conn.execute(ddl.create_vec_sql(self.tables, dimension, chunk_size))
+        for statement in statements.compact_restore_sql(self.tables):
             conn.execute(statement)
 
     def _write_chunk(
@@ -1190,7 +1189,7 @@ class Collection:
         next_pk: int,
     ) -> int:
         """Write one validated chunk; returns the next free pk."""
-        existing = dict(conn.execute(schema.existing_ids_sql(self.tables, len(ids)), list(ids)).fetchall())
+        existing = dict(conn.execute(statements.existing_ids_sql(self.tables, len(ids)), list(ids)).fetchall())
         inserts: list[tuple[Any, ...]] = []
         updates: list[tuple[Any, ...]] = []
         vectors: list[tuple[int, bytes]] = []
@@ -1205,12 +1204,12 @@ class Collection:
                 inserts.append((pk, record_id, text, metadata, doc_id, extra))
             vectors.append((pk, matrix[n].tobytes()))
         if updates:
-            conn.executemany(schema.update_item_sql(self.tables), updates)
-            conn.executemany(schema.delete_vector_sql(self.tables), [(u[-1],) for u in updates])
+            conn.executemany(statements.update_item_sql(self.tables), updates)
+            conn.executemany(statements.delete_vector_sql(self.tables), [(u[-1],) for u in updates])
             self._trim_changes(conn)
         if inserts:
-            conn.executemany(schema.insert_item_sql(self.tables), inserts)
-        conn.executemany(schema.insert_vector_sql(self.tables), vectors)
+            conn.executemany(statements.insert_item_sql(self.tables), inserts)
+        conn.executemany(statements.insert_vector_sql(self.tables), vectors)
         return next_pk
 
     def _validate(
@@ -1266,11 +1265,11 @@ class Collection:
         parts: list[str] = []
         params: dict[str, Any] = {}
         if ids is not None:
-            sql, p = schema.in_list_sql("id", _check_strings(ids, "ids"), "id")
+            sql, p = statements.in_list_sql("id", _check_strings(ids, "ids"), "id")
             parts.append(sql)
             params.update(p)
         if doc_ids is not None:
-            sql, p = schema.in_list_sql("doc_id", _check_strings(doc_ids, "doc_ids"), "doc")
+            sql, p = statements.in_list_sql("doc_id", _check_strings(doc_ids, "doc_ids"), "doc")
             parts.append(sql)
             params.update(p)
         if filter is not None:
@@ -1309,18 +1308,18 @@ class Collection:
 
     def _delete_where(self, where: str, params: Mapping[str, Any]) -> int:
         with self._guard(), self.db.atomic() as conn:
-            pks = [row[0] for row in conn.execute(schema.pks_where_sql(self.tables, where), params)]
+            pks = [row[0] for row in conn.execute(statements.pks_where_sql(self.tables, where), params)]
             if pks and self._has_vec(conn):
-                conn.executemany(schema.delete_vector_sql(self.tables), [(pk,) for pk in pks])
-            conn.executemany(schema.delete_items_sql(self.tables), [(pk,) for pk in pks])
+                conn.executemany(statements.delete_vector_sql(self.tables), [(pk,) for pk in pks])
+            conn.executemany(statements.delete_items_sql(self.tables), [(pk,) for pk in pks])
             if pks:
                 self._trim_changes(conn)
         return len(pks)
 
     def _trim_changes(self, conn: Connection) -> None:
         """Inside a write: keep the change log short (a RAM copy older than it reloads in full)."""
-        if self.info().schema_version >= schema.CHANGE_LOG_VERSION:
-            conn.execute(schema.trim_changes_sql(self.tables), (CHANGE_LOG_KEEP,))
+        if self.info().schema_version >= ddl.CHANGE_LOG_VERSION:
+            conn.execute(statements.trim_changes_sql(self.tables), (CHANGE_LOG_KEEP,))
 
     def clear(self) -> int:
         """Delete every record; keep the collection, its dimension and model.
@@ -1340,7 +1339,7 @@ class Collection:
         """Number of records (matching ``filter``)."""
         where, params = self._where(filter=filter)
         with self._guard() as conn:
-            return int(conn.execute(schema.count_sql(self.tables, where), params).fetchone()[0])
+            return int(conn.execute(statements.count_sql(self.tables, where), params).fetchone()[0])
 
     def get(self, ids: Iterable[str], *, include_vectors: bool = False) -> list[Hit]:
         """Records by id, in input order; missing ids are skipped.
@@ -1404,7 +1403,7 @@ class Collection:
         include_vectors: bool = False,
     ) -> list[Hit]:
         where, params = self._where(ids=ids, doc_ids=doc_ids, filter=filter)
-        sql = schema.select_items_sql(self.tables, where)
+        sql = statements.select_items_sql(self.tables, where)
         if limit is not None or offset:
             sql += " LIMIT :limit OFFSET :offset"
             params = {**params, "limit": -1 if limit is None else limit, "offset": offset}
@@ -1418,7 +1417,7 @@ class Collection:
             return {}
         out: dict[int, npt.NDArray[np.float32]] = {}
         for chunk in chunks(pks, WRITE_CHUNK_SIZE):
-            for rowid, blob in conn.execute(schema.select_vectors_sql(self.tables, len(chunk)), chunk):
+            for rowid, blob in conn.execute(statements.select_vectors_sql(self.tables, len(chunk)), chunk):
                 out[rowid] = np.frombuffer(blob, dtype=np.float32).copy()
         return out
 
@@ -1429,7 +1428,7 @@ class Collection:
         pks = np.empty(expected, np.int64)
         matrix = np.empty((expected, dimension), np.float32)
         count = 0
-        cursor = conn.execute(schema.all_vectors_sql(self.tables))
+        cursor = conn.execute(statements.all_vectors_sql(self.tables))
         while batch := cursor.fetchmany(32768):
             end = count + len(batch)
             if end > len(pks):
@@ -1452,13 +1451,13 @@ class Collection:
         answer); any surprise returns ``None`` and the caller reads row by row.
         """
         try:
-            created = conn.execute(schema.vec0_layout_sql(self.tables)).fetchone()
+            created = conn.execute(statements.vec0_layout_sql(self.tables)).fetchone()
             if created is None or not str(created[0]).startswith("v0.1."):
                 return None
             pks = np.empty(expected, np.int64)
             matrix = np.empty((expected, dimension), np.float32)
             count = 0
-            for size, validity, rowids, vectors in conn.execute(schema.vec0_chunks_sql(self.tables)):
+            for size, validity, rowids, vectors in conn.execute(statements.vec0_chunks_sql(self.tables)):
                 if len(rowids) != 8 * size or len(vectors) != 4 * size * dimension or len(validity) * 8 < size:
                     return None
                 live = np.unpackbits(np.frombuffer(validity, np.uint8), bitorder="little")[:size].astype(np.bool_)
@@ -1498,8 +1497,8 @@ class Collection:
         """
         info = self.info()
         with self._guard() as conn:
-            count = int(conn.execute(schema.count_sql(self.tables, "1")).fetchone()[0])
-            slots = int(conn.execute(schema.vec_slots_sql(self.tables)).fetchone()[0]) if info.dimension else 0
+            count = int(conn.execute(statements.count_sql(self.tables, "1")).fetchone()[0])
+            slots = int(conn.execute(statements.vec_slots_sql(self.tables)).fetchone()[0]) if info.dimension else 0
         return {
             "name": info.name,
             "count": count,
@@ -1517,7 +1516,7 @@ class Collection:
         deleted; scattered deletions leave holes. This copies the live vectors
         into a fresh ``vec0`` table in one transaction (searches from other
         connections see the old or the new table, never a mix), with the chunk
-        size that fits their number (:func:`schema.vec0_chunk_size_for`: a
+        size that fits their number (:func:`ddl.vec0_chunk_size_for`: a
         collection that shrank, or a small one in a file written before chunk
         sizes were chosen, gets smaller chunks). The freed pages
         go to SQLite's free list and are reused by later writes; call
@@ -1531,11 +1530,11 @@ class Collection:
         if dimension is None:
             return {"slots_before": 0, "slots_after": 0}
         with self._guard(), self.db.atomic() as conn:
-            count = int(conn.execute(schema.count_sql(self.tables, "1")).fetchone()[0])
-            self._rebuild_vector_table(conn, dimension, schema.vec0_chunk_size_for(count))
-            if self.info().schema_version >= schema.KEYWORD_INDEX_VERSION:
+            count = int(conn.execute(statements.count_sql(self.tables, "1")).fetchone()[0])
+            self._rebuild_vector_table(conn, dimension, ddl.vec0_chunk_size_for(count))
+            if self.info().schema_version >= ddl.KEYWORD_INDEX_VERSION:
                 # The keyword index keeps its rows (compaction moves no record); merge its segments.
-                conn.execute(schema.fts_command_sql(self.tables, "optimize"))
+                conn.execute(ddl.fts_command_sql(self.tables, "optimize"))
         return {"slots_before": before, "slots_after": self.stats()["vector_slots"]}
 
     # -- search -----------------------------------------------------------
@@ -1588,9 +1587,9 @@ class Collection:
                     return self._index_search(
                         conn, index, query, k=k, filter_sql=filter_sql, params=params, include_vectors=include_vectors
                     )
-        if k > schema.VEC0_MAX_K:
+        if k > ddl.VEC0_MAX_K:
             return self._scan_search(query, k, filter, include_vectors)
-        sql = schema.knn_sql(self.tables, filter_sql, with_vectors=include_vectors)
+        sql = statements.knn_sql(self.tables, filter_sql, with_vectors=include_vectors)
         with self._guard() as conn:
             rows = conn.execute(sql, {**params, "query": query.tobytes(), "k": k}).fetchall()
         hits = []
@@ -1616,7 +1615,7 @@ class Collection:
 
         def check(pks: npt.NDArray[np.int64]) -> npt.NDArray[np.bool_]:
             assert filter_sql is not None
-            sql = schema.candidates_matching_sql(self.tables, filter_sql)
+            sql = statements.candidates_matching_sql(self.tables, filter_sql)
             found = [row[0] for row in conn.execute(sql, {**params, "svs_candidates": json.dumps(pks.tolist())})]
             seen[0] += len(pks)
             seen[1] += len(found)
@@ -1624,7 +1623,7 @@ class Collection:
 
         def matching() -> npt.NDArray[np.int64]:
             assert filter_sql is not None
-            rows = conn.execute(schema.pks_where_sql(self.tables, filter_sql), params)
+            rows = conn.execute(statements.pks_where_sql(self.tables, filter_sql), params)
             found = np.fromiter((row[0] for row in rows), np.int64)
             seen[0], seen[1] = len(index), len(found)
             return found
@@ -1666,7 +1665,7 @@ class Collection:
         chosen = [int(pk) for pk in index.pks[positions]]
         by_pk: dict[int, tuple[Any, ...]] = {}
         for chunk in chunks(chosen, WRITE_CHUNK_SIZE):
-            sql = schema.select_items_sql(self.tables, f"pk IN ({schema.placeholders(len(chunk))})")
+            sql = statements.select_items_sql(self.tables, f"pk IN ({statements.placeholders(len(chunk))})")
             by_pk.update((row[0], row) for row in conn.execute(sql, chunk))
         return [
             _hit(
@@ -1698,15 +1697,15 @@ class Collection:
         token = (
             self.db._conn_serial,
             id(conn),
-            int(conn.execute(schema.data_version_sql()).fetchone()[0]),
+            int(conn.execute(statements.data_version_sql()).fetchone()[0]),
             int(conn.total_changes),
         )
         if index is not None and index.token == token and index.dimension == dimension:
             return index
         epoch: int | None = None
         oldest = newest = 0
-        if info.schema_version >= schema.CHANGE_LOG_VERSION:
-            epoch, oldest, newest = conn.execute(schema.changes_state_sql(self.tables)).fetchone()
+        if info.schema_version >= ddl.CHANGE_LOG_VERSION:
+            epoch, oldest, newest = conn.execute(statements.changes_state_sql(self.tables)).fetchone()
         stale = (
             index is None
             or index.dimension != dimension
@@ -1717,8 +1716,8 @@ class Collection:
         )
         if not stale:
             assert index is not None
-            touched = {row[0] for row in conn.execute(schema.changed_pks_sql(self.tables), (index.seq,))}
-            touched.update(row[0] for row in conn.execute(schema.pks_above_sql(self.tables), (index.max_pk,)))
+            touched = {row[0] for row in conn.execute(statements.changed_pks_sql(self.tables), (index.seq,))}
+            touched.update(row[0] for row in conn.execute(statements.pks_above_sql(self.tables), (index.max_pk,)))
             if len(touched) > max(len(index), 1000) // 2:
                 stale = True
             elif touched:
@@ -1735,12 +1734,12 @@ class Collection:
 
     def _load_index(self, conn: Connection, dimension: int) -> VectorIndex:
         """Read every vector into a new RAM copy."""
-        expected = int(conn.execute(schema.count_sql(self.tables, "1")).fetchone()[0])
+        expected = int(conn.execute(statements.count_sql(self.tables, "1")).fetchone()[0])
         loaded = self._read_vec0_chunks(conn, dimension, expected)
         pks, matrix = loaded if loaded is not None else self._read_vectors(conn, dimension, expected)
         index = VectorIndex(dimension, quantized=self.index_type == "rescore")
         index.load(pks, matrix)
-        index.max_pk = int(conn.execute(schema.max_pk_sql(self.tables)).fetchone()[0])
+        index.max_pk = int(conn.execute(statements.max_pk_sql(self.tables)).fetchone()[0])
         return index
 
     def _scan_search(
@@ -1749,7 +1748,7 @@ class Collection:
         """Exact search by reading every (matching) vector: for ``k`` above vec0's cap."""
         filter_sql, params = compile_filter(filter, "metadata") if filter is not None else (None, {})
         with self._guard(), self.db.snapshot() as conn:
-            rows = conn.execute(schema.scan_sql(self.tables, filter_sql), params).fetchall()
+            rows = conn.execute(statements.scan_sql(self.tables, filter_sql), params).fetchall()
             if not rows:
                 return []
             pks = np.fromiter((r[0] for r in rows), dtype=np.int64, count=len(rows))
@@ -1761,7 +1760,7 @@ class Collection:
                 row[0]: row
                 for chunk in chunks(chosen, WRITE_CHUNK_SIZE)
                 for row in conn.execute(
-                    schema.select_items_sql(self.tables, f"pk IN ({schema.placeholders(len(chunk))})"),
+                    statements.select_items_sql(self.tables, f"pk IN ({statements.placeholders(len(chunk))})"),
                     chunk,
                 )
             }
@@ -1779,7 +1778,7 @@ class Collection:
     def _require_keyword_index(self) -> None:
         """Build the keyword index of a collection written before it existed, or say why it cannot."""
         info = self.info()
-        if info.schema_version >= schema.KEYWORD_INDEX_VERSION:
+        if info.schema_version >= ddl.KEYWORD_INDEX_VERSION:
             return
         if self.db.read_only:
             raise SchemaError(
@@ -1802,10 +1801,10 @@ class Collection:
         Plain text (the default) is never parsed as FTS5 syntax: each
         whitespace-separated word becomes a quoted FTS5 string, common English
         stopwords are dropped, and the rest are ORed
-        (:func:`schema.keyword_match_expression`), so a record matching any
+        (:func:`keywords.keyword_match_expression`), so a record matching any
         word can be found and BM25 ranks those matching more and rarer words
         first. Text without any word (``""``, ``"?!"``) finds nothing. Only
-        the first distinct words holding :data:`schema.MAX_QUERY_TERMS` (128)
+        the first distinct words holding :data:`keywords.MAX_QUERY_TERMS` (128)
         tokens are used, so a long text (a pasted page, 1 MB) answers as fast
         as a 128-word one; the rest of it is ignored.
 
@@ -1816,8 +1815,8 @@ class Collection:
                 among matching records.
             raw: Pass ``text`` to FTS5 as a query in its own syntax (``AND``,
                 ``NEAR``, ``"phrases"``, ``prefix*``). A raw query may be at most
-                :data:`schema.MAX_RAW_QUERY_LENGTH` (10,000) characters long and
-                hold at most :data:`schema.MAX_QUERY_TERMS` (128) terms.
+                :data:`keywords.MAX_RAW_QUERY_LENGTH` (10,000) characters long and
+                hold at most :data:`keywords.MAX_QUERY_TERMS` (128) terms.
 
         Returns:
             Hits whose ``score`` is the BM25 score (higher is better) and
@@ -1834,14 +1833,14 @@ class Collection:
         if not isinstance(text, str):
             raise InvalidInputTypeError(f"query text must be a string, got {type(text).__name__}")
         if raw:
-            schema.check_raw_keyword_query(text)
+            keywords.check_raw_keyword_query(text)
         _check_encodable(text, "query text")
-        match = (text if text.strip() else None) if raw else schema.keyword_match_expression(text)
+        match = (text if text.strip() else None) if raw else keywords.keyword_match_expression(text)
         if match is None:
             return []
         self._require_keyword_index()
         filter_sql, params = compile_filter(filter, "metadata") if filter is not None else (None, {})
-        sql = schema.keyword_sql(self.tables, filter_sql)
+        sql = statements.keyword_sql(self.tables, filter_sql)
         with self._guard() as conn:
             try:
                 rows = conn.execute(sql, {**params, "match": match, "k": k}).fetchall()

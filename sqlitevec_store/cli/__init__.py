@@ -37,6 +37,7 @@ from pathlib import Path
 import click
 
 from .. import __version__
+from ..backends.sqlite.ddl import KEYWORD_INDEX_VERSION
 from ..chunking import split_paragraphs
 from ..errors import ModelMismatchError
 from ..filters import Filter
@@ -45,7 +46,6 @@ from ..jsonl import Dump, load_dump
 from ..model_choice import Embedder, ModelChoice, default_model, make_embedder, no_model_error, resolve_model
 from ..progress import DEFAULT_INTERVAL, Progress
 from ..records import MAX_COUNT, Hit
-from ..schema import KEYWORD_INDEX_VERSION
 from ..store import Database
 from ._manage import compact, drop, export, stats
 from ._options import (

@@ -21,8 +21,8 @@ from sqlitevec_store import (
     ReadOnlyError,
     Record,
     SqliteVecStoreError,
-    schema,
 )
+from sqlitevec_store.backends.sqlite import ddl
 
 
 def fill(db: Database, n: int, dim: int = 64, name: str = "default") -> None:
@@ -223,7 +223,7 @@ def test_record_round_trip_after_compaction_keeps_metadata(memdb: Database) -> N
 def chunk_size(db: Database, name: str = "default") -> int:
     """The chunk size the collection's vec0 table was created with."""
     sql = db.conn.execute("SELECT sql FROM sqlite_master WHERE name = ?", (f"svs_{name}_vec",)).fetchone()[0]
-    declared = schema.parse_vec0_declaration(sql)
+    declared = ddl.parse_vec0_declaration(sql)
     assert declared is not None
     return declared.chunk_size
 

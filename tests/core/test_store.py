@@ -34,11 +34,11 @@ from sqlitevec_store import (
     SqliteVecStoreError,
     UnsupportedFilterError,
     parse_filter_dict,
-    schema,
 )
-from sqlitevec_store.connection import database_errors
+from sqlitevec_store.backends.sqlite import ddl
+from sqlitevec_store.backends.sqlite.connection import database_errors
+from sqlitevec_store.backends.sqlite.ddl import SCHEMA_VERSION, VEC0_MAX_DIMENSION, VEC0_MAX_K
 from sqlitevec_store.records import MAX_COUNT, chunks
-from sqlitevec_store.schema import SCHEMA_VERSION, VEC0_MAX_DIMENSION, VEC0_MAX_K
 from tests.fakes import FakeEmbedder
 
 EMB = FakeEmbedder(dimension=8)
@@ -772,7 +772,7 @@ def test_drop_collection_drops_only_the_tables_it_created(db_path: Path) -> None
 
 def test_collections_whose_names_extend_each_other_do_not_clash(db: Database) -> None:
     names = ["notes", "notes_fts", "notes_vec", "notes_items", "notes_changes", "notes_fts_data", "notes_vec_info"]
-    owned = [set(schema.CollectionTables(name).object_names()) for name in names]
+    owned = [set(ddl.CollectionTables(name).object_names()) for name in names]
     assert all(not (a & b) for i, a in enumerate(owned) for b in owned[i + 1 :])
     for name in names:
         db.collection(name).upsert([rec(f"word{n} {name}", id=str(n)) for n in range(3)])
