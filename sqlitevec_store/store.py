@@ -37,7 +37,6 @@ import json
 import math
 import os
 import threading
-import uuid
 import weakref
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
@@ -76,7 +75,16 @@ from .errors import (
 from .filters import Filter, compile_filter
 from .fusion import DEFAULT_ALPHA, FUSION_METHODS, RRF_K, alpha_fusion, rrf_fusion
 from .index import DEFAULT_OVERSAMPLE, INDEX_TYPES, VectorIndex, dot, top_k
-from .records import CONVERTED_SCALARS, CollectionInfo, Hit, Record, check_count, chunks, is_int, json_scalar
+from .records import CollectionInfo, Hit, Record, check_count, chunks, is_int
+from .validation import (
+    Batch,
+    check_batches,
+    check_dimension,
+    check_encodable,
+    check_k,
+    check_strings,
+    vector_matrix,
+)
 
 __all__ = ["Collection", "Database", "DEFAULT_COLLECTION", "DEFAULT_HYBRID_FETCH_K", "WRITE_CHUNK_SIZE"]
 
@@ -551,7 +559,7 @@ class Database:
         """
         registry.validate_collection_name(name)
         if dimension is not None:
-            _check_dimension(dimension)
+            check_dimension(dimension)
         with self.atomic() as conn:
             info = self._info(conn, name)
             if info is not None and not exist_ok:
@@ -787,153 +795,11 @@ def _info_from_row(row: Sequence[Any]) -> CollectionInfo:
     return CollectionInfo(name, dimension, model_id, distance, version, created_at)
 
 
-def _check_dimension(dimension: Any, what: str = "dimension") -> int:
-    """Refuse a dimension that is not an int from 1 to sqlite-vec's limit, before anything is written."""
-    if not is_int(dimension) or dimension < 1:
-        raise InvalidInputError(f"{what} must be a positive integer, got {dimension!r}")
-    if dimension > ddl.VEC0_MAX_DIMENSION:
-        raise InvalidInputError(
-            f"{what} is {dimension}, above sqlite-vec's limit of {ddl.VEC0_MAX_DIMENSION} dimensions"
-        )
-    return int(dimension)
-
-
-def _check_k(value: Any, name: str = "k") -> int:
-    """A count of at least 1 and at most :data:`MAX_COUNT` (see :func:`check_count`)."""
-    return check_count(value, name)
-
-
-def _check_json(value: Any, where: str, depth: int = 0) -> None:
-    """Refuse values that do not survive a JSON round trip (after :func:`json_scalar`)."""
-    if depth > 100:
-        raise InvalidInputError(f"{where} is nested more than 100 levels deep")
-    if isinstance(value, CONVERTED_SCALARS):
-        value = json_scalar(value)
-    if isinstance(value, str):
-        _check_encodable(value, where)
-        return
-    if value is None or isinstance(value, bool):
-        return
-    if isinstance(value, int):
-        if not -(2**63) <= value < 2**63:
-            raise InvalidInputError(f"{where} is {value}, outside the 64-bit range SQLite's JSON can compare")
-        return
-    if isinstance(value, float):
-        if not math.isfinite(value):
-            raise InvalidInputError(f"{where} is {value}, which JSON cannot hold")
-        return
-    if isinstance(value, Mapping):
-        for key, item in value.items():
-            if not isinstance(key, str):
-                raise InvalidInputTypeError(
-                    f"{where} has a key {key!r} of type {type(key).__name__}; keys must be strings"
-                )
-            _check_encodable(key, f"a key of {where}")
-            _check_json(item, f"{where}[{key!r}]", depth + 1)
-        return
-    if isinstance(value, (list, tuple)):
-        for n, item in enumerate(value):
-            _check_json(item, f"{where}[{n}]", depth + 1)
-        return
-    if isinstance(value, np.ndarray):
-        raise InvalidInputTypeError(
-            f"{where} is a numpy array of shape {value.shape}; store a list instead (array.tolist())"
-        )
-    raise InvalidInputTypeError(
-        f"{where} is a {type(value).__name__} ({value!r:.80}), which is not JSON-serializable; "
-        "use str, int, float, bool, None, lists and dicts (numpy scalars, dates and datetimes are converted)"
-    )
-
-
-_SCALARS = (str, int, float, bool, type(None))
-
-
-def _check_metadata(value: Mapping[str, Any], where: str) -> str:
-    """Validate a metadata dict and return its JSON (fast for flat dicts of scalars, the common case)."""
-    flat = True
-    for key, item in value.items():
-        kind = type(item)
-        if type(key) is not str or kind not in _SCALARS:
-            flat = False
-            break
-        if (kind is int and not -(2**63) <= item < 2**63) or (kind is float and not math.isfinite(item)):
-            flat = False
-            break
-    if not flat:
-        _check_json(value, where)
-        return _dumps(value)
-    text = _dumps(value)
-    try:
-        text.encode("utf-8")
-    except UnicodeEncodeError:
-        _check_json(value, where)  # names the string with the lone surrogate
-        raise
-    return text
-
-
-def _dumps(value: Mapping[str, Any]) -> str:
-    return json.dumps(value, ensure_ascii=False, allow_nan=False, separators=(",", ":"), default=_json_default)
-
-
-def _json_default(value: Any) -> Any:
-    # Only reached for values _check_json accepted: numpy scalars, dates and datetimes.
-    converted = json_scalar(value)
-    if converted is value:
-        raise TypeError(f"{type(value).__name__} is not JSON-serializable")
-    return converted
-
-
-def _vector_matrix(vectors: Sequence[Any], what: str, offset: int = 0) -> npt.NDArray[np.float32]:
-    """Validate vectors and return them as unit-length float32 rows (``offset`` numbers them in messages)."""
-    matrix = _fast_matrix(vectors)
-    if matrix is not None:
-        return _unit_rows(matrix, what, offset)
-    rows: list[npt.NDArray[np.float64]] = []
-    for n, vector in enumerate(vectors, start=offset):
-        if isinstance(vector, (str, bytes)) or vector is None:
-            raise InvalidInputTypeError(f"{what} {n} must be a sequence of numbers, got {type(vector).__name__}")
-        try:
-            array = np.asarray(vector, dtype=np.float64)
-        except (TypeError, ValueError) as exc:
-            raise InvalidInputTypeError(f"{what} {n} must be a sequence of numbers: {exc}") from exc
-        if array.ndim != 1 or array.size == 0:
-            raise InvalidInputError(f"{what} {n} must be a non-empty 1-D sequence, got shape {array.shape}")
-        rows.append(array)
-    if not rows:
-        return np.zeros((0, 0), dtype=np.float32)
-    dims = {row.size for row in rows}
-    if len(dims) > 1:
-        raise DimensionMismatchError(f"{what}s have different lengths in one batch: {sorted(dims)}")
-    return _unit_rows(np.vstack(rows), what, offset)
-
-
-def _fast_matrix(vectors: Sequence[Any]) -> npt.NDArray[np.float64] | None:
-    """The common case in one numpy call: rows that are all numeric arrays or lists of one length."""
-    if len(vectors) == 0 or isinstance(vectors[0], (str, bytes)) or vectors[0] is None:
-        return None
-    try:
-        matrix = np.asarray(vectors, dtype=np.float64)
-    except (TypeError, ValueError):
-        return None  # ragged, or not numbers: the slow path says which row
-    if matrix.ndim != 2 or matrix.shape[1] == 0:
-        return None
-    return matrix
-
-
-def _unit_rows(matrix: npt.NDArray[np.float64], what: str, offset: int) -> npt.NDArray[np.float32]:
-    finite = np.isfinite(matrix).all(axis=1)
-    if not finite.all():
-        bad = offset + int(np.flatnonzero(~finite)[0])
-        raise InvalidInputError(f"{what} {bad} contains NaN or infinite values")
-    # Scale each row by its largest component first, so huge finite values
-    # (1e300) do not overflow the norm and tiny ones do not underflow it.
-    peaks = np.abs(matrix).max(axis=1)
-    if (peaks == 0).any():
-        bad = offset + int(np.flatnonzero(peaks == 0)[0])
-        raise InvalidInputError(f"{what} {bad} is all zeros; cosine distance needs a direction")
-    scaled = matrix / peaks[:, None]
-    unit: npt.NDArray[np.float32] = (scaled / np.linalg.norm(scaled, axis=1)[:, None]).astype(np.float32)
-    return unit
+def _vectors_of(batch: Batch) -> npt.NDArray[np.float32]:
+    """A checked batch's vectors (:func:`check_batches` yields only batches that have them)."""
+    if batch.vectors is None:  # pragma: no cover - check_batches refuses such batches
+        raise InvalidInputError("the Batch has no vectors yet; add them with Batch.with_vectors(...)")
+    return batch.vectors
 
 
 def _slots_needed(count: int) -> int:
@@ -986,7 +852,7 @@ class Collection:
         if index_type not in INDEX_TYPES:
             raise InvalidInputError(f"index_type must be one of {INDEX_TYPES}, got {index_type!r}")
         self.index_type = index_type
-        self.oversample = _check_k(oversample, "oversample")
+        self.oversample = check_k(oversample, "oversample")
         self.db = db
         self.name = registry.validate_collection_name(name)
         self.tables = ddl.CollectionTables(name)
@@ -1066,14 +932,17 @@ class Collection:
             for t, v, m, i in zip(text_list, vector_list, meta_list, id_list, strict=True)
         )
 
-    def upsert(self, records: Iterable[Record]) -> list[str]:
+    def upsert(self, records: Iterable[Record] | Batch) -> list[str]:
         """Add records, replacing any with the same id (text, metadata and vector).
 
         ``records`` may be any iterable, a generator included: it is consumed
         in chunks of :data:`WRITE_CHUNK_SIZE`, so memory stays bounded however
         many records arrive. The whole call is still one transaction: each
         chunk is validated before it is written, and a bad record anywhere
-        rolls back every chunk before it, leaving the file as it was.
+        rolls back every chunk before it, leaving the file as it was. A
+        :class:`~sqlitevec_store.validation.Batch` with vectors (from
+        :func:`~sqlitevec_store.validation.check_texts`) was checked when it
+        was built and is written without a second check.
 
         Returns:
             The ids, in input order.
@@ -1082,51 +951,43 @@ class Collection:
             InvalidInputTypeError: A text is not a string, metadata is not a
                 dict of JSON values, an id is not a string.
             InvalidInputError: Duplicate ids in the call, NaN/infinite/zero
-                vectors, non-finite metadata numbers.
+                vectors, non-finite metadata numbers, a Batch without vectors.
             DimensionMismatchError: A vector's length differs from the
                 collection's dimension (or from the rest of the call).
             ModelMismatchError: The collection was built with another named model.
         """
-        batches = chunks(records, WRITE_CHUNK_SIZE)
-        first = next(batches, None)
-        if first is None:
-            return []
-        seen: set[str] = set()
+        batches = check_batches(records, WRITE_CHUNK_SIZE)
         # The first chunk is validated before the transaction starts: the
         # common small call never touches the file when it is refused.
-        prepared = self._prepare(first, seen, 0)
-        _check_dimension(int(prepared[2].shape[1]), "the vectors' dimension")
+        batch = next(batches, None)
+        if batch is None:
+            return []
+        matrix = _vectors_of(batch)
+        check_dimension(int(matrix.shape[1]), "the vectors' dimension")
         all_ids: list[str] = []
         with self.db.atomic() as conn:
-            dimension = self._claim_dimension(conn, int(prepared[2].shape[1]), len(prepared[0]))
+            dimension = self._claim_dimension(conn, int(matrix.shape[1]), len(batch))
             versioned = self.info().schema_version >= ddl.CHANGE_LOG_VERSION
             if versioned:
                 next_pk = int(conn.execute(statements.next_pk_sql(self.tables)).fetchone()[0])
             else:
                 next_pk = int(conn.execute(statements.max_pk_sql(self.tables)).fetchone()[0]) + 1
-            while True:
-                ids, rows, matrix = prepared
+            while batch is not None:
+                matrix = _vectors_of(batch)
                 if matrix.shape[1] != dimension:
                     raise DimensionMismatchError(
                         f"Collection {self.name!r} holds {dimension}-dimensional vectors; "
                         f"got {matrix.shape[1]}-dimensional ones"
                     )
+                ids = batch.ids
                 self._grow_vector_table(conn, dimension, len(ids))
+                rows = [(row.text, row.metadata, row.doc_id, row.extra) for row in batch.rows]
                 next_pk = self._write_chunk(conn, ids, rows, matrix, next_pk)
                 all_ids.extend(ids)
                 batch = next(batches, None)
-                if batch is None:
-                    break
-                prepared = self._prepare(batch, seen, len(all_ids))
             if versioned:
                 conn.execute(statements.set_high_water_sql(self.tables), {"pk": next_pk - 1})
         return all_ids
-
-    def _prepare(
-        self, batch: Sequence[Record], seen: set[str], offset: int
-    ) -> tuple[list[str], list[tuple[str, str, str | None, str | None]], npt.NDArray[np.float32]]:
-        ids, rows = self._validate(batch, seen, offset)
-        return ids, rows, _vector_matrix([r.vector for r in batch], "vector", offset)
 
     def _claim_dimension(self, conn: Connection, dimension: int, incoming: int) -> int:
         """Inside the write transaction: fix the dimension and model id on first write, or check them.
@@ -1135,7 +996,7 @@ class Collection:
         """
         info = self.info()
         if info.dimension is None:
-            _check_dimension(dimension)
+            check_dimension(dimension)
             conn.execute(statements.registry_update_sql("dimension"), (dimension, info.name))
             conn.execute(ddl.create_vec_sql(self.tables, dimension, ddl.vec0_chunk_size_for(incoming)))
         elif info.dimension != dimension:
@@ -1212,48 +1073,6 @@ class Collection:
         conn.executemany(statements.insert_vector_sql(self.tables), vectors)
         return next_pk
 
-    def _validate(
-        self, batch: Sequence[Record], seen: set[str], offset: int
-    ) -> tuple[list[str], list[tuple[str, str, str | None, str | None]]]:
-        ids: list[str] = []
-        rows: list[tuple[str, str, str | None, str | None]] = []
-        for n, record in enumerate(batch, start=offset):
-            if not isinstance(record, Record):
-                raise InvalidInputTypeError(f"item {n} must be a Record, got {type(record).__name__}")
-            record_id = record.id if record.id is not None else str(uuid.uuid4())
-            if not isinstance(record_id, str):
-                raise InvalidInputTypeError(
-                    f"id {n} must be a string or None, got {type(record_id).__name__} ({record_id!r})"
-                )
-            if not record_id:
-                raise InvalidInputError(f"id {n} is an empty string")
-            _check_encodable(record_id, f"id {n}")
-            if record_id in seen:
-                raise InvalidInputError(f"id {record_id!r} appears twice in one batch")
-            seen.add(record_id)
-            if not isinstance(record.text, str):
-                raise InvalidInputTypeError(f"text {n} must be a string, got {type(record.text).__name__}")
-            _check_encodable(record.text, f"text {n}")
-            metadata = record.metadata if record.metadata is not None else {}
-            if not isinstance(metadata, Mapping):
-                raise InvalidInputTypeError(f"metadata {n} must be a dict, got {type(metadata).__name__}")
-            metadata_json = _check_metadata(metadata, f"metadata {n}")
-            if record.doc_id is not None and not isinstance(record.doc_id, str):
-                raise InvalidInputTypeError(f"doc_id {n} must be a string or None")
-            if record.doc_id is not None:
-                _check_encodable(record.doc_id, f"doc_id {n}")
-            extra: str | None = None
-            if record.extra is not None:
-                if not isinstance(record.extra, Mapping):
-                    raise InvalidInputTypeError(f"extra {n} must be a dict or None")
-                _check_json(record.extra, f"extra {n}")
-                extra = _dumps(record.extra)
-            if record.vector is None:
-                raise InvalidInputError(f"record {n} ({record_id!r}) has no vector")
-            ids.append(record_id)
-            rows.append((record.text, metadata_json, record.doc_id, extra))
-        return ids, rows
-
     def _where(
         self,
         *,
@@ -1265,11 +1084,11 @@ class Collection:
         parts: list[str] = []
         params: dict[str, Any] = {}
         if ids is not None:
-            sql, p = statements.in_list_sql("id", _check_strings(ids, "ids"), "id")
+            sql, p = statements.in_list_sql("id", check_strings(ids, "ids"), "id")
             parts.append(sql)
             params.update(p)
         if doc_ids is not None:
-            sql, p = statements.in_list_sql("doc_id", _check_strings(doc_ids, "doc_ids"), "doc")
+            sql, p = statements.in_list_sql("doc_id", check_strings(doc_ids, "doc_ids"), "doc")
             parts.append(sql)
             params.update(p)
         if filter is not None:
@@ -1294,8 +1113,8 @@ class Collection:
             The number of records deleted.
 
         """
-        id_list = None if ids is None else _check_strings(ids, "ids")
-        doc_list = None if doc_ids is None else _check_strings(doc_ids, "doc_ids")
+        id_list = None if ids is None else check_strings(ids, "ids")
+        doc_list = None if doc_ids is None else check_strings(doc_ids, "doc_ids")
         if id_list is None and doc_list is None and filter is None:
             return 0
         deleted = 0
@@ -1346,7 +1165,7 @@ class Collection:
 
         The returned hits have ``distance`` 0 and ``similarity`` 1 (no query).
         """
-        id_list = _check_strings(ids, "ids")
+        id_list = check_strings(ids, "ids")
         found: dict[str, Hit] = {}
         with self.db.snapshot():
             for chunk in chunks(dict.fromkeys(id_list), WRITE_CHUNK_SIZE):
@@ -1380,7 +1199,7 @@ class Collection:
 
         """
         if limit is not None:
-            limit = _check_k(limit, "limit")
+            limit = check_k(limit, "limit")
         offset = check_count(offset, "offset", minimum=0)
         with self.db.snapshot():
             return self._select(
@@ -1541,7 +1360,7 @@ class Collection:
 
     def _query_vector(self, vector: Sequence[float] | npt.NDArray[Any]) -> npt.NDArray[np.float32] | None:
         """The unit-length query, or ``None`` when the collection has no vectors yet."""
-        matrix = _vector_matrix([vector], "query vector")
+        matrix = vector_matrix([vector], "query vector")
         dimension = self.info().dimension
         if dimension is None:
             return None
@@ -1575,7 +1394,7 @@ class Collection:
             DimensionMismatchError: The query's length is not the collection's dimension.
 
         """
-        k = _check_k(k)
+        k = check_k(k)
         query = self._query_vector(vector)
         if query is None:
             return []
@@ -1829,12 +1648,12 @@ class Collection:
                 database is open read-only.
 
         """
-        k = _check_k(k)
+        k = check_k(k)
         if not isinstance(text, str):
             raise InvalidInputTypeError(f"query text must be a string, got {type(text).__name__}")
         if raw:
             keywords.check_raw_keyword_query(text)
-        _check_encodable(text, "query text")
+        check_encodable(text, "query text")
         match = (text if text.strip() else None) if raw else keywords.keyword_match_expression(text)
         if match is None:
             return []
@@ -1900,8 +1719,8 @@ class Collection:
             ``1 - score``.
 
         """
-        k = _check_k(k)
-        fetch_k = max(k, DEFAULT_HYBRID_FETCH_K if fetch_k is None else _check_k(fetch_k, "fetch_k"))
+        k = check_k(k)
+        fetch_k = max(k, DEFAULT_HYBRID_FETCH_K if fetch_k is None else check_k(fetch_k, "fetch_k"))
         if alpha is not None and (
             isinstance(alpha, bool) or not isinstance(alpha, (int, float)) or not 0.0 <= alpha <= 1.0
         ):
@@ -1946,8 +1765,8 @@ class Collection:
         max sim(d, picked)``. ``lambda_mult`` 1 is plain relevance, 0 maximal
         diversity. Hits carry their distance to the query.
         """
-        k = _check_k(k)
-        fetch_k = max(_check_k(fetch_k, "fetch_k"), k)
+        k = check_k(k)
+        fetch_k = max(check_k(fetch_k, "fetch_k"), k)
         if isinstance(lambda_mult, bool) or not isinstance(lambda_mult, (int, float)) or not 0.0 <= lambda_mult <= 1.0:
             raise InvalidInputError(f"lambda_mult must be a number in [0, 1], got {lambda_mult!r}")
         query = self._query_vector(vector)
@@ -2029,25 +1848,6 @@ def _is_fts_query_error(exc: BaseException) -> bool:
     if message.startswith(_FTS_QUERY_ERRORS):
         return True
     return not any(word in message for word in ("locked", "busy", "no such table", "disk", "corrupt"))
-
-
-def _check_strings(values: Iterable[Any], what: str) -> list[str]:
-    if isinstance(values, (str, bytes)):
-        raise InvalidInputTypeError(f"{what} must be a list of strings, not a single string ({values!r:.60})")
-    out = list(values)
-    for value in out:
-        if not isinstance(value, str):
-            raise InvalidInputTypeError(f"{what} must be strings, got {type(value).__name__} ({value!r})")
-        _check_encodable(value, what)
-    return out
-
-
-def _check_encodable(value: str, where: str) -> None:
-    """Refuse strings SQLite cannot store (lone surrogates are not valid UTF-8)."""
-    try:
-        value.encode("utf-8")
-    except UnicodeEncodeError as exc:
-        raise InvalidInputError(f"{where} contains a character that is not valid UTF-8 ({exc.reason})") from None
 
 
 def _chunk_or_none(values: list[str] | None) -> Iterator[list[str] | None]:
