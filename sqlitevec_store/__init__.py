@@ -10,6 +10,8 @@ from importlib.metadata import PackageNotFoundError, version
 
 from .backends.sqlite.connection import open_connection
 from .backends.sqlite.ddl import SCHEMA_VERSION
+from .collection import Collection
+from .database import DEFAULT_COLLECTION, Database
 from .embeddings import DEFAULT_MODEL, SentenceTransformerEmbedder, canonical_model_id
 from .errors import (
     CollectionNotFoundError,
@@ -33,7 +35,7 @@ from .errors import (
 from .filters import And, Comparison, Filter, Not, Op, Or, compile_filter, parse_filter_dict
 from .index import DEFAULT_OVERSAMPLE, INDEX_TYPES, available_index_types
 from .records import CollectionInfo, Hit, Record
-from .store import DEFAULT_COLLECTION, Collection, Database, maximal_marginal_relevance
+from .search.mmr import maximal_marginal_relevance
 
 try:
     __version__ = version("sqlitevec-store")

@@ -17,13 +17,14 @@ from typing import Any, TypeVar
 import click
 
 from ..backends.sqlite.connection import database_errors, release_wal_files
+from ..collection import Collection
+from ..database import DEFAULT_COLLECTION, Database
 from ..embeddings import BACKENDS, DEFAULT_MODEL
 from ..errors import CollectionNotFoundError, SqliteVecStoreError
 from ..filters import Filter, parse_filter_dict
 from ..model_choice import DEFAULT_BATCH_SIZE
 from ..records import MAX_COUNT
 from ..registry import validate_collection_name
-from ..store import DEFAULT_COLLECTION, Collection, Database
 
 __all__ = [
     "Group",

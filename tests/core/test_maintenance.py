@@ -15,14 +15,13 @@ import numpy as np
 import pytest
 
 from sqlitevec_store import (
-    Collection,
     CollectionNotFoundError,
     Database,
     ReadOnlyError,
     Record,
     SqliteVecStoreError,
 )
-from sqlitevec_store.backends.sqlite import ddl
+from sqlitevec_store.backends.sqlite import ddl, vec0
 
 
 def fill(db: Database, n: int, dim: int = 64, name: str = "default") -> None:
@@ -324,7 +323,7 @@ def test_the_ram_copy_reads_every_chunk_size_the_fast_way(
     def row_by_row(*args: object) -> None:
         raise AssertionError("the RAM copy fell back to the row-by-row read")
 
-    monkeypatch.setattr(Collection, "_read_vectors", row_by_row)
+    monkeypatch.setattr(vec0, "read_vectors", row_by_row)
     col = memdb.collection()
     for i in (0, n // 2, n - 1):
         vector = col.get([str(i)], include_vectors=True)[0].vector

@@ -1,0 +1,1 @@
+"""Vector, keyword and hybrid search over a collection: RAM index, kernels, MMR, fusion."""
