@@ -21,7 +21,7 @@ import numpy as np
 import sqlite_vec
 
 from sqlitevec_store import Comparison, Database, Op, Record
-from sqlitevec_store.connection import open_connection
+from sqlitevec_store.backends.sqlite.connection import open_connection
 
 
 def pct(values: list[float], q: float) -> float:

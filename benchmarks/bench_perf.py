@@ -257,7 +257,7 @@ def bench_numpy(n: int, x: Vectors, queries: Vectors, truth: list[set[int]], bud
 
 
 def vec_versions() -> tuple[str, str]:
-    from sqlitevec_store.connection import open_connection
+    from sqlitevec_store.backends.sqlite.connection import open_connection
 
     conn = open_connection(":memory:")
     try:
@@ -318,7 +318,7 @@ def bench_raw(
     budget: float,
     diskann_max: int,
 ) -> None:
-    from sqlitevec_store.connection import database_errors, open_connection
+    from sqlitevec_store.backends.sqlite.connection import database_errors, open_connection
 
     d = x.shape[1]
     for variant in raw_variants(diskann_max):
@@ -626,7 +626,7 @@ def bench_community(
     except ImportError as exc:
         skipped(n, "search", label, f"langchain-community is not installed ({exc})")
         return
-    from sqlitevec_store.connection import driver_for, open_connection
+    from sqlitevec_store.backends.sqlite.connection import driver_for, open_connection
 
     path = workdir / f"community-{n}.db"
     # Its own create_connection() uses the standard sqlite3, which cannot load
@@ -665,7 +665,7 @@ def bench_community(
             build_s=g["s"],
             per_s=n / g["s"],
             file_mb=file_mb(path),
-            note="build = add_texts of precomputed vectors; connection from sqlitevec_store.connection",
+            note="build = add_texts of precomputed vectors; connection from sqlitevec_store.backends.sqlite.connection",
         )
     except Exception as exc:  # a peer that does not run is reported, not fatal
         skipped(n, "search", label, f"{type(exc).__name__}: {exc}")

@@ -16,7 +16,7 @@ import time
 
 import numpy as np
 
-from sqlitevec_store.connection import open_connection
+from sqlitevec_store.backends.sqlite.connection import open_connection
 
 
 def main() -> None:

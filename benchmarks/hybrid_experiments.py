@@ -63,7 +63,7 @@ from hybrid_quality import (
     load_corpus,
 )
 
-from sqlitevec_store.schema import STOPWORDS, keyword_match_expression
+from sqlitevec_store.backends.sqlite.keywords import STOPWORDS, keyword_match_expression
 
 ADMONITIONS = {"note", "warning", "tip", "caution", "important"}
 VOID_TAGS = {"br", "hr", "img", "meta", "link", "input", "col", "area", "base", "wbr", "source", "param"}

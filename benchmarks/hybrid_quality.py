@@ -39,9 +39,9 @@ from pathlib import Path
 import numpy as np
 
 from sqlitevec_store import Database, Record
+from sqlitevec_store.backends.sqlite.keywords import STOPWORDS, keyword_match_expression
 from sqlitevec_store.embeddings import SentenceTransformerEmbedder
 from sqlitevec_store.records import Hit
-from sqlitevec_store.schema import STOPWORDS, keyword_match_expression
 from sqlitevec_store.search.fusion import alpha_fusion, rrf_fusion
 
 CACHE = Path.home() / ".cache" / "sqlitevec-store-bench"

@@ -31,7 +31,7 @@ fi
 .venv-system/bin/python - <<'PY'
 import sqlite3
 
-from sqlitevec_store.connection import chosen_driver
+from sqlitevec_store.backends.sqlite.connection import chosen_driver
 
 print(f"system Python: stdlib sqlite3 is SQLite {sqlite3.sqlite_version}; the core uses {chosen_driver()}")
 PY

@@ -8,8 +8,11 @@ from __future__ import annotations
 
 from importlib.metadata import PackageNotFoundError, version
 
+from .backends.sqlite.connection import open_connection
+from .backends.sqlite.ddl import SCHEMA_VERSION
 from .backends.sqlite.filter_sql import compile_filter
-from .connection import open_connection
+from .collection import Collection
+from .database import DEFAULT_COLLECTION, Database
 from .embeddings import DEFAULT_MODEL, SentenceTransformerEmbedder, canonical_model_id
 from .errors import (
     CollectionNotFoundError,
@@ -32,11 +35,9 @@ from .errors import (
 )
 from .filters import And, Comparison, Filter, Not, Op, Or, parse_filter_dict
 from .records import CollectionInfo, Hit, Record
-from .schema import SCHEMA_VERSION
 from .search.kernels import DEFAULT_OVERSAMPLE
 from .search.mmr import maximal_marginal_relevance
 from .search.vector_index import INDEX_TYPES, available_index_types
-from .store import DEFAULT_COLLECTION, Collection, Database
 
 try:
     __version__ = version("sqlitevec-store")

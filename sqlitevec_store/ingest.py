@@ -41,11 +41,12 @@ import numpy as np
 import numpy.typing as npt
 
 from .chunking import Chunk, split_markdown, split_paragraphs
+from .collection import Collection
+from .database import Database
 from .errors import InvalidInputError
 from .model_choice import DEFAULT_BATCH_SIZE, Embedder, embed_texts
 from .progress import Progress
 from .records import Record, iter_hits
-from .store import Collection, Database
 
 __all__ = [
     "DEFAULT_MAX_CHARS",

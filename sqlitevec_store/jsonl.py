@@ -26,12 +26,13 @@ from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from typing import IO, Any
 
+from .collection import Collection
+from .database import Database
 from .embeddings import canonical_model_id
 from .errors import InvalidInputError
 from .model_choice import DEFAULT_BATCH_SIZE, Embedder, embed_texts
 from .progress import Progress
 from .records import Record, iter_hits
-from .store import Collection, Database
 
 __all__ = ["Dump", "DumpPlan", "load_dump", "write_dump"]
 

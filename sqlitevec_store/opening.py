@@ -13,8 +13,8 @@ from __future__ import annotations
 import os
 from typing import Any, NamedTuple
 
+from .database import Database
 from .errors import InvalidInputError, InvalidInputTypeError
-from .store import Database
 
 __all__ = ["OpenedDatabase", "open_database"]
 

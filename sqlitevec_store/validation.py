@@ -7,7 +7,7 @@ Two entry points build a :class:`Batch`, the checked form of a write:
   call), and :meth:`Batch.with_vectors` adds the embeddings once they exist;
 * :func:`check_records` checks core :class:`~sqlitevec_store.records.Record`
   objects, rows and vectors together (what :meth:`Collection.upsert
-  <sqlitevec_store.store.Collection.upsert>` does with records).
+  <sqlitevec_store.collection.Collection.upsert>` does with records).
 
 A :class:`Batch` with vectors is written by ``Collection.upsert`` as is,
 without a second check. The smaller checks (counts, dimensions, strings SQLite
@@ -30,7 +30,7 @@ from typing import Any, NamedTuple
 import numpy as np
 import numpy.typing as npt
 
-from . import schema
+from .backends.sqlite import ddl
 from .errors import DimensionMismatchError, InvalidInputError, InvalidInputTypeError
 from .records import CONVERTED_SCALARS, Record, check_count, chunks, is_int, json_scalar
 
@@ -64,7 +64,7 @@ class Batch:
 
     Build one with :func:`check_texts` (then :meth:`with_vectors`) or
     :func:`check_records`; :meth:`Collection.upsert
-    <sqlitevec_store.store.Collection.upsert>` writes a batch with vectors
+    <sqlitevec_store.collection.Collection.upsert>` writes a batch with vectors
     without checking it again.
 
     Attributes:
@@ -304,9 +304,9 @@ def check_dimension(dimension: Any, what: str = "dimension") -> int:
     """Refuse a dimension that is not an int from 1 to sqlite-vec's limit, before anything is written."""
     if not is_int(dimension) or dimension < 1:
         raise InvalidInputError(f"{what} must be a positive integer, got {dimension!r}")
-    if dimension > schema.VEC0_MAX_DIMENSION:
+    if dimension > ddl.VEC0_MAX_DIMENSION:
         raise InvalidInputError(
-            f"{what} is {dimension}, above sqlite-vec's limit of {schema.VEC0_MAX_DIMENSION} dimensions"
+            f"{what} is {dimension}, above sqlite-vec's limit of {ddl.VEC0_MAX_DIMENSION} dimensions"
         )
     return int(dimension)
 

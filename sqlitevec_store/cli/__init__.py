@@ -37,7 +37,9 @@ from pathlib import Path
 import click
 
 from .. import __version__
+from ..backends.sqlite.ddl import KEYWORD_INDEX_VERSION
 from ..chunking import split_paragraphs
+from ..database import Database
 from ..errors import ModelMismatchError
 from ..filters import Filter
 from ..ingest import DEFAULT_MAX_CHARS, FOLDER_SUFFIXES, HASH_KEY, MAX_CHARS_KEY, sync_files
@@ -45,8 +47,6 @@ from ..jsonl import Dump, load_dump
 from ..model_choice import Embedder, ModelChoice, default_model, make_embedder, no_model_error, resolve_model
 from ..progress import DEFAULT_INTERVAL, Progress
 from ..records import MAX_COUNT, Hit
-from ..schema import KEYWORD_INDEX_VERSION
-from ..store import Database
 from ._manage import compact, drop, export, stats
 from ._options import (
     Group,

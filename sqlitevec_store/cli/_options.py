@@ -16,14 +16,15 @@ from typing import Any, TypeVar
 
 import click
 
-from ..connection import database_errors, release_wal_files
+from ..backends.sqlite.connection import database_errors, release_wal_files
+from ..collection import Collection
+from ..database import DEFAULT_COLLECTION, Database
 from ..embeddings import BACKENDS, DEFAULT_MODEL
 from ..errors import CollectionNotFoundError, SqliteVecStoreError
 from ..filters import Filter, parse_filter_dict
 from ..model_choice import DEFAULT_BATCH_SIZE
 from ..records import MAX_COUNT
-from ..schema import validate_collection_name
-from ..store import DEFAULT_COLLECTION, Collection, Database
+from ..registry import validate_collection_name
 
 __all__ = [
     "Group",
@@ -148,7 +149,7 @@ def open_existing(db_path: Path, *, read_only: bool) -> Iterator[Database]:
     A read-only open of a WAL-mode file makes SQLite create ``-wal`` and
     ``-shm`` files beside it; when they were not there before, they are
     removed again afterwards if no other connection uses the file and it is
-    writable (see :func:`~sqlitevec_store.connection.release_wal_files`).
+    writable (see :func:`~sqlitevec_store.backends.sqlite.connection.release_wal_files`).
     """
     if not db_path.exists():
         raise click.ClickException(f"Database file {str(db_path)!r} does not exist (nothing was created).")

@@ -9,8 +9,14 @@ from typing import Any
 import pytest
 
 from sqlitevec_store import Database, ExtensionLoadError, InvalidInputError, Record
-from sqlitevec_store import connection as connection_module
-from sqlitevec_store.connection import DRIVER_ENV, chosen_driver, database_errors, driver_for, open_connection
+from sqlitevec_store.backends.sqlite import connection as connection_module
+from sqlitevec_store.backends.sqlite.connection import (
+    DRIVER_ENV,
+    chosen_driver,
+    database_errors,
+    driver_for,
+    open_connection,
+)
 
 
 @pytest.fixture(autouse=True)

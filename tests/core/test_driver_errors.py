@@ -26,7 +26,7 @@ from sqlitevec_store import (
     SqliteVecStoreError,
     parse_filter_dict,
 )
-from sqlitevec_store.connection import database_errors
+from sqlitevec_store.backends.sqlite.connection import database_errors
 
 
 def fill(db: Database, n: int, dim: int = 64, start: int = 0, words: int = 1) -> None:

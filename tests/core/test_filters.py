@@ -13,8 +13,8 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from sqlitevec_store.backends.sqlite.connection import Connection, open_connection
 from sqlitevec_store.backends.sqlite.filter_sql import compile_filter, like_to_glob
-from sqlitevec_store.connection import Connection, open_connection
 from sqlitevec_store.errors import InvalidInputTypeError, UnsupportedFilterError
 from sqlitevec_store.filters import (
     MAX_FILTER_TERMS,

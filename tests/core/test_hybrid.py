@@ -17,9 +17,9 @@ from sqlitevec_store import (
     SchemaError,
     compile_filter,
     parse_filter_dict,
-    schema,
 )
-from sqlitevec_store.connection import open_connection
+from sqlitevec_store.backends.sqlite import ddl, keywords, statements
+from sqlitevec_store.backends.sqlite.connection import open_connection
 from sqlitevec_store.embeddings import SentenceTransformerEmbedder
 from sqlitevec_store.search.fusion import DEFAULT_ALPHA, RRF_K, alpha_fusion, min_max, rrf_fusion
 from tests.fakes import FakeEmbedder
@@ -54,36 +54,36 @@ def docs(memdb: Database):
 
 def fts_ok(db: Database, name: str = "docs") -> None:
     """FTS5's own check that the index matches the records table (raises if not)."""
-    db.conn.execute(schema.fts_command_sql(schema.CollectionTables(name), "integrity-check"))
+    db.conn.execute(ddl.fts_command_sql(ddl.CollectionTables(name), "integrity-check"))
 
 
 # --- the query text ---------------------------------------------------------
 
 
 def test_match_expression_quotes_every_word_and_drops_stopwords() -> None:
-    assert schema.keyword_match_expression("How do I fix ERR_CONN_42?") == '"fix" OR "ERR_CONN_42?"'
-    assert schema.keyword_match_expression('say "hi" AND bye', operator="AND") == '"say" AND """hi""" AND "bye"'
-    assert schema.keyword_match_expression("the of a") == '"the" OR "of" OR "a"'  # all stopwords: keep them
-    assert schema.keyword_match_expression("  ?! () ") is None
-    assert schema.keyword_match_expression("") is None
-    assert schema.keyword_match_expression("a a b b") == '"b"'
+    assert keywords.keyword_match_expression("How do I fix ERR_CONN_42?") == '"fix" OR "ERR_CONN_42?"'
+    assert keywords.keyword_match_expression('say "hi" AND bye', operator="AND") == '"say" AND """hi""" AND "bye"'
+    assert keywords.keyword_match_expression("the of a") == '"the" OR "of" OR "a"'  # all stopwords: keep them
+    assert keywords.keyword_match_expression("  ?! () ") is None
+    assert keywords.keyword_match_expression("") is None
+    assert keywords.keyword_match_expression("a a b b") == '"b"'
     with pytest.raises(InvalidInputError):
-        schema.keyword_match_expression("x", operator="NEAR")
+        keywords.keyword_match_expression("x", operator="NEAR")
 
 
 def test_keyword_sql_is_built_apart_and_binds_every_value() -> None:
-    tables = schema.CollectionTables("Docs")
-    assert schema.keyword_sql(tables, None) == (
+    tables = ddl.CollectionTables("Docs")
+    assert statements.keyword_sql(tables, None) == (
         'SELECT i.pk, i.id, i.text, i.metadata, i.doc_id, i.extra, bm25("svs_docs_fts") AS score '
         'FROM "svs_docs_fts" JOIN "svs_docs_items" AS i ON i.pk = "svs_docs_fts".rowid '
         'WHERE "svs_docs_fts" MATCH :match ORDER BY score, i.pk LIMIT :k'
     )
     sql, params = compile_filter(parse_filter_dict({"g": 3}), "metadata")
-    assert schema.keyword_sql(tables, sql).endswith(
+    assert statements.keyword_sql(tables, sql).endswith(
         f'AND "svs_docs_fts".rowid IN (SELECT pk FROM "svs_docs_items" WHERE {sql}) ORDER BY score, i.pk LIMIT :k'
     )
     assert 3 in params.values()
-    create = schema.create_fts_sql(tables)
+    create = ddl.create_fts_sql(tables)
     assert create[0] == (
         "CREATE VIRTUAL TABLE \"svs_docs_fts\" USING fts5(text, content='svs_docs_items', "
         "content_rowid='pk', tokenize='porter unicode61 remove_diacritics 2')"
@@ -125,26 +125,26 @@ def test_raw_query_on_another_column_is_invalid_input(docs, column: str) -> None
 
 
 def test_raw_queries_are_bounded(docs) -> None:
-    words = [f"w{i}" for i in range(schema.MAX_QUERY_TERMS)]
+    words = [f"w{i}" for i in range(keywords.MAX_QUERY_TERMS)]
     assert docs.keyword_search(" OR ".join(["standby", *words[1:]]), raw=True, k=3)[0].id == "s4"
-    with pytest.raises(InvalidInputError, match=f"at most {schema.MAX_QUERY_TERMS} terms"):
+    with pytest.raises(InvalidInputError, match=f"at most {keywords.MAX_QUERY_TERMS} terms"):
         docs.keyword_search(" OR ".join(["standby", *words]), raw=True)
-    with pytest.raises(InvalidInputError, match=f"at most {schema.MAX_RAW_QUERY_LENGTH} characters"):
-        docs.keyword_search("standby" + " " * schema.MAX_RAW_QUERY_LENGTH, raw=True)
+    with pytest.raises(InvalidInputError, match=f"at most {keywords.MAX_RAW_QUERY_LENGTH} characters"):
+        docs.keyword_search("standby" + " " * keywords.MAX_RAW_QUERY_LENGTH, raw=True)
 
 
 def test_match_expression_uses_the_first_max_query_terms_tokens() -> None:
-    limit = schema.MAX_QUERY_TERMS
+    limit = keywords.MAX_QUERY_TERMS
     words = [f"w{i}" for i in range(3 * limit)]
-    expression = schema.keyword_match_expression(" ".join(words + words))
+    expression = keywords.keyword_match_expression(" ".join(words + words))
     assert expression == " OR ".join(f'"{w}"' for w in words[:limit])
     # ERR_CONN_42 holds three tokens; the piece crossing the limit is cut after the last one that fits.
-    expression = schema.keyword_match_expression(" ".join([*words[: limit - 2], "ERR_CONN_42", "after"]))
+    expression = keywords.keyword_match_expression(" ".join([*words[: limit - 2], "ERR_CONN_42", "after"]))
     assert expression is not None and expression.endswith('"w125" OR "ERR_CONN"')
     phrase = "-".join(words)
-    assert schema.keyword_match_expression(phrase) == '"' + "-".join(words[:limit]) + '"'
+    assert keywords.keyword_match_expression(phrase) == '"' + "-".join(words[:limit]) + '"'
     # stopwords only: kept, and bounded too
-    assert schema.keyword_match_expression("the of a " * 100_000) == '"the" OR "of" OR "a"'
+    assert keywords.keyword_match_expression("the of a " * 100_000) == '"the" OR "of" OR "a"'
 
 
 @pytest.mark.parametrize(
@@ -399,19 +399,19 @@ def test_drop_collection_drops_the_index(db: Database) -> None:
 def make_v1_file(path: Path) -> None:
     """A file as sqlitevec-store 0.1 (schema version 1) wrote it: no keyword index."""
     conn = open_connection(path)
-    tables = schema.CollectionTables("docs")
+    tables = ddl.CollectionTables("docs")
     conn.execute("BEGIN")
-    conn.execute(schema.create_registry_sql())
-    conn.execute(schema.registry_insert_sql(), ("docs", 8, None, 1))
-    for statement in schema.create_items_sql(tables):
+    conn.execute(ddl.create_registry_sql())
+    conn.execute(statements.registry_insert_sql(), ("docs", 8, None, 1))
+    for statement in ddl.create_items_sql(tables):
         conn.execute(statement)
-    conn.execute(schema.create_vec_sql(tables, 8))
+    conn.execute(ddl.create_vec_sql(tables, 8))
     rows = [(n + 1, f"s{n}", t, "{}", None, None) for n, t in enumerate([*SENTENCES, IDENTIFIER_TEXT])]
-    conn.executemany(schema.insert_item_sql(tables), rows)
-    conn.executemany(schema.insert_vector_sql(tables), [(r[0], EMB.vector(r[2]).tobytes()) for r in rows])
+    conn.executemany(statements.insert_item_sql(tables), rows)
+    conn.executemany(statements.insert_vector_sql(tables), [(r[0], EMB.vector(r[2]).tobytes()) for r in rows])
     # a second, empty v1 collection without vectors yet
-    conn.execute(schema.registry_insert_sql(), ("empty", None, None, 1))
-    for statement in schema.create_items_sql(schema.CollectionTables("empty")):
+    conn.execute(statements.registry_insert_sql(), ("empty", None, None, 1))
+    for statement in ddl.create_items_sql(ddl.CollectionTables("empty")):
         conn.execute(statement)
     conn.execute("COMMIT")
     conn.close()
@@ -426,8 +426,8 @@ def test_v1_file_is_migrated_on_writable_open(tmp_path: Path) -> None:
     make_v1_file(path)
     with Database(path) as db:
         assert {c.name: c.schema_version for c in db.collections()} == {
-            "docs": schema.SCHEMA_VERSION,
-            "empty": schema.SCHEMA_VERSION,
+            "docs": ddl.SCHEMA_VERSION,
+            "empty": ddl.SCHEMA_VERSION,
         }
         col = db.collection("docs")
         fts_ok(db)
@@ -471,7 +471,7 @@ def test_v1_collection_created_after_open_is_migrated_on_first_keyword_search(tm
         db.collection("other")
         make_v1_file(path)  # an older writer adds v1 collections to the open file
         assert db.collection("docs").keyword_search("ERR_CONN_42")[0].id == "s10"
-        assert {c.name: c.schema_version for c in db.collections()}["docs"] == schema.SCHEMA_VERSION
+        assert {c.name: c.schema_version for c in db.collections()}["docs"] == ddl.SCHEMA_VERSION
 
 
 def test_newer_version_is_refused_and_not_migrated(tmp_path: Path) -> None:
@@ -480,23 +480,23 @@ def test_newer_version_is_refused_and_not_migrated(tmp_path: Path) -> None:
     with Database(path) as db:
         db.conn.execute(
             "UPDATE sqlitevec_store_collections SET schema_version = ? WHERE name = 'docs'",
-            (schema.SCHEMA_VERSION + 1,),
+            (ddl.SCHEMA_VERSION + 1,),
         )
     with Database(path) as db:
-        with pytest.raises(SchemaError, match=f"schema version {schema.SCHEMA_VERSION + 1}"):
+        with pytest.raises(SchemaError, match=f"schema version {ddl.SCHEMA_VERSION + 1}"):
             db.collection("docs")
-        assert db.collection("empty").info().schema_version == schema.SCHEMA_VERSION
+        assert db.collection("empty").info().schema_version == ddl.SCHEMA_VERSION
 
 
 def test_a_broken_v1_collection_does_not_block_opening(tmp_path: Path) -> None:
     path = tmp_path / "v1.db"
     make_v1_file(path)
     conn = open_connection(path)
-    conn.execute(schema.registry_insert_sql(), ("broken", 8, None, 1))  # registered, tables missing
+    conn.execute(statements.registry_insert_sql(), ("broken", 8, None, 1))  # registered, tables missing
     conn.close()
     with Database(path) as db:
         versions = {c.name: c.schema_version for c in db.collections()}
-        assert versions == {"broken": 1, "docs": schema.SCHEMA_VERSION, "empty": schema.SCHEMA_VERSION}
+        assert versions == {"broken": 1, "docs": ddl.SCHEMA_VERSION, "empty": ddl.SCHEMA_VERSION}
         with pytest.raises(SchemaError, match="'broken' cannot be used: its table 'svs_broken_items' is missing"):
             db.collection("broken")
         with pytest.raises(SchemaError, match="Cannot migrate collection 'broken'"):
@@ -514,7 +514,7 @@ def test_collection_names_with_hyphens_and_case(memdb: Database) -> None:
 
 
 def test_every_old_version_has_a_migration() -> None:
-    assert set(schema.MIGRATIONS) == set(range(1, schema.SCHEMA_VERSION))
+    assert set(ddl.MIGRATIONS) == set(range(1, ddl.SCHEMA_VERSION))
 
 
 # --- fusion -----------------------------------------------------------------

@@ -18,9 +18,12 @@ import numpy.typing as npt
 import pytest
 
 from sqlitevec_store import Database, Record, available_index_types
-from sqlitevec_store import store as store_module
+from sqlitevec_store.backends.sqlite import rows as rows_module
+from sqlitevec_store.backends.sqlite import vec0
+from sqlitevec_store.backends.sqlite.ddl import CollectionTables
 from sqlitevec_store.errors import InvalidInputError
 from sqlitevec_store.filters import And, Comparison, Filter, Not, Op
+from sqlitevec_store.search import cache as cache_module
 from sqlitevec_store.search import kernels as kernels_module
 from sqlitevec_store.search.kernels import top_k
 from sqlitevec_store.search.vector_index import VectorIndex
@@ -254,7 +257,7 @@ def test_a_dropped_and_recreated_collection_is_read_again(tmp_path: Path) -> Non
 
 
 def test_a_copy_behind_a_trimmed_change_log_reloads(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(store_module, "CHANGE_LOG_KEEP", 5)
+    monkeypatch.setattr(rows_module, "CHANGE_LOG_KEEP", 5)
     path = tmp_path / "s.db"
     rng = np.random.default_rng(0)
     model = Model()
@@ -380,9 +383,9 @@ def test_fast_load_from_vec0_chunks_equals_the_row_by_row_read(memdb: Database) 
     col.add([""] * 3000, vectors, ids=[f"r{i}" for i in range(3000)])
     col.delete([f"r{i}" for i in range(0, 3000, 7)])
     conn = memdb.conn
-    fast = col._read_vec0_chunks(conn, DIM, col.count())
+    fast = vec0.read_vec0_chunks(conn, CollectionTables("docs"), DIM, col.count())
     assert fast is not None
-    slow = col._read_vectors(conn, DIM, col.count())
+    slow = vec0.read_vectors(conn, CollectionTables("docs"), DIM, col.count())
     fast_order, slow_order = np.argsort(fast[0]), np.argsort(slow[0])
     np.testing.assert_array_equal(fast[0][fast_order], slow[0][slow_order])
     np.testing.assert_array_equal(fast[1][fast_order], slow[1][slow_order])
@@ -393,10 +396,10 @@ def test_an_unknown_vec0_layout_falls_back_to_the_row_by_row_read(memdb: Databas
     col = memdb.collection("docs")
     col.add([""] * 100, vectors, ids=[f"r{i}" for i in range(100)])
     memdb.conn.execute("UPDATE svs_docs_vec_info SET value = 'v0.2.0' WHERE key = 'CREATE_VERSION'")
-    assert col._read_vec0_chunks(memdb.conn, DIM, 100) is None
+    assert vec0.read_vec0_chunks(memdb.conn, CollectionTables("docs"), DIM, 100) is None
     assert col.search(vectors[5], k=1)[0].id == "r5"
     memdb.conn.execute("UPDATE svs_docs_vec_info SET value = 'v0.1.9' WHERE key = 'CREATE_VERSION'")
-    assert col._read_vec0_chunks(memdb.conn, DIM, 101) is None  # a count that does not add up
+    assert vec0.read_vec0_chunks(memdb.conn, CollectionTables("docs"), DIM, 101) is None  # a count that does not add up
 
 
 @pytest.mark.parametrize("share", [None, 0.0, 1e-6, 0.01, 0.5, 1.0])
@@ -453,7 +456,7 @@ def test_hamming_distances_follow_patches() -> None:
 def test_a_repeated_filter_uses_a_mask_that_follows_writes(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, index_type: str
 ) -> None:
-    monkeypatch.setattr(store_module, "MASK_AFTER_CHECKS", 0)  # masks from the second use on, at any size
+    monkeypatch.setattr(cache_module, "MASK_AFTER_CHECKS", 0)  # masks from the second use on, at any size
     path = tmp_path / "s.db"
     vectors, metas = dataset(2000)
     ids = [f"r{i}" for i in range(2000)]
@@ -467,7 +470,7 @@ def test_a_repeated_filter_uses_a_mask_that_follows_writes(
         query = vectors[7]
         for _ in range(3):
             assert [h.id for h in col.search(query, k=5, filter=flt)] == brute(by_id, query, 5, matches(by_meta, flt))
-        assert reader_db._filter_masks  # the mask is in use
+        assert reader_db.index_cache.filter_masks  # the mask is in use
         # Metadata changes without a vector change, from another connection: the mask must not survive.
         moved = [f"r{i}" for i in range(0, 2000, 3)]
         writer.add([""] * len(moved), [by_id[i] for i in moved], metadatas=[{"g": 7}] * len(moved), ids=moved)

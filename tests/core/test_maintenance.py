@@ -15,14 +15,13 @@ import numpy as np
 import pytest
 
 from sqlitevec_store import (
-    Collection,
     CollectionNotFoundError,
     Database,
     ReadOnlyError,
     Record,
     SqliteVecStoreError,
-    schema,
 )
+from sqlitevec_store.backends.sqlite import ddl, vec0
 
 
 def fill(db: Database, n: int, dim: int = 64, name: str = "default") -> None:
@@ -223,7 +222,7 @@ def test_record_round_trip_after_compaction_keeps_metadata(memdb: Database) -> N
 def chunk_size(db: Database, name: str = "default") -> int:
     """The chunk size the collection's vec0 table was created with."""
     sql = db.conn.execute("SELECT sql FROM sqlite_master WHERE name = ?", (f"svs_{name}_vec",)).fetchone()[0]
-    declared = schema.parse_vec0_declaration(sql)
+    declared = ddl.parse_vec0_declaration(sql)
     assert declared is not None
     return declared.chunk_size
 
@@ -324,7 +323,7 @@ def test_the_ram_copy_reads_every_chunk_size_the_fast_way(
     def row_by_row(*args: object) -> None:
         raise AssertionError("the RAM copy fell back to the row-by-row read")
 
-    monkeypatch.setattr(Collection, "_read_vectors", row_by_row)
+    monkeypatch.setattr(vec0, "read_vectors", row_by_row)
     col = memdb.collection()
     for i in (0, n // 2, n - 1):
         vector = col.get([str(i)], include_vectors=True)[0].vector

@@ -52,7 +52,8 @@ from sqlitevec_store import (
     SqliteVecStoreError,
     parse_filter_dict,
 )
-from sqlitevec_store.schema import COLLECTION_NAME_PATTERN, CollectionTables
+from sqlitevec_store.backends.sqlite.ddl import CollectionTables
+from sqlitevec_store.registry import COLLECTION_NAME_PATTERN
 from tests.core._worker import OPS_COLLECTION, OPS_DIM, hash_tag, run_ops, vector_for
 from tests.fakes import FakeEmbedder
 from tests.filter_cases import random_filter, random_metadata, reference_match

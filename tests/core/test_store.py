@@ -34,11 +34,11 @@ from sqlitevec_store import (
     SqliteVecStoreError,
     UnsupportedFilterError,
     parse_filter_dict,
-    schema,
 )
-from sqlitevec_store.connection import database_errors
+from sqlitevec_store.backends.sqlite import ddl
+from sqlitevec_store.backends.sqlite.connection import database_errors
+from sqlitevec_store.backends.sqlite.ddl import SCHEMA_VERSION, VEC0_MAX_DIMENSION, VEC0_MAX_K
 from sqlitevec_store.records import MAX_COUNT, chunks
-from sqlitevec_store.schema import SCHEMA_VERSION, VEC0_MAX_DIMENSION, VEC0_MAX_K
 from tests.fakes import FakeEmbedder
 
 EMB = FakeEmbedder(dimension=8)
@@ -772,7 +772,7 @@ def test_drop_collection_drops_only_the_tables_it_created(db_path: Path) -> None
 
 def test_collections_whose_names_extend_each_other_do_not_clash(db: Database) -> None:
     names = ["notes", "notes_fts", "notes_vec", "notes_items", "notes_changes", "notes_fts_data", "notes_vec_info"]
-    owned = [set(schema.CollectionTables(name).object_names()) for name in names]
+    owned = [set(ddl.CollectionTables(name).object_names()) for name in names]
     assert all(not (a & b) for i, a in enumerate(owned) for b in owned[i + 1 :])
     for name in names:
         db.collection(name).upsert([rec(f"word{n} {name}", id=str(n)) for n in range(3)])
@@ -857,6 +857,67 @@ def test_the_registry_check_runs_once_not_on_every_search(db: Database) -> None:
         assert not [s for s in statements if "FROM sqlite_master WHERE lower(name)" in s]
     finally:
         db.conn.set_trace_callback(None)
+
+
+def test_a_warm_flat_search_runs_at_most_four_statements(db: Database, db_path: Path) -> None:
+    col = db.collection("docs")
+    col.upsert([rec(f"text {n}", {"n": n}, id=str(n)) for n in range(50)])
+    query = EMB.vector("text 7")
+    col.search(query, k=3)
+    statements: list[str] = []
+    db.conn.set_trace_callback(statements.append)
+    try:
+        assert col.search(query, k=3)[0].id == "7"
+    finally:
+        db.conn.set_trace_callback(None)
+    assert len(statements) <= 4, statements  # BEGIN, data_version, the rows, COMMIT
+    # The registry entry read once and cached is read again once anything changed, other processes included.
+    other = Database(db_path)
+    try:
+        other.collection("docs", model_id="some/model").upsert([rec("more", id="more")])
+    finally:
+        other.close()
+    assert col.info().model_id == "some/model"
+    assert col.search(EMB.vector("more"), k=1)[0].id == "more"
+    other = Database(db_path)
+    try:
+        other.drop_collection("docs")
+    finally:
+        other.close()
+    with pytest.raises(CollectionNotFoundError):
+        col.search(query, k=1)
+
+
+def test_hybrid_compiles_its_filter_once_and_mmr_normalizes_its_query_once(
+    memdb: Database, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from sqlitevec_store import collection as collection_module
+    from sqlitevec_store.backends.sqlite import backend as backend_module
+
+    col = memdb.collection("docs")
+    col.upsert([rec(f"alpha {n}", {"n": n % 3}, id=str(n)) for n in range(30)])
+    compiled: list[object] = []
+    compile_filter = backend_module.compile_filter
+
+    def counting_compile(*args: Any, **kwargs: Any) -> Any:
+        compiled.append(args[0])
+        return compile_filter(*args, **kwargs)
+
+    monkeypatch.setattr(backend_module, "compile_filter", counting_compile)
+    where = parse_filter_dict({"n": 1})
+    hits = col.hybrid_search(EMB.vector("alpha 4"), "alpha", k=3, filter=where)
+    assert hits and all(h.metadata["n"] == 1 for h in hits)
+    assert len(compiled) == 1
+    normalized: list[int] = []
+    vector_matrix = collection_module.vector_matrix
+
+    def counting_matrix(*args: Any, **kwargs: Any) -> Any:
+        normalized.append(1)
+        return vector_matrix(*args, **kwargs)
+
+    monkeypatch.setattr(collection_module, "vector_matrix", counting_matrix)
+    assert len(col.mmr(EMB.vector("alpha 4"), k=3, fetch_k=10)) == 3
+    assert len(normalized) == 1
 
 
 # --- sqlite-vec's dimension limit (#15.5) ---------------------------------------

@@ -18,7 +18,7 @@ from sqlitevec_store import (
     Record,
     validation,
 )
-from sqlitevec_store import store as store_module
+from sqlitevec_store import collection as collection_module
 from sqlitevec_store.validation import Batch, ItemRow, check_batches, check_records, check_texts
 
 # -- check_texts ---------------------------------------------------------------
@@ -298,7 +298,7 @@ def test_upsert_writes_a_batch_without_checking_it_again(memdb: Database, monkey
 
 
 def test_upsert_writes_a_large_batch_in_chunks(memdb: Database, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(store_module, "WRITE_CHUNK_SIZE", 3)
+    monkeypatch.setattr(collection_module, "WRITE_CHUNK_SIZE", 3)
     vectors = np.random.default_rng(0).normal(size=(10, 4))
     batch = check_texts([f"t{n}" for n in range(10)]).with_vectors(vectors)
     docs = memdb.collection("docs")

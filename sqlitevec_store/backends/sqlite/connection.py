@@ -45,8 +45,7 @@ from typing import Any, NamedTuple, cast
 
 import sqlite_vec
 
-from . import schema
-from .errors import (
+from ...errors import (
     CorruptDatabaseError,
     DatabaseError,
     DatabaseFullError,
@@ -55,6 +54,7 @@ from .errors import (
     ReadOnlyFileError,
     SqliteVecStoreError,
 )
+from . import statements
 
 __all__ = [
     "DEFAULT_BUSY_TIMEOUT_MS",
@@ -290,7 +290,7 @@ def _run_probe(module: ModuleType) -> _ProbeResult:
             return _ProbeResult(False, False, str(exc))
         conn.execute("PRAGMA trusted_schema = OFF")
         try:
-            for statement in schema.driver_probe_statements():
+            for statement in statements.driver_probe_statements():
                 conn.execute(statement.sql, statement.params)
         except database_errors() as exc:
             return _ProbeResult(

@@ -1,0 +1,320 @@
+"""The storage interface :class:`~sqlitevec_store.collection.Collection` and ``Database`` talk to.
+
+A backend owns one database connection and everything engine-specific: SQL
+text, transactions, vector and keyword indexes, the change log. The core
+(``database.py``, ``collection.py``, ``search/``) checks input, keeps the RAM
+copy of the vectors and shapes results; it reaches storage only through
+:class:`StorageBackend`. Methods take a collection's checked
+:class:`~sqlitevec_store.records.CollectionInfo` (or its name for registry
+work) and the filter *tree* (:mod:`sqlitevec_store.filters`); compiling the
+tree is the backend's job. Rows come back as :class:`StoredRow`.
+
+Guarantees each method must keep (the core's own guarantees rest on them):
+
+* ``session``/``atomic``/``snapshot``: ``session`` serializes access (threads
+  share one backend) and raises every driver error as a
+  :class:`~sqlitevec_store.errors.DatabaseError` subclass. ``atomic`` is one
+  write transaction (nested: a savepoint), rolled back on any exception;
+  ``snapshot`` is a read transaction (inside a write it joins it), so several
+  calls see one state. ``sees_committed_state`` is false inside a write.
+* Registry (``collection_info``, ``collections``, ``create_collection``,
+  ``drop_collection``, ``set_dimension``, ``set_model_id``, ``migrate``):
+  entries are checked with :func:`sqlitevec_store.registry.info_from_row`;
+  create never adopts storage it did not make, drop never drops it;
+  ``migrate`` moves each collection in its own transaction.
+* ``write``: inside the caller's ``atomic``; upserts by id (a replaced record
+  keeps its place in insertion order), stores the unit vectors as given, and
+  records every update/delete in the change feed.
+* ``delete``/``clear``: all given conditions hold (AND); atomic; feed updated.
+* ``select``/``count``/``rows``: insertion (pk) order; filters with the one
+  semantics of :mod:`sqlitevec_store.filters`.
+* ``knn``: the exact ``k`` nearest among rows matching the filter, never fewer
+  when at least ``k`` match (a filter restricts the scan before the top-k
+  cut); distances are cosine distances ``1 - cos`` in ``[0, 2]``; ties by pk.
+* ``matching``/``matching_among``: the pks the filter matches (among the given
+  candidates), same semantics as every other filtered call.
+* Change feed (``change_token``, ``change_state``, ``changed_since``,
+  ``vectors``, ``all_vectors``): ``change_token`` is cheap and changes
+  whenever anything may have changed (this process's writes, other
+  processes' commits, a reconnect); ``change_state``/``changed_since`` name
+  the pks updated or deleted since a sequence number and those inserted above
+  a pk, or say (epoch, oldest) that a copy must reload in full.
+* ``keyword_search``: BM25, exact top-``k`` under the filter, ``score`` the
+  BM25 score (higher is better); ``ensure_keyword_index`` builds a missing
+  index or raises :class:`~sqlitevec_store.errors.SchemaError` saying why not.
+* ``stats``/``compact``/``vacuum``/``file_stats``: counts and space; compact
+  and vacuum change no record.
+
+How a Postgres + pgvector backend would fill it (the next issue): one
+``psycopg`` connection (or pool) with ``BEGIN``/``SAVEPOINT`` and ``REPEATABLE
+READ`` for ``snapshot``; a registry table as here; per collection a table
+``(pk bigserial, id text unique, text, metadata jsonb, doc_id, extra jsonb,
+embedding vector(D), tsv tsvector generated)``; ``knn`` as ``ORDER BY
+embedding <=> :q LIMIT :k`` with the compiled filter in ``WHERE`` (exact
+without an HNSW index; with one, ``hnsw.iterative_scan`` or a fallback to an
+exact scan keeps "never short"), as langchain-postgres and
+llama-index-vector-stores-postgres do; ``keyword_search`` with
+``ts_rank_cd``/``websearch_to_tsquery``; the change feed from a trigger-fed log
+table and ``txid_current``/``pg_stat`` counters, or ``change_token`` always
+new (no RAM copy: ``index_type="vec0"``-like server-side search).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from contextlib import AbstractContextManager
+from typing import Any, NamedTuple, Protocol
+
+import numpy as np
+import numpy.typing as npt
+
+from ..filters import Filter
+from ..records import CollectionInfo
+from ..validation import Batch
+
+__all__ = [
+    "ChangeState",
+    "ChangeToken",
+    "CollectionStats",
+    "ScoredRow",
+    "StorageBackend",
+    "StoredRow",
+    "VectorRows",
+]
+
+
+class StoredRow(NamedTuple):
+    """One record as stored: its internal key and the record's columns (JSON as text)."""
+
+    pk: int
+    id: str
+    text: str
+    metadata: str
+    doc_id: str | None
+    extra: str | None
+
+
+class ScoredRow(NamedTuple):
+    """A row found by a search: ``score`` is a cosine distance (``knn``) or a BM25 score (``keyword_search``)."""
+
+    row: StoredRow
+    score: float
+    vector: npt.NDArray[np.float32] | None = None
+
+
+class VectorRows(NamedTuple):
+    """Every vector of a collection: ``pks[i]`` owns ``matrix[i]``; ``max_pk`` the largest pk ever seen."""
+
+    pks: npt.NDArray[np.int64]
+    matrix: npt.NDArray[np.float32]
+    max_pk: int
+
+
+class ChangeToken(NamedTuple):
+    """Cheap "did anything change": equal tokens mean nothing changed in between."""
+
+    serial: int
+    connection: int
+    data_version: int
+    total_changes: int
+
+
+class ChangeState(NamedTuple):
+    """Where a collection's change log stands: ``epoch`` (``None``: no log), oldest and newest sequence."""
+
+    epoch: int | None
+    oldest: int
+    newest: int
+
+
+class CollectionStats(NamedTuple):
+    """Record count and allocated vector slots of one collection."""
+
+    records: int
+    vector_slots: int
+
+
+class StorageBackend(Protocol):
+    """What the core needs from a storage engine; see the module docstring for each method's guarantees."""
+
+    path: str | None
+
+    @property
+    def read_only(self) -> bool:
+        """Whether writes are refused."""
+        ...
+
+    @property
+    def closed(self) -> bool:
+        """Whether :meth:`close` was called."""
+        ...
+
+    @property
+    def connection(self) -> Any:
+        """The driver connection (for callers that run their own statements)."""
+        ...
+
+    def close(self) -> None:
+        """Close the connection if the backend opened it. Idempotent."""
+
+    def describe(self) -> str:
+        """A short description for ``repr``."""
+        ...
+
+    # -- transactions
+    def session(self) -> AbstractContextManager[Any]:
+        """Serialize access; driver errors become package errors."""
+        ...
+
+    def atomic(self) -> AbstractContextManager[Any]:
+        """One write transaction (or savepoint when nested)."""
+        ...
+
+    def snapshot(self) -> AbstractContextManager[Any]:
+        """One read transaction (joins an open one)."""
+        ...
+
+    def sees_committed_state(self) -> bool:
+        """Whether reads now see only committed data."""
+        ...
+
+    # -- registry
+    def collection_info(self, name: str) -> CollectionInfo | None:
+        """The checked registry entry of ``name`` (``None``: no such collection)."""
+        ...
+
+    def collections(self) -> list[CollectionInfo]:
+        """Every registry entry, values checked, by name."""
+        ...
+
+    def create_collection(self, name: str, dimension: int | None, model_id: str | None) -> None:
+        """Register ``name`` and make its storage (inside ``atomic``)."""
+
+    def drop_collection(self, name: str) -> bool:
+        """Drop ``name``'s storage and entry; ``False`` when it does not exist."""
+        ...
+
+    def set_dimension(self, info: CollectionInfo, dimension: int, incoming: int) -> None:
+        """Fix the dimension on first write, storage sized for ``incoming`` vectors (inside ``atomic``)."""
+
+    def set_model_id(self, info: CollectionInfo, model_id: str) -> None:
+        """Record the model id on first write by a named model (inside ``atomic``)."""
+
+    def migrate(self, *, strict: bool) -> list[str]:
+        """Bring collections of older schema versions up to date; the names migrated."""
+        ...
+
+    def missing_storage(self, exc: BaseException) -> bool:
+        """Whether a package error says a collection's storage is gone (dropped meanwhile)."""
+        ...
+
+    def enable_wal(self) -> None:
+        """Use write-ahead logging (or the engine's equivalent)."""
+
+    # -- writes
+    def write(self, info: CollectionInfo, batches: Iterable[Batch]) -> list[str]:
+        """Upsert checked batches (inside ``atomic``); the ids in order."""
+        ...
+
+    def delete(
+        self, info: CollectionInfo, *, ids: Sequence[str] | None, doc_ids: Sequence[str] | None, filter: Filter | None
+    ) -> int:
+        """Delete the records meeting every given condition; how many."""
+        ...
+
+    def clear(self, info: CollectionInfo) -> int:
+        """Delete every record; how many."""
+        ...
+
+    # -- reads
+    def count(self, info: CollectionInfo, filter: Filter | None) -> int:
+        """How many records match."""
+        ...
+
+    def select(
+        self,
+        info: CollectionInfo,
+        *,
+        ids: Sequence[str] | None = None,
+        doc_ids: Sequence[str] | None = None,
+        filter: Filter | None = None,
+        limit: int | None = None,
+        offset: int = 0,
+    ) -> list[StoredRow]:
+        """Records meeting every condition, in pk order."""
+        ...
+
+    def rows(self, info: CollectionInfo, pks: Sequence[int]) -> dict[int, StoredRow]:
+        """Records by pk (missing ones left out)."""
+        ...
+
+    def vectors(self, info: CollectionInfo, pks: Sequence[int]) -> dict[int, npt.NDArray[np.float32]]:
+        """Stored unit vectors by pk (missing ones left out)."""
+        ...
+
+    # -- search
+    def check_filter(self, filter: Filter) -> None:
+        """Raise :class:`~sqlitevec_store.errors.UnsupportedFilterError` now if the filter cannot run here."""
+
+    def knn(
+        self, info: CollectionInfo, query: npt.NDArray[np.float32], k: int, filter: Filter | None, include_vectors: bool
+    ) -> list[ScoredRow]:
+        """The exact ``k`` nearest matching rows, nearest first (score: cosine distance)."""
+        ...
+
+    def matching(self, info: CollectionInfo, filter: Filter) -> npt.NDArray[np.int64]:
+        """Every pk the filter matches."""
+        ...
+
+    def matching_among(self, info: CollectionInfo, filter: Filter, pks: npt.NDArray[np.int64]) -> npt.NDArray[np.int64]:
+        """The pks among ``pks`` the filter matches."""
+        ...
+
+    def keyword_query(self, text: str, *, raw: bool) -> str | None:
+        """The engine's query for ``text`` (plain words, or its own syntax when ``raw``); ``None``: no words."""
+        ...
+
+    def keyword_search(
+        self, info: CollectionInfo, match: str, k: int, filter: Filter | None, *, raw: bool
+    ) -> list[ScoredRow]:
+        """The ``k`` best BM25 matches of a :meth:`keyword_query` result, best first."""
+        ...
+
+    def ensure_keyword_index(self, info: CollectionInfo) -> None:
+        """Build a missing keyword index, or raise SchemaError saying why it cannot be."""
+
+    # -- change feed
+    def change_token(self) -> ChangeToken:
+        """The cheap token (see module docstring)."""
+        ...
+
+    def change_state(self, info: CollectionInfo) -> ChangeState:
+        """Where the collection's change log stands."""
+        ...
+
+    def changed_since(self, info: CollectionInfo, seq: int, max_pk: int) -> set[int]:
+        """Pks updated/deleted after ``seq`` or inserted above ``max_pk``."""
+        ...
+
+    def all_vectors(self, info: CollectionInfo) -> VectorRows:
+        """Every vector (for a RAM copy)."""
+        ...
+
+    # -- maintenance
+    def stats(self, info: CollectionInfo) -> CollectionStats:
+        """Record count and vector slots."""
+        ...
+
+    def compact(self, info: CollectionInfo) -> None:
+        """Rebuild vector storage so deleted vectors take no space."""
+
+    def slots_needed(self, count: int) -> int:
+        """Vector slots ``count`` vectors take right after :meth:`compact`."""
+        ...
+
+    def vacuum(self) -> None:
+        """Return free pages to the file system."""
+
+    def file_stats(self) -> dict[str, int]:
+        """Page size, page count, free pages, size in bytes."""
+        ...
