@@ -302,9 +302,7 @@ class SearchMethods(VectorStore):
     def _hybrid(
         self, vector: Sequence[float], *, text: str, k: int, tree: Filter | None, options: HybridOptions
     ) -> Scored:
-        hits = self.collection.hybrid_search(
-            vector, text, k=k, filter=tree, alpha=options.alpha, fetch_k=options.fetch_k, fusion=options.fusion
-        )
+        hits = self.collection.hybrid_search(vector, text, k=k, filter=tree, options=options)
         return [(to_document(hit), hit.similarity) for hit in hits]
 
     def hybrid_search_with_score(

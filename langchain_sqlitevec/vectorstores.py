@@ -313,8 +313,7 @@ class SQLiteVecVectorStore(WriteMethods, SearchMethods):
         return self._db.collection(
             self._collection_name,
             model_id=self._model_id,
-            index_type=self._index.index_type,
-            oversample=self._index.oversample,
+            options=self._index,
         )
 
     @property

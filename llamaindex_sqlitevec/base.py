@@ -216,12 +216,9 @@ class SQLiteVecVectorStore(BasePydanticVectorStore):
                 name,
                 dimension=self.embed_dim,
                 model_id=self.model_id,
-                index_type=index.index_type,
-                oversample=index.oversample,
+                options=index,
             )
-        collection = db.collection(
-            name, model_id=self.model_id, create=False, index_type=index.index_type, oversample=index.oversample
-        )
+        collection = db.collection(name, model_id=self.model_id, create=False, options=index)
         info = collection.info()
         if self.embed_dim is not None and info.dimension is not None and info.dimension != self.embed_dim:
             raise DimensionMismatchError(
@@ -417,9 +414,7 @@ class SQLiteVecVectorStore(BasePydanticVectorStore):
                 query.query_str,
                 k=query.hybrid_top_k if query.hybrid_top_k is not None else top_k,
                 filter=tree,
-                alpha=hybrid.alpha,
-                fetch_k=hybrid.fetch_k,
-                fusion=hybrid.fusion,
+                options=hybrid,
             )
         elif mode == VectorStoreQueryMode.MMR:
             assert query.query_embedding is not None
