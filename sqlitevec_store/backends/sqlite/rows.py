@@ -53,8 +53,8 @@ class CompiledFilter(NamedTuple):
 
 
 def stored_row(row: Sequence[Any]) -> StoredRow:
-    """The first six columns of a records-table row (:data:`.ddl.ITEM_COLUMN_NAMES`)."""
-    return StoredRow(*row[:6])
+    """The leading columns of a records-table row (:data:`.ddl.ITEM_COLUMN_NAMES`)."""
+    return StoredRow(*row[: len(ddl.ITEM_COLUMN_NAMES)])
 
 
 def where_clause(
@@ -213,15 +213,14 @@ def knn(
     """sqlite-vec's exact KNN (``k`` up to :data:`.ddl.VEC0_MAX_K`), filtered before its top-k cut."""
     sql = statements.knn_sql(tables, compiled.sql if compiled else None, with_vectors=include_vectors)
     params = compiled.params if compiled else {}
-    rows = conn.execute(sql, {**params, "query": query.tobytes(), "k": k}).fetchall()
-    return [
-        ScoredRow(
-            stored_row(row),
-            _distance_from_l2(row[6]),
-            np.frombuffer(row[7], np.float32).copy() if include_vectors else None,
-        )
-        for row in rows
-    ]
+    found = []
+    for row in conn.execute(sql, {**params, "query": query.tobytes(), "k": k}).fetchall():
+        # The columns of knn_sql: the record's, the L2 distance, then the vector when asked for.
+        width = len(ddl.ITEM_COLUMN_NAMES)
+        l2, *blob = row[width:]
+        vector = np.frombuffer(blob[0], np.float32).copy() if include_vectors else None
+        found.append(ScoredRow(stored_row(row), _distance_from_l2(l2), vector))
+    return found
 
 
 def scan(
