@@ -30,11 +30,11 @@ from typing import Any, NamedTuple
 import numpy as np
 import numpy.typing as npt
 
-from .backends.sqlite import ddl
 from .errors import DimensionMismatchError, InvalidInputError, InvalidInputTypeError
 from .records import CONVERTED_SCALARS, Record, check_count, chunks, is_int, json_scalar
 
 __all__ = [
+    "MAX_DIMENSION",
     "Batch",
     "ItemRow",
     "check_batches",
@@ -300,14 +300,17 @@ def _check_extra(value: Any, n: int) -> str | None:
     return _dumps(value)
 
 
+#: The largest vector dimension a collection may have, whatever its backend: sqlite-vec's vec0
+#: limit (``backends.sqlite.ddl.VEC0_MAX_DIMENSION``), so that every collection fits in a file.
+MAX_DIMENSION = 8192
+
+
 def check_dimension(dimension: Any, what: str = "dimension") -> int:
-    """Refuse a dimension that is not an int from 1 to sqlite-vec's limit, before anything is written."""
+    """Refuse a dimension that is not an int from 1 to :data:`MAX_DIMENSION`, before anything is written."""
     if not is_int(dimension) or dimension < 1:
         raise InvalidInputError(f"{what} must be a positive integer, got {dimension!r}")
-    if dimension > ddl.VEC0_MAX_DIMENSION:
-        raise InvalidInputError(
-            f"{what} is {dimension}, above sqlite-vec's limit of {ddl.VEC0_MAX_DIMENSION} dimensions"
-        )
+    if dimension > MAX_DIMENSION:
+        raise InvalidInputError(f"{what} is {dimension}, above sqlite-vec's limit of {MAX_DIMENSION} dimensions")
     return int(dimension)
 
 

@@ -39,6 +39,7 @@ from sqlitevec_store.backends.sqlite import ddl
 from sqlitevec_store.backends.sqlite.connection import database_errors
 from sqlitevec_store.backends.sqlite.ddl import SCHEMA_VERSION, VEC0_MAX_DIMENSION, VEC0_MAX_K
 from sqlitevec_store.records import MAX_COUNT, chunks
+from sqlitevec_store.validation import MAX_DIMENSION
 from tests.fakes import FakeEmbedder
 
 EMB = FakeEmbedder(dimension=8)
@@ -924,6 +925,7 @@ def test_hybrid_compiles_its_filter_once_and_mmr_normalizes_its_query_once(
 
 
 def test_vec0_max_dimension_is_sqlite_vecs_own_limit(memdb: Database) -> None:
+    assert MAX_DIMENSION == VEC0_MAX_DIMENSION  # the core's limit is the file's, so every collection fits a file
     memdb.conn.execute(f"CREATE VIRTUAL TABLE widest USING vec0(embedding float[{VEC0_MAX_DIMENSION}])")
     with pytest.raises(database_errors(), match="too large"):
         memdb.conn.execute(f"CREATE VIRTUAL TABLE too_wide USING vec0(embedding float[{VEC0_MAX_DIMENSION + 1}])")
