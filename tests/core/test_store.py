@@ -35,7 +35,7 @@ from sqlitevec_store import (
     UnsupportedFilterError,
     parse_filter_dict,
 )
-from sqlitevec_store.backends.sqlite import ddl
+from sqlitevec_store.backends.sqlite import ddl, ownership
 from sqlitevec_store.backends.sqlite.connection import database_errors
 from sqlitevec_store.backends.sqlite.ddl import SCHEMA_VERSION, VEC0_MAX_DIMENSION, VEC0_MAX_K
 from sqlitevec_store.records import MAX_COUNT, chunks
@@ -858,6 +858,29 @@ def test_the_registry_check_runs_once_not_on_every_search(db: Database) -> None:
         assert not [s for s in statements if "FROM sqlite_master WHERE lower(name)" in s]
     finally:
         db.conn.set_trace_callback(None)
+
+
+def test_the_registry_row_and_its_tables_are_read_in_one_state(db_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    # Another process's first write (dimension recorded + vector table created) lands between
+    # reading the registry row and checking its tables: the check must see the row's state.
+    with Database(db_path) as setup:
+        setup.collection("race")
+    check = ownership.check_collection_tables
+    writes = []
+
+    def write_in_between(conn: Any, info: Any) -> None:
+        if not writes:
+            writes.append(1)
+            with Database(db_path) as other:
+                other.collection("race").upsert([Record("x", [1.0, 0.0, 0.0], id="x")])
+        check(conn, info)
+
+    monkeypatch.setattr(ownership, "check_collection_tables", write_in_between)
+    with Database(db_path) as db:
+        col = db.collection("race")  # raised SchemaError ("vector table but ... no dimension") before
+        assert writes == [1]
+        assert col.info().dimension == 3
+        assert [h.id for h in col.search([1.0, 0.0, 0.0], k=1)] == ["x"]
 
 
 def test_a_warm_flat_search_runs_at_most_four_statements(db: Database, db_path: Path) -> None:

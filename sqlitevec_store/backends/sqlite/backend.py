@@ -298,8 +298,9 @@ class SqliteBackend:
             key = name.lower()
             if token is not None and key in self._infos:
                 return self._infos[key]
-            row = catalog.registry_row(conn, name, self.path)
-            info = None if row is None else self._checked(conn, row)
+            with self.snapshot():  # the row and the tables it names, read in one state of the file
+                row = catalog.registry_row(conn, name, self.path)
+                info = None if row is None else self._checked(conn, row)
             if token is not None:
                 self._infos[key] = info
             return info
