@@ -13,6 +13,7 @@ from typing import Any, NamedTuple
 from langchain_core.documents import Document
 
 from sqlitevec_store import Hit
+from sqlitevec_store.validation import refuse_one_string
 
 __all__ = ["DocumentParts", "to_document"]
 
@@ -55,8 +56,7 @@ def _document_ids(docs: list[Document], ids: Iterable[str | None] | None) -> lis
     if ids is None:
         doc_ids = [d.id for d in docs]
         return doc_ids if any(i is not None for i in doc_ids) else None
-    if isinstance(ids, (str, bytes)):
-        raise TypeError("ids must be a list of strings, not one string")
+    refuse_one_string(ids, "ids")
     id_list = list(ids)
     if len(id_list) != len(docs):
         raise ValueError(f"Got {len(docs)} documents but {len(id_list)} ids; they must match")

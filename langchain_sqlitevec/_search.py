@@ -27,6 +27,7 @@ from langchain_core.vectorstores import VectorStore
 from sqlitevec_store import Collection, Filter, parse_filter_dict
 from sqlitevec_store.options import HybridOptions
 from sqlitevec_store.records import is_int
+from sqlitevec_store.validation import refuse_one_string
 
 from ._arguments import reject_unknown
 from ._documents import to_document
@@ -375,8 +376,7 @@ class SearchMethods(VectorStore):
 
     def get_by_ids(self, ids: Sequence[str], /) -> list[Document]:
         """Documents by id (with ``Document.id`` set), in the order of ``ids``; missing ids are skipped."""
-        if isinstance(ids, str):
-            raise TypeError("ids must be a list of strings, not one string")
+        refuse_one_string(ids, "ids")  # dict.fromkeys would split it into characters
         return [to_document(hit) for hit in self.collection.get(list(dict.fromkeys(ids)))]
 
     async def aget_by_ids(self, ids: Sequence[str], /) -> list[Document]:

@@ -163,9 +163,7 @@ class WriteMethods(VectorStore):
         if ids is None and filter is None:
             return False
         tree = parse_filter_dict(filter)
-        if isinstance(ids, str):
-            raise TypeError("ids must be a list of strings, not one string")
-        self.collection.delete(None if ids is None else list(ids), filter=tree)
+        self.collection.delete(ids, filter=tree)
         return True
 
     async def adelete(

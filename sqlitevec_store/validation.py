@@ -44,6 +44,7 @@ __all__ = [
     "check_records",
     "check_strings",
     "check_texts",
+    "refuse_one_string",
     "vector_matrix",
 ]
 
@@ -159,8 +160,7 @@ def check_texts(
             that are not valid UTF-8, numbers JSON cannot hold.
 
     """
-    if isinstance(texts, (str, bytes)):
-        raise InvalidInputTypeError("texts must be an iterable of strings, not one string")
+    refuse_one_string(texts, "texts", "an iterable of strings")
     text_list = list(texts)
     for n, text in enumerate(text_list):
         if not isinstance(text, str):
@@ -171,8 +171,7 @@ def check_texts(
     for n, metadata in enumerate(meta_list):
         if metadata is not None and not isinstance(metadata, Mapping):
             raise InvalidInputTypeError(f"metadata {n} must be a dict or None, got {type(metadata).__name__}")
-    if isinstance(ids, (str, bytes)):
-        raise InvalidInputTypeError("ids must be a list of strings, not one string")
+    refuse_one_string(ids, "ids")
     id_list = _parallel(ids, "ids", len(text_list))
     doc_list = _parallel(doc_ids, "doc_ids", len(text_list))
     extra_list = _parallel(extras, "extras", len(text_list))
@@ -319,10 +318,20 @@ def check_k(value: Any, name: str = "k") -> int:
     return check_count(value, name)
 
 
+def refuse_one_string(values: object, what: str, expected: str = "a list of strings") -> None:
+    """Refuse one string (or bytes) where a list of them is expected: iterating it would give characters.
+
+    Raises:
+        InvalidInputTypeError: ``values`` is a ``str`` or ``bytes``.
+
+    """
+    if isinstance(values, (str, bytes)):
+        raise InvalidInputTypeError(f"{what} must be {expected}, not one string")
+
+
 def check_strings(values: Iterable[Any], what: str) -> list[str]:
     """``values`` as a list of storable strings (ids, doc_ids); one string instead of a list is refused."""
-    if isinstance(values, (str, bytes)):
-        raise InvalidInputTypeError(f"{what} must be a list of strings, not a single string ({values!r:.60})")
+    refuse_one_string(values, what)
     out = list(values)
     for value in out:
         if not isinstance(value, str):
