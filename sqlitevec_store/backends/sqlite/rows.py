@@ -52,9 +52,13 @@ class CompiledFilter(NamedTuple):
     params: dict[str, Any]
 
 
+#: The record's columns (:data:`.ddl.ITEM_COLUMN_NAMES`) lead every row read here; a search's own follow.
+_ITEM_WIDTH = len(ddl.ITEM_COLUMN_NAMES)
+
+
 def stored_row(row: Sequence[Any]) -> StoredRow:
     """The leading columns of a records-table row (:data:`.ddl.ITEM_COLUMN_NAMES`)."""
-    return StoredRow(*row[: len(ddl.ITEM_COLUMN_NAMES)])
+    return StoredRow(*row[:_ITEM_WIDTH])
 
 
 def where_clause(
@@ -216,8 +220,7 @@ def knn(
     found = []
     for row in conn.execute(sql, {**params, "query": query.tobytes(), "k": k}).fetchall():
         # The columns of knn_sql: the record's, the L2 distance, then the vector when asked for.
-        width = len(ddl.ITEM_COLUMN_NAMES)
-        l2, *blob = row[width:]
+        l2, *blob = row[_ITEM_WIDTH:]
         vector = np.frombuffer(blob[0], np.float32).copy() if include_vectors else None
         found.append(ScoredRow(stored_row(row), _distance_from_l2(l2), vector))
     return found
@@ -256,4 +259,5 @@ def keyword(
     sql = statements.keyword_sql(tables, compiled.sql if compiled else None)
     params = compiled.params if compiled else {}
     rows = conn.execute(sql, {**params, "match": match, "k": k}).fetchall()
-    return [ScoredRow(stored_row(row), max(-float(row[6]), 0.0)) for row in rows]
+    # The columns of keyword_sql: the record's, then FTS5's bm25 (lower is better).
+    return [ScoredRow(stored_row(row), max(-float(row[_ITEM_WIDTH]), 0.0)) for row in rows]
