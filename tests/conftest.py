@@ -10,6 +10,7 @@ import pytest
 
 from sqlitevec_store import Database, SentenceTransformerEmbedder
 from sqlitevec_store import embeddings as embeddings_module
+from tests import pg_support
 
 
 @pytest.fixture
@@ -33,6 +34,24 @@ def memdb() -> Iterator[Database]:
         yield database
     finally:
         database.close()
+
+
+@pytest.fixture
+def pg_url() -> Iterator[str]:
+    """A Postgres URL whose tables land in a fresh schema, dropped afterwards.
+
+    Skipped when no Postgres can start here, failed instead under ``SVS_REQUIRE_POSTGRES=1`` (CI).
+    """
+    url, error = pg_support.postgres_server_url()
+    if url is None:
+        if pg_support.postgres_required():
+            pytest.fail(f"Postgres is required (SVS_REQUIRE_POSTGRES=1) but cannot start: {error}")
+        pytest.skip(f"Postgres cannot start here: {error}")
+    schema_url, schema = pg_support.fresh_schema_url()
+    try:
+        yield schema_url
+    finally:
+        pg_support.drop_schema(schema)
 
 
 @pytest.fixture(scope="module")
