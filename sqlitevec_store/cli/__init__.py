@@ -39,10 +39,9 @@ import time
 import click
 
 from .. import __version__
-from ..backends.sqlite.ddl import KEYWORD_INDEX_VERSION
 from ..chunking import split_paragraphs
 from ..database import Database
-from ..errors import ModelMismatchError
+from ..errors import ModelMismatchError, SchemaError
 from ..filters import Filter
 from ..ingest import DEFAULT_MAX_CHARS, FOLDER_SUFFIXES, HASH_KEY, MAX_CHARS_KEY, sync_files
 from ..jsonl import Dump, load_dump
@@ -281,11 +280,14 @@ def query(
     with open_existing(db_path, read_only=True) as db:
         collection = existing_collection(db, collection_name, index_type=index_type)
         hits: list[Hit] = []
-        if mode != "dense" and collection.info().schema_version < KEYWORD_INDEX_VERSION:
-            raise click.ClickException(
-                f"Collection {collection.name!r} was written by an older sqlitevec-store and has no keyword "
-                f"index yet; run `sqlitevec-store compact --db {describe_store(db_path)!r}` once to build it."
-            )
+        if mode != "dense":
+            try:  # the backend says whether the keyword index is there (a file of schema version 1 has none)
+                db.backend.ensure_keyword_index(collection.info())
+            except SchemaError:
+                raise click.ClickException(
+                    f"Collection {collection.name!r} was written by an older sqlitevec-store and has no keyword "
+                    f"index yet; run `sqlitevec-store compact --db {describe_store(db_path)!r}` once to build it."
+                ) from None
         if mode == "keyword":
             hits = collection.keyword_search(text, k=k, filter=filter_)
         elif collection.dimension is not None:
