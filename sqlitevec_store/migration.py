@@ -16,6 +16,9 @@ re-embedding, one transaction per page. So:
   written. The report counts them as copied, updated and skipped.
 * **Nothing on the target is deleted.** Records the target holds that the
   source does not are reported (and make the count check fail).
+* **The source should not be written meanwhile.** Each page is read in its
+  own snapshot: a record written to the source after its page was read is
+  copied by the next run, and verification reports the difference.
 * JSON is compared **parsed**: Postgres' ``jsonb`` reorders keys and rewrites
   numbers (``1e-300`` comes back as ``0.000...1``), so the texts of two equal
   records may differ by backend. Metadata is written in the core's own JSON

@@ -58,7 +58,7 @@ StoreLocation = Path | str
 DB_HELP = "FILE or postgresql:// URL"
 
 
-class StoreLocationType(click.ParamType):  # type: ignore[type-arg]
+class StoreLocationType(click.ParamType[StoreLocation, Any]):
     """A store file (a :class:`Path`; not a folder) or a ``postgresql://``/``postgres://`` URL (kept a ``str``)."""
 
     name = "FILE|URL"
