@@ -31,7 +31,7 @@ from .errors import (
     ModelMismatchError,
 )
 from .filters import Filter
-from .options import HybridOptions, IndexOptions
+from .options import ENGINE_INDEX_TYPES, HybridOptions, IndexOptions
 from .records import CollectionInfo, Hit, Record, check_count, chunks
 from .registry import validate_collection_name
 from .search.hits import fused_hits, keyword_hit, row_hit, vector_hit
@@ -71,6 +71,11 @@ class Collection:
       no load time; slower per search on large collections. Searches inside a
       write transaction always take this path (they must see uncommitted rows).
 
+    On Postgres (a ``postgresql://`` database) every search runs in the
+    database, with no RAM copy: ``"flat"`` and ``"vec0"`` scan exactly,
+    ``"hnsw"`` and ``"rescore"`` walk pgvector's HNSW index (built by the first
+    such search), never returning fewer than ``k`` when ``k`` match.
+
     Every type honours filters exactly (the ``k`` best among matching rows)
     and reports the same distances.
     """
@@ -90,6 +95,11 @@ class Collection:
         self.db = db
         self.name = validate_collection_name(name)
         self.model_id = model_id
+        if self.index_type in ENGINE_INDEX_TYPES and not self._backend.searches_in_engine:
+            raise InvalidInputError(
+                f"index_type={self.index_type!r} needs a Postgres database (pgvector); "
+                "on a file use 'rescore' (approximate) or 'flat' (exact)"
+            )
         info = self.info()
         if model_id is not None and info.model_id is not None and info.model_id != model_id:
             raise ModelMismatchError(
@@ -430,7 +440,7 @@ class Collection:
         """The search itself, for a unit-length query: the RAM copy when it may be used, else the backend's KNN."""
         backend = self._backend
         with self._guard():
-            if self.index_type != "vec0" and backend.sees_committed_state():
+            if self.index_type != "vec0" and not backend.searches_in_engine and backend.sees_committed_state():
                 with backend.snapshot():
                     info = self.info()
                     if not self._fits(info, query, filter):
@@ -451,7 +461,7 @@ class Collection:
             info = self.info()
             if not self._fits(info, query, filter):
                 return []
-            return backend.knn(info, query, k, filter, include_vectors)
+            return backend.knn(info, query, k, filter, include_vectors, options=self.options)
 
     def _fits(self, info: CollectionInfo, query: npt.NDArray[np.float32], filter: Filter | None) -> bool:
         """Whether the collection has vectors to search; a query of another dimension, or a bad filter, is refused."""

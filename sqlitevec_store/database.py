@@ -29,6 +29,7 @@ from pathlib import Path
 from typing import Any
 
 from .backends.base import StorageBackend
+from .backends.postgres.connection import is_postgres_url
 from .backends.sqlite.backend import SqliteBackend
 from .backends.sqlite.connection import DEFAULT_BUSY_TIMEOUT_MS, Connection
 from .collection import Collection
@@ -44,13 +45,16 @@ __all__ = ["DEFAULT_COLLECTION", "Database"]
 
 
 class Database:
-    """One SQLite file (or in-memory database) holding named collections.
+    """One SQLite file (or in-memory database), or one Postgres schema, holding named collections.
 
     Args:
-        database: A file path, ``":memory:"``, or an open ``sqlite3`` /
-            ``sqlean`` connection. A passed connection is used as is (sqlite-vec
-            is loaded into it) and is not closed by :meth:`close`.
-        busy_timeout_ms: How long a write waits for another connection's lock.
+        database: A file path, ``":memory:"``, an open ``sqlite3`` /
+            ``sqlean`` connection, or a ``postgresql://`` URL (Postgres with
+            pgvector; needs the ``postgres`` extra). A passed connection is
+            used as is (sqlite-vec is loaded into it) and is not closed by
+            :meth:`close`. A URL's tables go to the first schema of its
+            ``search_path`` (``?options=-csearch_path%3Dmyschema``).
+        busy_timeout_ms: How long a write waits for another connection's lock (files).
         read_only: Open the file read-only.
 
     Raises:
@@ -77,7 +81,13 @@ class Database:
     ) -> None:
         """Open (or adopt) the connection, check the registry, migrate older collections when writable."""
         busy_timeout_ms = check_count(busy_timeout_ms, "busy_timeout_ms", minimum=0)
-        self._backend: StorageBackend = SqliteBackend(database, busy_timeout_ms=busy_timeout_ms, read_only=read_only)
+        self._backend: StorageBackend
+        if is_postgres_url(database):
+            from .backends.postgres.backend import PostgresBackend
+
+            self._backend = PostgresBackend(str(database), read_only=read_only)
+        else:
+            self._backend = SqliteBackend(database, busy_timeout_ms=busy_timeout_ms, read_only=read_only)
         self._cache = IndexCache()
         self.path: str | None = self._backend.path
         if not read_only:

@@ -20,7 +20,13 @@ from .search.fusion import FUSION_METHODS
 from .search.kernels import DEFAULT_OVERSAMPLE
 from .search.vector_index import INDEX_TYPES
 
-__all__ = ["DEFAULT_HYBRID_FETCH_K", "HybridOptions", "IndexOptions"]
+__all__ = ["DEFAULT_HYBRID_FETCH_K", "ENGINE_INDEX_TYPES", "HybridOptions", "IndexOptions"]
+
+#: Index types only a database server offers (Postgres + pgvector): searched there, no RAM copy.
+ENGINE_INDEX_TYPES = ("hnsw",)
+
+#: pgvector's largest ``hnsw.ef_search``.
+MAX_EF_SEARCH = 1000
 
 #: Candidates per ranking in a hybrid search when the caller gives no ``fetch_k``.
 DEFAULT_HYBRID_FETCH_K = 20
@@ -34,8 +40,13 @@ class IndexOptions:
         index_type: ``"flat"`` (exact, from a RAM copy of the vectors; the
             default), ``"rescore"`` (approximate: 1-bit codes, then exact
             rescoring of ``k * oversample`` candidates) or ``"vec0"`` (exact,
-            sqlite-vec's own KNN, no RAM copy).
-        oversample: For ``"rescore"``: candidates ranked exactly per result.
+            sqlite-vec's own KNN, no RAM copy). On Postgres every search runs
+            in the database: ``"flat"`` and ``"vec0"`` are an exact scan,
+            ``"hnsw"`` (Postgres only) and ``"rescore"`` use pgvector's HNSW index.
+        oversample: For ``"rescore"`` on a file: candidates ranked exactly per result.
+        ef_search: For HNSW on Postgres: the size of the candidate list of a
+            walk (``hnsw.ef_search``; ``None``: pgvector's 40), at least ``k``
+            and widened for filters so a result is never short.
 
     Raises:
         InvalidInputError: An unknown ``index_type``, or ``oversample`` not
@@ -45,11 +56,20 @@ class IndexOptions:
 
     index_type: str = "flat"
     oversample: int = DEFAULT_OVERSAMPLE
+    ef_search: int | None = None
 
     def __post_init__(self) -> None:
-        if self.index_type not in INDEX_TYPES:
-            raise InvalidInputError(f"index_type must be one of {INDEX_TYPES}, got {self.index_type!r}")
+        known = INDEX_TYPES + ENGINE_INDEX_TYPES
+        if self.index_type not in known:
+            raise InvalidInputError(f"index_type must be one of {known}, got {self.index_type!r}")
         object.__setattr__(self, "oversample", check_count(self.oversample, "oversample"))
+        if self.ef_search is not None:
+            ef_search = check_count(self.ef_search, "ef_search")
+            if ef_search > MAX_EF_SEARCH:
+                raise InvalidInputError(
+                    f"ef_search must be at most {MAX_EF_SEARCH} (pgvector's limit), got {ef_search}"
+                )
+            object.__setattr__(self, "ef_search", ef_search)
 
 
 @dataclass(frozen=True)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -27,9 +28,40 @@ def db(db_path: Path) -> Iterator[Database]:
         database.close()
 
 
+#: ``SVS_TEST_BACKEND=postgres`` runs the backend-neutral tests (those using ``memdb`` and the adapters'
+#: store fixtures) against Postgres instead of an in-memory SQLite database; see README "Tests".
+TEST_BACKEND = os.environ.get("SVS_TEST_BACKEND", "sqlite")
+
+#: Fixtures whose database follows ``SVS_TEST_BACKEND``: a test using one of them runs on either backend.
+BACKEND_FIXTURES = {"memdb", "backend_db_path"}
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Under ``SVS_TEST_BACKEND=postgres``, keep only the tests that run on the chosen backend."""
+    if TEST_BACKEND == "sqlite":
+        return
+    keep, drop = [], []
+    for item in items:
+        uses_backend = BACKEND_FIXTURES & set(getattr(item, "fixturenames", ()))
+        (keep if uses_backend and item.get_closest_marker("sqlite_only") is None else drop).append(item)
+    if drop:
+        config.hook.pytest_deselected(items=drop)
+        items[:] = keep
+
+
 @pytest.fixture
-def memdb() -> Iterator[Database]:
-    database = Database(":memory:")
+def backend_db_path(request: pytest.FixtureRequest) -> str | None:
+    """A store's ``db_path``: ``None`` (in memory), or under ``SVS_TEST_BACKEND=postgres`` a fresh Postgres schema."""
+    if TEST_BACKEND == "sqlite":
+        return None
+    url: str = request.getfixturevalue("pg_url")
+    return url
+
+
+@pytest.fixture
+def memdb(request: pytest.FixtureRequest) -> Iterator[Database]:
+    """An empty database: in memory, or a fresh Postgres schema under ``SVS_TEST_BACKEND=postgres``."""
+    database = Database(":memory:" if TEST_BACKEND == "sqlite" else request.getfixturevalue("pg_url"))
     try:
         yield database
     finally:

@@ -75,6 +75,7 @@ import numpy as np
 import numpy.typing as npt
 
 from ..filters import Filter
+from ..options import IndexOptions
 from ..records import CollectionInfo
 from ..validation import Batch
 
@@ -153,6 +154,11 @@ class StorageBackend(Protocol):
     @property
     def closed(self) -> bool:
         """Whether :meth:`close` was called."""
+        ...
+
+    @property
+    def searches_in_engine(self) -> bool:
+        """Whether every vector search runs in the engine (:meth:`knn`), never on a RAM copy."""
         ...
 
     @property
@@ -267,9 +273,19 @@ class StorageBackend(Protocol):
         """Raise :class:`~sqlitevec_store.errors.UnsupportedFilterError` now if the filter cannot run here."""
 
     def knn(
-        self, info: CollectionInfo, query: npt.NDArray[np.float32], k: int, filter: Filter | None, include_vectors: bool
+        self,
+        info: CollectionInfo,
+        query: npt.NDArray[np.float32],
+        k: int,
+        filter: Filter | None,
+        include_vectors: bool,
+        *,
+        options: IndexOptions | None = None,
     ) -> list[ScoredRow]:
-        """The exact ``k`` nearest matching rows, nearest first (score: cosine distance)."""
+        """The ``k`` nearest matching rows, nearest first (score: cosine distance).
+
+        Exact, unless ``options`` ask for an engine index (``hnsw``); never fewer than ``k`` when ``k`` match.
+        """
         ...
 
     def matching(self, info: CollectionInfo, filter: Filter) -> npt.NDArray[np.int64]:

@@ -17,7 +17,11 @@ def test_index_options_defaults_and_checks() -> None:
     assert IndexOptions() == IndexOptions("flat", 64)
     assert IndexOptions("rescore", 8).oversample == 8
     with pytest.raises(InvalidInputError, match="index_type"):
-        IndexOptions("hnsw")
+        IndexOptions("ivfflat")
+    assert IndexOptions("hnsw", ef_search=100).ef_search == 100  # Postgres only; a file refuses it when opened
+    for bad_ef in (0, 1001, 2.5):
+        with pytest.raises((InvalidInputError, InvalidInputTypeError), match="ef_search"):
+            IndexOptions("hnsw", ef_search=bad_ef)  # type: ignore[arg-type]
     for bad in (0, -1, 1.5, True, "8"):
         with pytest.raises((InvalidInputError, InvalidInputTypeError)):
             IndexOptions("rescore", bad)  # type: ignore[arg-type]

@@ -1,7 +1,7 @@
 """LangChain's standard test suites, run against the adapter.
 
-``VectorStoreIntegrationTests`` runs twice (in-memory and on-file store), sync
-and async; the embeddings suites run on the real default model.
+``VectorStoreIntegrationTests`` runs three times (in-memory, on-file and
+Postgres store), sync and async; the embeddings suites run on the real default model.
 """
 
 from __future__ import annotations
@@ -33,6 +33,19 @@ class TestOnFileStandard(VectorStoreIntegrationTests):
     @pytest.fixture
     def vectorstore(self, tmp_path: Path) -> Iterator[VectorStore]:
         store = SQLiteVecVectorStore(self.get_embeddings(), db_path=tmp_path / "standard.db", collection_name="std")
+        try:
+            yield store
+        finally:
+            store.delete_collection()
+            store.close()
+
+
+class TestPostgresStandard(VectorStoreIntegrationTests):
+    """The same suite on Postgres + pgvector: only the path became a URL."""
+
+    @pytest.fixture
+    def vectorstore(self, pg_url: str) -> Iterator[VectorStore]:
+        store = SQLiteVecVectorStore(self.get_embeddings(), db_path=pg_url, collection_name="std")
         try:
             yield store
         finally:

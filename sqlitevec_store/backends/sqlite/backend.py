@@ -31,6 +31,7 @@ from ...errors import (
     SqliteVecStoreError,
 )
 from ...filters import Filter
+from ...options import IndexOptions
 from ...records import CollectionInfo
 from ...registry import RegistryRow
 from ...validation import Batch
@@ -196,6 +197,11 @@ class SqliteBackend:
             self._pid = os.getpid()
             self._serial += 1
         return self._conn
+
+    @property
+    def searches_in_engine(self) -> bool:
+        """``False``: ``flat`` and ``rescore`` search a RAM copy; only ``vec0`` runs in SQLite."""
+        return False
 
     @property
     def read_only(self) -> bool:
@@ -450,9 +456,16 @@ class SqliteBackend:
     # -- search -----------------------------------------------------------------
 
     def knn(
-        self, info: CollectionInfo, query: npt.NDArray[np.float32], k: int, filter: Filter | None, include_vectors: bool
+        self,
+        info: CollectionInfo,
+        query: npt.NDArray[np.float32],
+        k: int,
+        filter: Filter | None,
+        include_vectors: bool,
+        *,
+        options: IndexOptions | None = None,
     ) -> list[ScoredRow]:
-        """Exact filtered KNN: sqlite-vec's up to its cap, an exact scan above it."""
+        """Exact filtered KNN: sqlite-vec's up to its cap, an exact scan above it (``options`` change nothing here)."""
         compiled = self._compiled(filter)
         tables = ddl.CollectionTables(info.name)
         if k > ddl.VEC0_MAX_K:

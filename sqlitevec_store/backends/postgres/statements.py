@@ -1,0 +1,198 @@
+"""SQL over one collection's table: writes, reads, exact and HNSW search, keyword search.
+
+Statements use psycopg's named placeholders (``%(name)s``; ``%(name)b`` for
+vectors, sent in pgvector's binary form). A compiled filter
+(:mod:`.filter_sql`) is pasted as SQL text with its own ``%(f0)s``
+placeholders, whose values are merged into the statement's parameters; no
+value is ever pasted.
+"""
+
+from __future__ import annotations
+
+from typing import Any, NamedTuple
+
+from .ddl import CollectionTable, quote_identifier
+
+__all__ = ["Where", "ROW_COLUMNS"]
+
+#: The record's columns as every read returns them (JSON as text), leading each row.
+ROW_COLUMNS = "pk, id, text, metadata_text, doc_id, extra"
+
+#: The staging table a write copies into (per connection, emptied at commit).
+STAGE_TABLE = quote_identifier("svs_stage")
+
+
+class Where(NamedTuple):
+    """A ``WHERE`` condition (``TRUE`` for none) and its parameters."""
+
+    sql: str
+    params: dict[str, Any]
+
+
+def where(ids: list[str] | None, doc_ids: list[str] | None, filter_sql: Where | None) -> Where:
+    """One condition (AND) over ids, doc ids and a compiled filter."""
+    parts: list[str] = []
+    params: dict[str, Any] = {}
+    if ids is not None:
+        parts.append("id = ANY(%(w_ids)s::text[])")
+        params["w_ids"] = ids
+    if doc_ids is not None:
+        parts.append("doc_id = ANY(%(w_docs)s::text[])")
+        params["w_docs"] = doc_ids
+    if filter_sql is not None:
+        parts.append(f"({filter_sql.sql})")
+        params.update(filter_sql.params)
+    return Where(" AND ".join(parts) if parts else "TRUE", params)
+
+
+def create_stage_sql() -> str:
+    """The staging table of this connection (temporary, emptied at each commit)."""
+    return (
+        f"CREATE TEMP TABLE IF NOT EXISTS {STAGE_TABLE} "
+        "(ord bigint, id text, text text, metadata text, doc_id text, extra text, embedding vector) "
+        "ON COMMIT DELETE ROWS"
+    )
+
+
+def copy_stage_sql() -> str:
+    """``COPY`` into the staging table (binary)."""
+    return f"COPY {STAGE_TABLE} (ord, id, text, metadata, doc_id, extra, embedding) FROM STDIN (FORMAT BINARY)"
+
+
+def upsert_from_stage_sql(names: CollectionTable) -> str:
+    """Insert the staged rows in order; a known id keeps its pk and gets the new values."""
+    return (
+        f"INSERT INTO {names.table} (id, text, metadata, metadata_text, doc_id, extra, embedding) "
+        f"SELECT id, text, metadata::jsonb, metadata, doc_id, extra, embedding FROM {STAGE_TABLE} ORDER BY ord "
+        "ON CONFLICT (id) DO UPDATE SET text = EXCLUDED.text, metadata = EXCLUDED.metadata, "
+        "metadata_text = EXCLUDED.metadata_text, doc_id = EXCLUDED.doc_id, extra = EXCLUDED.extra, "
+        "embedding = EXCLUDED.embedding"
+    )
+
+
+def clear_stage_sql() -> str:
+    """Empty the staging table (between batches of one transaction)."""
+    return f"TRUNCATE {STAGE_TABLE}"
+
+
+def delete_sql(names: CollectionTable, condition: Where) -> str:
+    """Delete the rows meeting ``condition``."""
+    return f"DELETE FROM {names.table} WHERE {condition.sql}"
+
+
+def count_sql(names: CollectionTable, condition: Where) -> str:
+    """How many rows meet ``condition``."""
+    return f"SELECT count(*) FROM {names.table} WHERE {condition.sql}"
+
+
+def share_sql(names: CollectionTable, condition: Where) -> str:
+    """Rows meeting ``condition`` and all rows with a vector, in one scan."""
+    return f"SELECT count(*) FILTER (WHERE {condition.sql}), count(*) FROM {names.table} WHERE embedding IS NOT NULL"
+
+
+def select_sql(names: CollectionTable, condition: Where, *, limited: bool, offset: bool) -> str:
+    """Rows meeting ``condition`` in pk order (``%(limit)s``/``%(offset)s`` when asked)."""
+    sql = f"SELECT {ROW_COLUMNS} FROM {names.table} WHERE {condition.sql} ORDER BY pk"
+    if limited:
+        sql += " LIMIT %(limit)s"
+    if offset:
+        sql += " OFFSET %(offset)s"
+    return sql
+
+
+def page_sql(names: CollectionTable) -> str:
+    """Up to ``%(limit)s`` rows after pk ``%(after)s`` (keyset paging)."""
+    return f"SELECT {ROW_COLUMNS} FROM {names.table} WHERE pk > %(after)s ORDER BY pk LIMIT %(limit)s"
+
+
+def rows_by_pk_sql(names: CollectionTable) -> str:
+    """Rows by pk."""
+    return f"SELECT {ROW_COLUMNS} FROM {names.table} WHERE pk = ANY(%(pks)s::bigint[])"
+
+
+def vectors_by_pk_sql(names: CollectionTable) -> str:
+    """Vectors by pk."""
+    return f"SELECT pk, embedding FROM {names.table} WHERE pk = ANY(%(pks)s::bigint[]) AND embedding IS NOT NULL"
+
+
+def all_vectors_sql(names: CollectionTable) -> str:
+    """Every vector, in pk order."""
+    return f"SELECT pk, embedding FROM {names.table} WHERE embedding IS NOT NULL ORDER BY pk"
+
+
+def max_pk_sql(names: CollectionTable) -> str:
+    """The largest pk (0 when empty)."""
+    return f"SELECT coalesce(max(pk), 0) FROM {names.table}"
+
+
+def matching_sql(names: CollectionTable, condition: Where, *, among: bool) -> str:
+    """The pks meeting ``condition`` (among ``%(pks)s`` when asked), in pk order."""
+    extra = " AND pk = ANY(%(pks)s::bigint[])" if among else ""
+    return f"SELECT pk FROM {names.table} WHERE ({condition.sql}){extra} ORDER BY pk"
+
+
+def exact_knn_sql(names: CollectionTable, condition: Where, *, include_vectors: bool) -> str:
+    """The exact top ``%(k)s`` by cosine distance to ``%(q)b`` among rows meeting ``condition``; ties by pk.
+
+    The distances are computed in a subquery that the planner cannot flatten
+    (``OFFSET 0``), so no index can serve the ``ORDER BY``: the result is
+    exact whether or not an HNSW index exists.
+    """
+    vector = ", embedding" if include_vectors else ""
+    return (
+        f"SELECT * FROM (SELECT {ROW_COLUMNS}, embedding <=> %(q)b AS distance{vector} FROM {names.table} "
+        f"WHERE embedding IS NOT NULL AND ({condition.sql}) OFFSET 0) AS scored "
+        "ORDER BY distance, pk LIMIT %(k)s"
+    )
+
+
+def hnsw_knn_sql(names: CollectionTable, condition: Where, *, include_vectors: bool) -> str:
+    """The top ``%(k)s`` through the HNSW index (approximate; a ``WHERE`` is applied after the graph walk)."""
+    vector = ", embedding" if include_vectors else ""
+    return (
+        f"SELECT {ROW_COLUMNS}, embedding <=> %(q)b AS distance{vector} FROM {names.table} "
+        f"WHERE embedding IS NOT NULL AND ({condition.sql}) ORDER BY embedding <=> %(q)b LIMIT %(k)s"
+    )
+
+
+def set_ef_search_sql() -> str:
+    """``hnsw.ef_search`` for the rest of this transaction."""
+    return "SELECT set_config('hnsw.ef_search', %(ef)s, true)"
+
+
+def keyword_sql(names: CollectionTable, condition: Where, *, raw: bool) -> str:
+    """The top ``%(k)s`` by ``ts_rank_cd`` for ``%(query)s`` among rows meeting ``condition``; ties by pk.
+
+    Plain queries go through ``websearch_to_tsquery`` (never a syntax error);
+    raw ones through ``to_tsquery`` (Postgres's own operators).
+    """
+    parse = "to_tsquery" if raw else "websearch_to_tsquery"
+    return (
+        f"SELECT {ROW_COLUMNS}, ts_rank_cd(tsv, query, 1) AS score "
+        f"FROM {names.table}, {parse}('english'::regconfig, %(query)s) AS query "
+        f"WHERE tsv @@ query AND ({condition.sql}) ORDER BY score DESC, pk LIMIT %(k)s"
+    )
+
+
+def hnsw_exists_sql() -> str:
+    """Whether an index of this name exists in the current schema."""
+    return "SELECT 1 FROM pg_indexes WHERE schemaname = current_schema() AND indexname = %(name)s"
+
+
+def vacuum_sql(table: str) -> str:
+    """``VACUUM (ANALYZE)`` of one of our tables (outside any transaction)."""
+    return f"VACUUM (ANALYZE) {table}"
+
+
+def reindex_sql(index: str) -> str:
+    """Rebuild one of our indexes."""
+    return f"REINDEX INDEX {index}"
+
+
+def relation_size_sql() -> str:
+    """Total bytes (tables, indexes, TOAST) of the given relations of the current schema."""
+    return (
+        "SELECT coalesce(sum(pg_total_relation_size(c.oid)), 0) FROM pg_class c "
+        "JOIN pg_namespace n ON n.oid = c.relnamespace "
+        "WHERE n.nspname = current_schema() AND c.relkind = 'r' AND c.relname = ANY(%(names)s::text[])"
+    )
