@@ -1,0 +1,1 @@
+"""The Postgres + pgvector storage backend (``Database("postgresql://...")``)."""
