@@ -235,6 +235,29 @@ def test_id_and_doc_id_fields_match_reference(conn: Connection) -> None:
         assert _sql_indices(conn, "ids", tree) == expected, tree
 
 
+def test_expressions_are_never_null(conn: Connection) -> None:
+    # TRUE or FALSE on every document, so NOT is exact: checked directly, not only through NOT.
+    rng = random.Random(99)
+    docs = [random_metadata(rng) for _ in range(100)] + FIXTURE_DOCS
+    _fill(conn, "nulls", docs, [{"id": f"r{i}", "doc_id": None if i % 2 else "d"} for i in range(len(docs))])
+    trees = [c.tree for c in FILTER_CASES if c.tree is not None]
+    trees += [random_filter(rng, RANDOM_KEYS, 2) for _ in range(200)]
+    trees += [_random_field_comparison(rng) for _ in range(100)]
+    for tree in trees:
+        sql, params = compile_filter(tree)
+        nulls = conn.execute(f"SELECT count(*) FROM nulls WHERE ({sql}) IS NULL", params).fetchone()[0]
+        assert nulls == 0, tree
+
+
+def test_string_orderings_compare_by_code_point_whatever_the_collation() -> None:
+    # pgserver's database is C.UTF-8, which sorts by code point anyway (no other locale is installed
+    # here), so only the SQL can show that a database with a linguistic collation would too.
+    for field in ("metadata", "id", "doc_id"):
+        for op in (Op.GT, Op.GTE, Op.LT, Op.LTE):
+            sql, _params = compile_filter(Comparison("k", op, "a", field=field))
+            assert re.search(r'COLLATE "C" (<|<=|>|>=) %\(f\d+\)s::text', sql), sql
+
+
 # ---------------------------------------------------------------------------
 # Postgres particulars: jsonb containment, numbers, lower(), NUL
 # ---------------------------------------------------------------------------
