@@ -44,7 +44,7 @@ from __future__ import annotations
 import json
 import os
 from collections.abc import Callable, Iterator, Sequence
-from contextlib import ExitStack, contextmanager
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any, NamedTuple
 
@@ -377,8 +377,8 @@ def _opened(location: StoreLocation, *, read_only: bool) -> Iterator[Database]:
     text = os.fspath(location)
     if read_only and not is_postgres_url(text) and not os.path.isfile(text):
         raise InvalidInputError(f"Database file {text!r} does not exist")
-    with ExitStack() as stack:
-        yield stack.enter_context(Database(text, read_only=read_only))
+    with Database(text, read_only=read_only) as db:
+        yield db
 
 
 def _describe(location: StoreLocation, db: Database) -> str:
