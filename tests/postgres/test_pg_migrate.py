@@ -13,9 +13,11 @@ import pytest
 from click.testing import CliRunner, Result
 
 from sqlitevec_store import Database, Record
+from sqlitevec_store import cli as cli_module
 from sqlitevec_store.cli import cli
 from sqlitevec_store.migration import VERIFY_K, migrate, verify
 from sqlitevec_store.progress import Progress
+from tests.fakes import FakeEmbedder
 from tests.migration_support import MODEL_ID, assert_same_collection, fill, vector
 
 
@@ -245,3 +247,23 @@ def test_memory_stays_bounded_out_of_postgres(tmp_path: Path, pg_url: str) -> No
     assert report.ok and report.collections[0].copied == total
     # The whole collection would be over 8 MB of Python objects (texts and metadata alone).
     assert peak < 4 * 2**20, f"peak {peak / 2**20:.1f} MiB"
+
+
+def test_index_import_and_compact_take_a_url(
+    source: Path, pg_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The commands that write: index (ids relative to the current directory: a URL has no folder), import, compact."""
+    monkeypatch.setattr(cli_module, "make_embedder", lambda name, backend=None: FakeEmbedder(dimension=16))
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "docs").mkdir()
+    (tmp_path / "docs" / "a.md").write_text("# A\n\nFirst.\n\n## B\n\nSecond.\n")
+    run("index", "docs", "--db", pg_url, "--collection", "notes", "-q")
+    with Database(pg_url) as pg:
+        assert sorted(h.id for h in pg.collection("notes", create=False).find()) == ["docs/a.md#0", "docs/a.md#1"]
+    dump = tmp_path / "dump.jsonl"
+    run("export", "--db", str(source), "--collection", "docs", "--vectors", "-o", str(dump))
+    run("import", str(dump), "--db", pg_url, "--collection", "docs", "-q")
+    run("compact", "--db", pg_url, "--all")
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["docs", "dump.jsonl", "source.db"]  # no file for the URL
+    with Database(source, read_only=True) as a, Database(pg_url) as pg:
+        assert_same_collection(a, pg, "docs")
