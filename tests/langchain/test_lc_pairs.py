@@ -212,8 +212,8 @@ async def test_add_pair_refuses_the_same_bad_batch_before_embedding(
 
 
 @pytest.fixture
-def store_pair(embeddings: SidedEmbeddings) -> SQLiteVecVectorStore:
-    return SQLiteVecVectorStore(embeddings)
+def store_pair(embeddings: SidedEmbeddings, backend_db_path: str | None) -> SQLiteVecVectorStore:
+    return SQLiteVecVectorStore(embeddings, db_path=backend_db_path)
 
 
 class ShortEmbeddings(SidedEmbeddings):
