@@ -273,9 +273,15 @@ def test_keyword_search_puts_the_paragraph_with_an_identifier_first(pg_url: str)
         assert col.keyword_search("open_database", k=3)[0].id == "p0"
         assert col.keyword_search("collections", k=1)[0].id == "p1"  # stemmed: collection(s)
         assert col.keyword_search("the of and", k=3) == []  # only stopwords
-        assert [h.id for h in col.keyword_search("record & upsert", k=3, raw=True)] == ["p2"]
-        with pytest.raises(InvalidInputError, match="to_tsquery"):
-            col.keyword_search("record & (", k=3, raw=True)
+        # raw: Postgres's web-search syntax (AND by default, or, "phrases", -exclusion); never a syntax error
+        assert [h.id for h in col.keyword_search("records upserted", k=3, raw=True)] == ["p2"]
+        assert [h.id for h in col.keyword_search("records -upserted", k=3, raw=True)] == ["p1"]
+        assert {h.id for h in col.keyword_search("upserted or collections", k=3, raw=True)} == {"p1", "p2"}
+        assert [h.id for h in col.keyword_search('"open a store"', k=3, raw=True)] == []  # not one phrase
+        for odd in ['"unbalanced', "AND", "(x", "a NEAR(", "(" * 200 + "x", "&|!<->:*"]:
+            col.keyword_search(odd, k=3, raw=True)
+        with pytest.raises(InvalidInputError, match="at most 128 terms"):
+            col.keyword_search(" or ".join(f"w{i}" for i in range(129)), raw=True)
         hits = col.keyword_search("database store", k=3)
         assert [h.score for h in hits] == sorted((h.score for h in hits), reverse=True)
         assert all(0 < h.similarity < 1 for h in hits)
