@@ -43,7 +43,7 @@ class TableEmbeddings(Embeddings):
 
 
 @pytest.fixture
-def store(fake_embeddings: FakeEmbeddings, backend_db_path: str | None) -> SQLiteVecVectorStore:
+def store(fake_embeddings: FakeEmbeddings, backend_db_path: str) -> SQLiteVecVectorStore:
     return SQLiteVecVectorStore(fake_embeddings, db_path=backend_db_path)
 
 

@@ -647,7 +647,7 @@ def test_wide_or_of_equalities_on_one_key_is_one_in(conn: Connection, width: int
     start = time.perf_counter()
     assert len(_sql_indices(conn, "wide", tree)) == 200
     assert _sql_indices(conn, "wide", and_tree) == []
-    assert time.perf_counter() - start < 5
+    assert time.perf_counter() - start < 20  # under a second idle; loose for loaded CI machines
 
 
 def test_a_filter_at_the_term_limit_compiles_and_runs_quickly(conn: Connection) -> None:
@@ -663,7 +663,7 @@ def test_a_filter_at_the_term_limit_compiles_and_runs_quickly(conn: Connection) 
     rows = conn.execute(f"SELECT pk FROM lim WHERE {sql} ORDER BY pk", params).fetchall()
     seconds = time.perf_counter() - start
     assert [r[0] for r in rows] == [0, 1, 2]
-    assert compiled < 0.5 and seconds < 3, (compiled, seconds)
+    assert compiled < 2 and seconds < 15, (compiled, seconds)  # 0.06 s and about 1 s idle
     wide_contains = Comparison("x", Op.ANY, list(range(MAX_FILTER_TERMS)))
     assert len(_sql_indices(conn, "lim", wide_contains)) == 0  # x is a number, not a list
 
