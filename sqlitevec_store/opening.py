@@ -12,9 +12,8 @@ from __future__ import annotations
 
 import os
 from typing import Any, NamedTuple
-from urllib.parse import parse_qsl, urlencode, urlsplit
 
-from .backends.postgres.connection import is_postgres_url  # the one rule, shared with Database
+from .backends.postgres.connection import is_postgres_url, redacted_url  # one rule each, shared with Database
 from .database import Database
 from .errors import InvalidInputError, InvalidInputTypeError
 
@@ -23,20 +22,7 @@ __all__ = ["OpenedDatabase", "display_location", "is_postgres_url", "open_databa
 
 def display_location(location: str) -> str:
     """``location`` fit to print: a file path as is, a URL with its password (in either place) shown as ``***``."""
-    if not is_postgres_url(location):
-        return location
-    parts = urlsplit(location)
-    query = parse_qsl(parts.query, keep_blank_values=True)
-    if parts.password is None and all(key != "password" for key, _ in query):
-        return location
-    if parts.password is not None:
-        user, host = parts.netloc.rsplit("@", 1)
-        parts = parts._replace(netloc=f"{user.split(':', 1)[0]}:***@{host}")
-    if any(key == "password" for key, _ in query):
-        hidden = [(key, "***" if key == "password" else value) for key, value in query]
-        parts = parts._replace(query=urlencode(hidden, safe="*/"))
-    query_part = f"?{parts.query}" if parts.query else ""
-    return f"{parts.scheme}://{parts.netloc}{parts.path}{query_part}"
+    return redacted_url(location) if is_postgres_url(location) else location
 
 
 class OpenedDatabase(NamedTuple):

@@ -55,6 +55,8 @@ def test_urls_are_told_from_paths_and_passwords_never_shown() -> None:
     assert not is_postgres_url("postgresql.db") and not is_postgres_url(Path("postgresql://x"))
     assert "secret" not in redacted_url("postgresql://user:secret@host:5432/db")
     assert redacted_url("postgresql://user:secret@host/db") == "postgresql://user:***@host/db"
+    assert redacted_url("postgresql:///db?password=secret&host=/tmp") == "postgresql:///db?password=***&host=/tmp"
+    assert redacted_url("postgresql:///db") == "postgresql:///db"
 
 
 def test_a_url_opens_postgres(pg_url: str) -> None:
