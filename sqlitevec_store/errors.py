@@ -21,6 +21,7 @@ __all__ = [
     "InvalidCollectionNameError",
     "InvalidInputError",
     "InvalidInputTypeError",
+    "MigrationVerificationError",
     "MissingDependencyError",
     "ModelMismatchError",
     "ReadOnlyError",
@@ -98,6 +99,10 @@ class DimensionMismatchError(InvalidInputError):
 
 class ModelMismatchError(InvalidInputError):
     """The embedding model differs from the one the collection was built with."""
+
+
+class MigrationVerificationError(SqliteVecStoreError):
+    """A migrated collection failed its verification: counts or sample searches differ between the two stores."""
 
 
 class UnsupportedFilterError(InvalidInputError):

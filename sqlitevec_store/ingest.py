@@ -45,6 +45,7 @@ from .collection import Collection
 from .database import Database
 from .errors import InvalidInputError
 from .model_choice import DEFAULT_BATCH_SIZE, Embedder, embed_texts
+from .opening import is_postgres_url
 from .progress import Progress
 from .records import Record, iter_hits
 
@@ -164,7 +165,9 @@ def sync_files(
         raise InvalidInputError(f"max_chars and batch_size must be at least 1, got {max_chars} and {batch_size}")
     say = warn or logger.warning
     make_progress = progress or (lambda total, label: Progress(total, label, enabled=False))
-    db_file = os.path.abspath(db.path) if db.path not in (None, "", ":memory:") else None
+    # A Postgres store has no folder: ids are then relative to the current directory.
+    on_disk = db.path not in (None, "", ":memory:") and not is_postgres_url(db.path)
+    db_file = os.path.abspath(db.path) if on_disk and db.path is not None else None
     if base is None:
         base = os.path.dirname(db_file) if db_file is not None else os.path.abspath(os.curdir)
     exclude = {db_file + suffix for suffix in ("", "-wal", "-shm", "-journal")} if db_file else set()

@@ -11,12 +11,42 @@ never closed) and leaves a passed ``Database`` to its owner.
 from __future__ import annotations
 
 import os
+import re
 from typing import Any, NamedTuple
+from urllib.parse import parse_qsl, urlencode, urlsplit
 
 from .database import Database
 from .errors import InvalidInputError, InvalidInputTypeError
 
-__all__ = ["OpenedDatabase", "open_database"]
+__all__ = ["POSTGRES_URL_SCHEMES", "OpenedDatabase", "display_location", "is_postgres_url", "open_database"]
+
+#: The URL schemes that name a Postgres database where a file path is accepted.
+POSTGRES_URL_SCHEMES = ("postgresql", "postgres")
+
+_POSTGRES_URL = re.compile(rf"^(?:{'|'.join(POSTGRES_URL_SCHEMES)})://", re.IGNORECASE)
+
+
+def is_postgres_url(location: object) -> bool:
+    """Whether ``location`` is a ``postgresql://`` (or ``postgres://``) URL rather than a file path."""
+    return isinstance(location, str) and _POSTGRES_URL.match(location) is not None
+
+
+def display_location(location: str) -> str:
+    """``location`` fit to print: a file path as is, a URL with its password (in either place) shown as ``***``."""
+    if not is_postgres_url(location):
+        return location
+    parts = urlsplit(location)
+    query = parse_qsl(parts.query, keep_blank_values=True)
+    if parts.password is None and all(key != "password" for key, _ in query):
+        return location
+    if parts.password is not None:
+        user, host = parts.netloc.rsplit("@", 1)
+        parts = parts._replace(netloc=f"{user.split(':', 1)[0]}:***@{host}")
+    if any(key == "password" for key, _ in query):
+        hidden = [(key, "***" if key == "password" else value) for key, value in query]
+        parts = parts._replace(query=urlencode(hidden, safe="*/"))
+    query_part = f"?{parts.query}" if parts.query else ""
+    return f"{parts.scheme}://{parts.netloc}{parts.path}{query_part}"
 
 
 class OpenedDatabase(NamedTuple):

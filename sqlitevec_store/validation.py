@@ -43,6 +43,7 @@ __all__ = [
     "check_k",
     "check_records",
     "check_strings",
+    "canonical_json",
     "check_texts",
     "refuse_one_string",
     "vector_matrix",
@@ -420,7 +421,16 @@ def _check_metadata(value: Mapping[str, Any], where: str) -> str:
     return text
 
 
-def _dumps(value: Mapping[str, Any]) -> str:
+def canonical_json(value: Any) -> str:
+    """The JSON text the core stores for an already checked metadata or extra value (compact, UTF-8 as is).
+
+    For values read back from a store (a migration writes them again): no check
+    is repeated here.
+    """
+    return _dumps(value)
+
+
+def _dumps(value: Any) -> str:
     return json.dumps(value, ensure_ascii=False, allow_nan=False, separators=(",", ":"), default=_json_default)
 
 

@@ -28,6 +28,12 @@ Guarantees each method must keep (the core's own guarantees rest on them):
 * ``delete``/``clear``: all given conditions hold (AND); atomic; feed updated.
 * ``select``/``count``/``rows``: insertion (pk) order; filters with the one
   semantics of :mod:`sqlitevec_store.filters`.
+* ``page``: keyset paging for streaming a whole collection (migration): the
+  next ``limit`` records above a pk, in pk order, each call O(``limit``)
+  however far in (an index seek, never an ``OFFSET`` scan); pks are positive,
+  so ``after_pk=0`` starts at the beginning, and the last pk of a page starts
+  the next. Run it with ``vectors`` inside one ``snapshot`` to read a page's
+  records and vectors in one state.
 * ``knn``: the exact ``k`` nearest among rows matching the filter, never fewer
   when at least ``k`` match (a filter restricts the scan before the top-k
   cut); distances are cosine distances ``1 - cos`` in ``[0, 2]``; ties by pk.
@@ -248,6 +254,10 @@ class StorageBackend(Protocol):
         offset: int = 0,
     ) -> list[StoredRow]:
         """Records meeting every condition, in pk order."""
+        ...
+
+    def page(self, info: CollectionInfo, after_pk: int, limit: int) -> list[StoredRow]:
+        """Up to ``limit`` records with pk > ``after_pk``, in pk order (keyset paging: O(limit) per call)."""
         ...
 
     def rows(self, info: CollectionInfo, pks: Sequence[int]) -> dict[int, StoredRow]:

@@ -1,11 +1,12 @@
 """The ``sqlitevec-store`` command line: fill, query and look inside a store file.
 
 Built on the core (:class:`~sqlitevec_store.Database`); nothing here writes SQL.
-Every command takes ``--db FILE``; commands that act on one collection take
+Every command takes ``--db FILE`` or ``--db postgresql://...`` (``migrate``
+takes two such stores); commands that act on one collection take
 ``--collection NAME`` (default :data:`~sqlitevec_store.DEFAULT_COLLECTION`, the
 adapters' default too). Commands that only read (``query``, ``stats``,
-``export``) open the file read-only, and no command but ``index`` and
-``import`` ever creates a file.
+``export``) open the store read-only, and no command but ``index``,
+``import`` and ``migrate`` (its target) ever creates a file.
 
 Errors print ``Error: ...`` to stderr and exit with status 1; bad options
 (including a ``--filter`` that is not valid JSON or uses an unknown operator)
@@ -18,9 +19,11 @@ stderr, never stdout: a bar on a terminal, else a line every
 
 This package only parses arguments and formats output; the core does the
 work: :mod:`sqlitevec_store.ingest` (``index``), :mod:`sqlitevec_store.jsonl`
-(``export``, ``import``) and :mod:`sqlitevec_store.model_choice` (which model).
+(``export``, ``import``), :mod:`sqlitevec_store.migration` (``migrate``) and
+:mod:`sqlitevec_store.model_choice` (which model).
 Here are the commands that embed (``index``, ``query``, ``import``);
-``_manage`` holds those that need no model, ``_options`` the shared options
+``_manage`` holds those that need no model, ``_migrate`` the copy between
+stores, ``_options`` the shared options
 and file opening, ``_output`` the printing.
 
 The embedding model is made by :func:`make_embedder` (looked up in this
@@ -32,15 +35,13 @@ imported only when it embeds.
 from __future__ import annotations
 
 import time
-from pathlib import Path
 
 import click
 
 from .. import __version__
-from ..backends.sqlite.ddl import KEYWORD_INDEX_VERSION
 from ..chunking import split_paragraphs
 from ..database import Database
-from ..errors import ModelMismatchError
+from ..errors import ModelMismatchError, SchemaError
 from ..filters import Filter
 from ..ingest import DEFAULT_MAX_CHARS, FOLDER_SUFFIXES, HASH_KEY, MAX_CHARS_KEY, sync_files
 from ..jsonl import Dump, load_dump
@@ -48,12 +49,15 @@ from ..model_choice import Embedder, ModelChoice, default_model, make_embedder, 
 from ..progress import DEFAULT_INTERVAL, Progress
 from ..records import MAX_COUNT, Hit
 from ._manage import compact, drop, export, stats
+from ._migrate import migrate
 from ._options import (
     Group,
+    StoreLocation,
     backend_option,
     batch_option,
     collection_option,
     db_option,
+    describe_store,
     existing_collection,
     model_option,
     open_existing,
@@ -102,7 +106,7 @@ def main() -> None:
     cli(prog_name="sqlitevec-store")
 
 
-for _command in (stats, compact, export, drop):
+for _command in (stats, compact, export, drop, migrate):
     cli.add_command(_command)
 
 
@@ -129,7 +133,7 @@ for _command in (stats, compact, export, drop):
 def index(
     *,
     paths: tuple[str, ...],
-    db_path: Path,
+    db_path: StoreLocation,
     collection_name: str,
     model_name: str | None,
     backend: str | None,
@@ -145,7 +149,8 @@ def index(
     files are split at blank lines.
 
     A chunk's id is "<file>#<n>", where <file> is the file's path relative to
-    the folder of the store file (absolute outside it); the file's path is also
+    the folder of the store file (of the current directory for a postgresql://
+    URL; absolute outside it); the file's path is also
     the chunk's doc_id and its "source" metadata. Re-running skips files whose
     content is unchanged, replaces the chunks of changed files, and removes the
     chunks of files that no longer exist under the given PATHS.
@@ -244,7 +249,7 @@ def _choose_model(db: Database, collection_name: str, requested: str | None, bac
 def query(
     *,
     text: str,
-    db_path: Path,
+    db_path: StoreLocation,
     collection_name: str,
     model_name: str | None,
     backend: str | None,
@@ -275,11 +280,14 @@ def query(
     with open_existing(db_path, read_only=True) as db:
         collection = existing_collection(db, collection_name, index_type=index_type)
         hits: list[Hit] = []
-        if mode != "dense" and collection.info().schema_version < KEYWORD_INDEX_VERSION:
-            raise click.ClickException(
-                f"Collection {collection.name!r} was written by an older sqlitevec-store and has no keyword "
-                f"index yet; run `sqlitevec-store compact --db {str(db_path)!r}` once to build it."
-            )
+        if mode != "dense":
+            try:  # the backend says whether the keyword index is there (a file of schema version 1 has none)
+                db.backend.ensure_keyword_index(collection.info())
+            except SchemaError:
+                raise click.ClickException(
+                    f"Collection {collection.name!r} was written by an older sqlitevec-store and has no keyword "
+                    f"index yet; run `sqlitevec-store compact --db {describe_store(db_path)!r}` once to build it."
+                ) from None
         if mode == "keyword":
             hits = collection.keyword_search(text, k=k, filter=filter_)
         elif collection.dimension is not None:
@@ -311,7 +319,7 @@ def query(
 def import_(
     *,
     file: str,
-    db_path: Path,
+    db_path: StoreLocation,
     collection_name: str,
     model_name: str | None,
     backend: str | None,

@@ -3,13 +3,12 @@
 from __future__ import annotations
 
 import json
-from pathlib import Path
 
 import click
 from click.core import ParameterSource
 
 from ..jsonl import write_dump
-from ._options import collection_option, db_option, existing_collection, open_existing
+from ._options import StoreLocation, collection_option, db_option, describe_store, existing_collection, open_existing
 from ._output import human_bytes, table
 
 __all__ = ["compact", "drop", "export", "stats"]
@@ -21,7 +20,7 @@ INDEX_TYPE = "vec0 flat (exact)"
 @click.command()
 @db_option
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object.")
-def stats(db_path: Path, as_json: bool) -> None:
+def stats(db_path: StoreLocation, as_json: bool) -> None:
     """Show the collections, their size and model, and the file's size.
 
     "unused" counts vector slots sqlite-vec has allocated but that hold no
@@ -39,13 +38,14 @@ def stats(db_path: Path, as_json: bool) -> None:
     if as_json:
         click.echo(
             json.dumps(
-                {"path": str(db_path), **file, "free_bytes": reclaimable, "collections": collections},
+                {"path": describe_store(db_path), **file, "free_bytes": reclaimable, "collections": collections},
                 ensure_ascii=False,
             )
         )
         return
+    where = describe_store(db_path)
     click.echo(
-        f"{db_path}: {human_bytes(file['size_bytes'])} ({file['page_count']} pages of {file['page_size']} bytes), "
+        f"{where}: {human_bytes(file['size_bytes'])} ({file['page_count']} pages of {file['page_size']} bytes), "
         f"{file['free_pages']} free pages ({human_bytes(reclaimable)}; `compact --vacuum` returns them)"
     )
     if not collections:
@@ -80,7 +80,7 @@ def stats(db_path: Path, as_json: bool) -> None:
     show_default=True,
     help="Then rebuild the file so freed pages return to the file system.",
 )
-def compact(db_path: Path, collection_name: str, all_: bool, vacuum: bool) -> None:
+def compact(db_path: StoreLocation, collection_name: str, all_: bool, vacuum: bool) -> None:
     """Reclaim the vector space left by deleted records.
 
     sqlite-vec frees a block of vectors only when all of its slots are
@@ -122,7 +122,7 @@ def compact(db_path: Path, collection_name: str, all_: bool, vacuum: bool) -> No
     default="-",
     help="Write here instead of stdout (replaced only once the export is complete).",
 )
-def export(db_path: Path, collection_name: str, vectors: bool, output: str) -> None:
+def export(db_path: StoreLocation, collection_name: str, vectors: bool, output: str) -> None:
     """Write a collection as JSON lines.
 
     Each line holds id, text, metadata and doc_id (and extra, when set); with
@@ -141,14 +141,14 @@ def export(db_path: Path, collection_name: str, vectors: bool, output: str) -> N
 @db_option
 @collection_option
 @click.option("--yes", "-y", is_flag=True, help="Do not ask for confirmation.")
-def drop(db_path: Path, collection_name: str, yes: bool) -> None:
+def drop(db_path: StoreLocation, collection_name: str, yes: bool) -> None:
     """Delete a collection and all of its records."""
     with open_existing(db_path, read_only=False) as db:
         collection = existing_collection(db, collection_name)
         count = collection.count()
         if not yes:
             click.confirm(
-                f"Drop collection {collection.name!r} ({count} records) from {str(db_path)!r}?",
+                f"Drop collection {collection.name!r} ({count} records) from {describe_store(db_path)!r}?",
                 abort=True,
             )
         db.drop_collection(collection.name)

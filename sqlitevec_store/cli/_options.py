@@ -1,9 +1,13 @@
 """Parsing for the command line: the group that reports errors, the shared options, opening store files.
 
-Every command takes ``--db FILE``; commands that act on one collection take
-``--collection NAME``. Commands that only read open the file read-only and
-never create it (:func:`open_existing`); ``index`` and ``import`` wrap their
-work in :func:`undo_new_file`, so a failed run leaves no file it created.
+Every command takes ``--db FILE`` or ``--db postgresql://...`` (a
+:data:`StoreLocation`: a :class:`~pathlib.Path` for a file, the URL as a
+``str``); commands that act on one collection take ``--collection NAME``.
+Commands that only read open the file read-only and never create it
+(:func:`open_existing`); ``index`` and ``import`` wrap their work in
+:func:`undo_new_file`, so a failed run leaves no file it created. A URL is
+never treated as a file: no existence check, no ``-wal`` files, nothing to
+remove.
 """
 
 from __future__ import annotations
@@ -23,15 +27,21 @@ from ..embeddings import BACKENDS, DEFAULT_MODEL
 from ..errors import CollectionNotFoundError, SqliteVecStoreError
 from ..filters import Filter, parse_filter_dict
 from ..model_choice import DEFAULT_BATCH_SIZE
+from ..opening import display_location, is_postgres_url
 from ..records import MAX_COUNT
 from ..registry import validate_collection_name
 
 __all__ = [
+    "DB_HELP",
     "Group",
+    "StoreLocation",
+    "StoreLocationType",
     "backend_option",
     "batch_option",
+    "check_collection_names",
     "collection_option",
     "db_option",
+    "describe_store",
     "existing_collection",
     "model_option",
     "open_existing",
@@ -40,6 +50,32 @@ __all__ = [
 ]
 
 F = TypeVar("F", bound=Callable[..., Any])
+
+#: Where a store is, as the options give it: a file's :class:`Path`, or a ``postgresql://`` URL.
+StoreLocation = Path | str
+
+#: How ``--db`` (and ``migrate``'s arguments) are described.
+DB_HELP = "FILE or postgresql:// URL"
+
+
+class StoreLocationType(click.ParamType[StoreLocation, Any]):
+    """A store file (a :class:`Path`; not a folder) or a ``postgresql://``/``postgres://`` URL (kept a ``str``)."""
+
+    name = "FILE|URL"
+    _file = click.Path(dir_okay=False, path_type=Path)
+
+    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> StoreLocation:
+        if isinstance(value, Path):
+            return value
+        if is_postgres_url(value):
+            return str(value)
+        converted: Path = self._file.convert(value, param, ctx)
+        return converted
+
+
+def describe_store(location: StoreLocation) -> str:
+    """A store's location fit to print (a URL's password hidden)."""
+    return display_location(str(location))
 
 
 class Group(click.Group):
@@ -70,6 +106,11 @@ def _check_collection_name(ctx: click.Context, param: click.Parameter, value: st
         raise click.BadParameter(str(exc)) from exc
 
 
+def check_collection_names(ctx: click.Context, param: click.Parameter, value: tuple[str, ...]) -> tuple[str, ...]:
+    """Check each name of a repeatable ``--collection`` option."""
+    return tuple(name for name in (_check_collection_name(ctx, param, v) for v in value) if name is not None)
+
+
 def parse_filter(ctx: click.Context, param: click.Parameter, value: str | None) -> Filter | None:
     if value is None:
         return None
@@ -94,8 +135,8 @@ def db_option(f: F) -> F:
         "--db",
         "db_path",
         required=True,
-        type=click.Path(dir_okay=False, path_type=Path),
-        help="The store file.",
+        type=StoreLocationType(),
+        help=f"The store: {DB_HELP}.",
     )(f)
 
 
@@ -143,14 +184,19 @@ def batch_option(f: F) -> F:
 
 
 @contextmanager
-def open_existing(db_path: Path, *, read_only: bool) -> Iterator[Database]:
-    """Open a store file that must already exist (never creates one).
+def open_existing(db_path: StoreLocation, *, read_only: bool) -> Iterator[Database]:
+    """Open a store that must already exist (never creates a file).
 
     A read-only open of a WAL-mode file makes SQLite create ``-wal`` and
     ``-shm`` files beside it; when they were not there before, they are
     removed again afterwards if no other connection uses the file and it is
     writable (see :func:`~sqlitevec_store.backends.sqlite.connection.release_wal_files`).
+    A Postgres URL is opened as it is (the server says whether it exists).
     """
+    if not isinstance(db_path, Path):
+        with Database(db_path, read_only=read_only) as db:
+            yield db
+        return
     if not db_path.exists():
         raise click.ClickException(f"Database file {str(db_path)!r} does not exist (nothing was created).")
     had_wal = Path(f"{db_path}-wal").exists()
@@ -170,17 +216,23 @@ def existing_collection(
     except CollectionNotFoundError:
         names = db.collection_names()
         have = f"it has: {', '.join(names)}" if names else "it has no collections"
-        raise click.ClickException(f"No collection named {name!r} in {str(db.path)!r}; {have}.") from None
+        where = describe_store(db.path or ":memory:")
+        raise click.ClickException(f"No collection named {name!r} in {where!r}; {have}.") from None
 
 
 @contextmanager
-def undo_new_file(db_path: Path) -> Iterator[None]:
+def undo_new_file(db_path: StoreLocation) -> Iterator[None]:
     """Leave no file behind when a command that would have created the store file fails.
 
     A file that did not exist is removed with its ``-wal``, ``-shm`` and
     ``-journal``; an empty file (which opening gives a header) is emptied again.
-    Wrap the :class:`Database`, so it is closed first.
+    Wrap the :class:`Database`, so it is closed first. A Postgres URL names no
+    file: nothing is done (what a failed command wrote is rolled back by its
+    transaction, as in a file).
     """
+    if not isinstance(db_path, Path):
+        yield
+        return
     existed = db_path.exists()
     was_empty = existed and db_path.is_file() and db_path.stat().st_size == 0
     try:

@@ -436,6 +436,11 @@ class SqliteBackend:
         with self.session() as conn:
             return rows.select(conn, ddl.CollectionTables(info.name), where, limit, offset)
 
+    def page(self, info: CollectionInfo, after_pk: int, limit: int) -> list[StoredRow]:
+        """Up to ``limit`` records with pk > ``after_pk``, in pk order (keyset paging: O(limit) per call)."""
+        with self.session() as conn:
+            return rows.page(conn, ddl.CollectionTables(info.name), after_pk, limit)
+
     def rows(self, info: CollectionInfo, pks: Sequence[int]) -> dict[int, StoredRow]:
         """Records by pk."""
         with self.session() as conn:

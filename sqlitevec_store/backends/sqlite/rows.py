@@ -31,6 +31,7 @@ __all__ = [
     "knn",
     "matching",
     "matching_among",
+    "page",
     "rows_by_pk",
     "scan",
     "select",
@@ -174,6 +175,12 @@ def select(
         sql += " LIMIT :limit OFFSET :offset"
         params = {**params, "limit": -1 if limit is None else limit, "offset": offset}
     return [stored_row(row) for row in conn.execute(sql, params)]
+
+
+def page(conn: Connection, tables: ddl.CollectionTables, after_pk: int, limit: int) -> list[StoredRow]:
+    """Up to ``limit`` records with a pk above ``after_pk``, in pk order."""
+    sql = statements.page_items_sql(tables)
+    return [stored_row(row) for row in conn.execute(sql, {"after": after_pk, "limit": limit})]
 
 
 def rows_by_pk(conn: Connection, tables: ddl.CollectionTables, pks: Sequence[int]) -> dict[int, StoredRow]:

@@ -132,6 +132,11 @@ def select_items_sql(tables: CollectionTables, where: str, *, order: str = "pk")
     return f"SELECT {ITEM_COLUMNS} FROM {tables.items} WHERE {where} ORDER BY {order}"
 
 
+def page_items_sql(tables: CollectionTables) -> str:
+    """Up to ``:limit`` records with ``pk > :after``, in pk order (keyset paging: a rowid seek, then ``limit`` rows)."""
+    return f"SELECT {ITEM_COLUMNS} FROM {tables.items} WHERE pk > :after ORDER BY pk LIMIT :limit"
+
+
 def select_vectors_sql(tables: CollectionTables, count: int) -> str:
     """The vectors of ``count`` rowids, bound as positional parameters."""
     return f"SELECT rowid, embedding FROM {tables.vec} WHERE rowid IN ({placeholders(count)})"
