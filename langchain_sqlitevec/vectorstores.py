@@ -254,7 +254,7 @@ class SQLiteVecVectorStore(WriteMethods, SearchMethods):
 
         Args:
             embedding: The embedding model.
-            db_path: A database file or ``":memory:"`` (the default).
+            db_path: A database file, ``":memory:"`` (the default), or a ``postgresql://`` URL.
             connection: An open ``sqlite3`` / ``sqlean`` connection instead of ``db_path``.
             database: A core :class:`~sqlitevec_store.Database` instead of ``db_path``.
             collection_name: The collection to use (created if missing).
@@ -422,7 +422,7 @@ class SQLiteVecVectorStore(WriteMethods, SearchMethods):
             embedding: The embedding model.
             metadatas: One metadata dict per text.
             ids: One id per text.
-            db_path: A database file or ``":memory:"`` (the default).
+            db_path: A database file, ``":memory:"`` (the default), or a ``postgresql://`` URL.
             connection: An open connection instead of ``db_path``.
             database: A core ``Database`` instead of ``db_path``.
             collection_name: The collection.

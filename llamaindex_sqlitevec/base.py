@@ -109,7 +109,7 @@ class SQLiteVecVectorStore(BasePydanticVectorStore):
     such nodes on purpose.
 
     Args:
-        db_path: A file path, or ``":memory:"``.
+        db_path: A file path, ``":memory:"``, or a ``postgresql://`` URL (Postgres + pgvector).
         collection_name: The collection in the file (created if missing).
         embed_dim: The embedding dimension, if known (checked against an
             existing collection; otherwise the first nodes set it).
@@ -157,7 +157,7 @@ class SQLiteVecVectorStore(BasePydanticVectorStore):
     stores_text: bool = True
     flat_metadata: bool = False
 
-    db_path: str = Field(default=":memory:", description="SQLite file path, or ':memory:'.")
+    db_path: str = Field(default=":memory:", description="SQLite file path, ':memory:', or a postgresql:// URL.")
     collection_name: str = Field(default=DEFAULT_COLLECTION, description="Collection name inside the file.")
     embed_dim: int | None = Field(default=None, description="Embedding dimension, if known.")
     model_id: str | None = Field(default=None, description="Canonical id of the embedding model.")

@@ -19,7 +19,7 @@ BUILD_PY="${BUILD_PYTHON:-$ROOT/.venv/bin/python}"
 PYTHON="${PYTHON:-$("$BUILD_PY" -c 'import sys; print(getattr(sys, "_base_executable", sys.executable))')}"
 TORCH_SPEC="${TORCH_SPEC-torch==2.13.0}"
 EXTRAS=("$@")
-[ ${#EXTRAS[@]} -gt 0 ] || EXTRAS=(core langchain llamaindex local all)
+[ ${#EXTRAS[@]} -gt 0 ] || EXTRAS=(core langchain llamaindex local all)  # "postgres" too on request: "all" covers its imports
 PIP=(--quiet --disable-pip-version-check)
 
 WORK=$(mktemp -d "${TMPDIR:-/tmp}/wheel-matrix.XXXXXX")

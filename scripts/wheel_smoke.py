@@ -42,7 +42,14 @@ EXTRAS: dict[str, dict[str, Any]] = {
     "core": {
         "packages": ["sqlitevec_store"],
         "absent_packages": ["langchain_sqlitevec", "llamaindex_sqlitevec"],
-        "absent_dists": ["torch", "sentence-transformers", "transformers", "langchain-core", "llama-index-core"],
+        "absent_dists": [
+            "torch",
+            "sentence-transformers",
+            "transformers",
+            "langchain-core",
+            "llama-index-core",
+            "psycopg",
+        ],
     },
     "langchain": {
         "packages": ["sqlitevec_store", "langchain_sqlitevec"],
@@ -53,6 +60,11 @@ EXTRAS: dict[str, dict[str, Any]] = {
         "packages": ["sqlitevec_store", "llamaindex_sqlitevec"],
         "absent_packages": ["langchain_sqlitevec"],
         "absent_dists": ["torch", "sentence-transformers", "transformers", "langchain-core"],
+    },
+    "postgres": {
+        "packages": ["sqlitevec_store"],
+        "absent_packages": ["langchain_sqlitevec", "llamaindex_sqlitevec"],
+        "absent_dists": ["torch", "sentence-transformers", "langchain-core", "llama-index-core"],
     },
     "local": {
         "packages": ["sqlitevec_store"],
@@ -264,6 +276,19 @@ def real_model_search(packages: list[str]) -> None:
             li_store.close()
 
 
+def postgres_ready() -> None:
+    """The ``postgres`` extra brings psycopg 3 and its pool; the backend imports (no server here)."""
+    import psycopg
+    import psycopg_pool
+
+    from sqlitevec_store.backends.postgres import backend
+    from sqlitevec_store.backends.postgres.connection import is_postgres_url
+
+    check(psycopg.__version__.startswith("3."), f"psycopg {psycopg.__version__}")
+    check(hasattr(psycopg_pool, "ConnectionPool") and hasattr(backend, "PostgresBackend"), "backend import")
+    check(is_postgres_url("postgresql://h/db") and not is_postgres_url("notes.db"), "URL detection")
+
+
 def main() -> None:
     """Run every check for the extra named on the command line."""
     if len(sys.argv) == 3 and sys.argv[1] == "--real-model" and sys.argv[2] in EXTRAS:
@@ -296,6 +321,10 @@ def main() -> None:
         t = time.perf_counter()
         llamaindex_search()
         step("LlamaIndex add + search with a fake embedding", t)
+    if extra in ("postgres", "all"):
+        t = time.perf_counter()
+        postgres_ready()
+        step("psycopg, psycopg-pool and the Postgres backend import; a URL is told from a path", t)
     if extra in ("local", "all"):
         # In a child process, so that everything it writes can be checked: a normal search with the
         # real model shows no progress bar, tokenizer warning or anything else.

@@ -19,10 +19,11 @@ re-embedding, one transaction per page. So:
 * **The source should not be written meanwhile.** Each page is read in its
   own snapshot: a record written to the source after its page was read is
   copied by the next run, and verification reports the difference.
-* JSON is compared **parsed**: Postgres' ``jsonb`` reorders keys and rewrites
-  numbers (``1e-300`` comes back as ``0.000...1``), so the texts of two equal
-  records may differ by backend. Metadata is written in the core's own JSON
-  form (what a write through :class:`~sqlitevec_store.records.Record` stores).
+* JSON is compared **parsed**: the same values spelled differently (key
+  order, spacing, ``1e-300`` as ``0.000...1``, as a ``jsonb`` column prints
+  them) are no change. Metadata and bookkeeping are written in the core's own
+  JSON form (what a write through :class:`~sqlitevec_store.records.Record`
+  stores; key order kept).
 
 Verification (``verify=True``) then checks, per collection, that the counts
 are equal and that ``sample`` source records, spread evenly over the source in
@@ -44,7 +45,7 @@ from __future__ import annotations
 import json
 import os
 from collections.abc import Callable, Iterator, Sequence
-from contextlib import ExitStack, contextmanager
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any, NamedTuple
 
@@ -377,8 +378,8 @@ def _opened(location: StoreLocation, *, read_only: bool) -> Iterator[Database]:
     text = os.fspath(location)
     if read_only and not is_postgres_url(text) and not os.path.isfile(text):
         raise InvalidInputError(f"Database file {text!r} does not exist")
-    with ExitStack() as stack:
-        yield stack.enter_context(Database(text, read_only=read_only))
+    with Database(text, read_only=read_only) as db:
+        yield db
 
 
 def _describe(location: StoreLocation, db: Database) -> str:

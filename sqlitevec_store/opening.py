@@ -11,24 +11,14 @@ never closed) and leaves a passed ``Database`` to its owner.
 from __future__ import annotations
 
 import os
-import re
 from typing import Any, NamedTuple
 from urllib.parse import parse_qsl, urlencode, urlsplit
 
+from .backends.postgres.connection import is_postgres_url  # the one rule, shared with Database
 from .database import Database
 from .errors import InvalidInputError, InvalidInputTypeError
 
-__all__ = ["POSTGRES_URL_SCHEMES", "OpenedDatabase", "display_location", "is_postgres_url", "open_database"]
-
-#: The URL schemes that name a Postgres database where a file path is accepted.
-POSTGRES_URL_SCHEMES = ("postgresql", "postgres")
-
-_POSTGRES_URL = re.compile(rf"^(?:{'|'.join(POSTGRES_URL_SCHEMES)})://", re.IGNORECASE)
-
-
-def is_postgres_url(location: object) -> bool:
-    """Whether ``location`` is a ``postgresql://`` (or ``postgres://``) URL rather than a file path."""
-    return isinstance(location, str) and _POSTGRES_URL.match(location) is not None
+__all__ = ["OpenedDatabase", "display_location", "is_postgres_url", "open_database"]
 
 
 def display_location(location: str) -> str:

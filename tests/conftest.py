@@ -50,10 +50,10 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
 
 
 @pytest.fixture
-def backend_db_path(request: pytest.FixtureRequest) -> str | None:
-    """A store's ``db_path``: ``None`` (in memory), or under ``SVS_TEST_BACKEND=postgres`` a fresh Postgres schema."""
+def backend_db_path(request: pytest.FixtureRequest) -> str:
+    """A store's ``db_path``: ``":memory:"``, or under ``SVS_TEST_BACKEND=postgres`` a fresh Postgres schema."""
     if TEST_BACKEND == "sqlite":
-        return None
+        return ":memory:"
     url: str = request.getfixturevalue("pg_url")
     return url
 

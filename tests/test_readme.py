@@ -67,6 +67,22 @@ def test_readme_langchain_and_llamaindex_snippets_report_the_same_match(
     assert f"prints `backup {li[1]}`" in text and f"distance `{lc[1]} = 1 - {li[1]}`" in text
 
 
+@pytest.mark.model
+def test_readme_apps_run_unchanged_on_postgres(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, pg_url: str) -> None:
+    """The README's promise: the LangChain and LlamaIndex examples, with only ``db_path`` made a URL, print the same."""
+    monkeypatch.chdir(tmp_path)
+    for module in ("langchain_sqlitevec", "llamaindex_sqlitevec"):
+        snippet = next(s for s in SNIPPETS if f"from {module} import" in s)
+        assert snippet.count('db_path="notes.db"') == 1
+        printed = []
+        for source in (snippet, snippet.replace('db_path="notes.db"', f"db_path={pg_url!r}")):
+            out = io.StringIO()
+            with contextlib.redirect_stdout(out):
+                exec(compile(source, f"README.md {module} snippet", "exec"), {"__name__": "readme"})
+            printed.append(out.getvalue())
+        assert printed[0] == printed[1] and "backup" in printed[0], printed
+
+
 def _cli_block() -> str:
     text = README.read_text(encoding="utf-8")
     section = text[text.index("## Command line") :]

@@ -11,7 +11,7 @@ from ..migration import DEFAULT_BATCH_SIZE
 from ..migration import migrate as migrate_stores
 from ..progress import DEFAULT_INTERVAL, Progress
 from ..records import MAX_COUNT
-from ._options import StoreLocation, StoreLocationType, check_collection_names
+from ._options import StoreLocation, StoreLocationType, check_collection_names, wal_files_released
 
 __all__ = ["migrate"]
 
@@ -61,14 +61,15 @@ def migrate(
       sqlitevec-store migrate store.db postgresql://me@localhost/rag
       sqlitevec-store migrate postgresql://me@localhost/rag copy.db --collection docs
     """  # noqa: D301 - click's \b keeps a paragraph unwrapped
-    report = migrate_stores(
-        str(source),
-        str(target),
-        collections=list(collection_names) or None,
-        batch_size=batch_size,
-        verify=not no_verify,
-        progress=lambda total, label: Progress(total, label, enabled=not quiet, interval=DEFAULT_INTERVAL),
-    )
+    with wal_files_released(source, read_only=True):  # the source is only read
+        report = migrate_stores(
+            str(source),
+            str(target),
+            collections=list(collection_names) or None,
+            batch_size=batch_size,
+            verify=not no_verify,
+            progress=lambda total, label: Progress(total, label, enabled=not quiet, interval=DEFAULT_INTERVAL),
+        )
     for done in report.collections:
         click.echo(done.summary())
     if not report.collections:

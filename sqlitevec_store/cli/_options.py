@@ -47,6 +47,7 @@ __all__ = [
     "open_existing",
     "parse_filter",
     "undo_new_file",
+    "wal_files_released",
 ]
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -199,12 +200,25 @@ def open_existing(db_path: StoreLocation, *, read_only: bool) -> Iterator[Databa
         return
     if not db_path.exists():
         raise click.ClickException(f"Database file {str(db_path)!r} does not exist (nothing was created).")
+    with wal_files_released(db_path, read_only=read_only), Database(db_path, read_only=read_only) as db:
+        yield db
+
+
+@contextmanager
+def wal_files_released(db_path: StoreLocation, *, read_only: bool) -> Iterator[None]:
+    """After a read-only use of a store file, remove the ``-wal``/``-shm`` files opening it created.
+
+    Wrap the :class:`Database`, so it is closed first. Nothing is done for a
+    URL, a writable open, or a file whose ``-wal`` was there before.
+    """
+    if not read_only or not isinstance(db_path, Path):
+        yield
+        return
     had_wal = Path(f"{db_path}-wal").exists()
     try:
-        with Database(db_path, read_only=read_only) as db:
-            yield db
+        yield
     finally:
-        if read_only and not had_wal:
+        if not had_wal:
             release_wal_files(db_path)
 
 

@@ -42,6 +42,7 @@ def test_migrate_prints_one_line_per_collection(source: Path, target: Path) -> N
         "notes: copied 4, updated 0, skipped 0; verified: counts and 4 searches OK",
     ]
     assert result.stderr == ""
+    assert not Path(f"{source}-wal").exists() and not Path(f"{source}-shm").exists()  # only read: left as it was
     with Database(source, read_only=True) as a, Database(target, read_only=True) as b:
         assert_same_collection(a, b, "docs")
         assert b.collection("docs", create=False).info().model_id == MODEL_ID

@@ -108,6 +108,7 @@ def test_keyword_search_stems_and_folds_case(docs) -> None:
     assert docs.keyword_search("CHECKPOINT flushing", k=1)[0].id == "s9"
 
 
+@pytest.mark.sqlite_only
 def test_keyword_search_raw_fts5_syntax(docs) -> None:
     assert [h.id for h in docs.keyword_search("replication AND standby", k=5, raw=True)] == ["s4"]
     assert [h.id for h in docs.keyword_search("replic*", k=5, raw=True)] == ["s4"]
@@ -116,6 +117,7 @@ def test_keyword_search_raw_fts5_syntax(docs) -> None:
             docs.keyword_search(bad, raw=True)
 
 
+@pytest.mark.sqlite_only
 @pytest.mark.parametrize("column", ["locked", "busy", "disk", "corrupt", "table"])
 def test_raw_query_on_another_column_is_invalid_input(docs, column: str) -> None:
     # The FTS5 table has one column, text; these names used to leak the driver's "no such column".
@@ -504,6 +506,7 @@ def test_a_broken_v1_collection_does_not_block_opening(tmp_path: Path) -> None:
         assert db.collection("docs").keyword_search("ERR_CONN_42")[0].id == "s10"
 
 
+@pytest.mark.sqlite_only
 def test_collection_names_with_hyphens_and_case(memdb: Database) -> None:
     col = memdb.collection("My-Docs_2")
     col.upsert([rec("hello world", "a"), rec("other thing", "b")])

@@ -93,7 +93,7 @@ def test_index_types_are_listed() -> None:
 
 def test_unknown_index_type_is_refused(memdb: Database) -> None:
     with pytest.raises(InvalidInputError, match="index_type"):
-        memdb.collection("docs", index_type="hnsw")
+        memdb.collection("docs", index_type="ivfflat")
     with pytest.raises(InvalidInputError, match="oversample"):
         memdb.collection("docs", index_type="rescore", oversample=0)
 
@@ -132,7 +132,7 @@ def test_flat_and_vec0_agree_on_scores_and_vectors(db: Database) -> None:
         np.testing.assert_array_equal(x.vector, y.vector)
 
 
-@pytest.mark.parametrize("index_type", ["flat", "rescore"])
+@pytest.mark.parametrize("index_type", ["flat", pytest.param("rescore", marks=pytest.mark.sqlite_only)])
 def test_ties_are_ordered_by_insertion(memdb: Database, index_type: str) -> None:
     # (sqlite-vec's own KNN cuts its top k among equal distances in no set order.)
     col = memdb.collection("docs", index_type=index_type)
@@ -153,6 +153,7 @@ def test_k_above_vec0_cap_and_above_count(memdb: Database, exact_type: str) -> N
     assert len(col.search(query, k=9999, filter=Comparison("g", Op.EQ, 7))) == 50
 
 
+@pytest.mark.sqlite_only
 def test_rescore_recall_and_exact_when_candidates_cover_everything(memdb: Database) -> None:
     # Clustered data, like real embeddings: 1-bit codes rank it well.
     rng = np.random.default_rng(3)
@@ -377,6 +378,7 @@ def test_vector_index_patches_like_a_reload() -> None:
         np.testing.assert_allclose(got, want)
 
 
+@pytest.mark.sqlite_only
 def test_fast_load_from_vec0_chunks_equals_the_row_by_row_read(memdb: Database) -> None:
     vectors, _ = dataset(3000)
     col = memdb.collection("docs")
@@ -391,6 +393,7 @@ def test_fast_load_from_vec0_chunks_equals_the_row_by_row_read(memdb: Database) 
     np.testing.assert_array_equal(fast[1][fast_order], slow[1][slow_order])
 
 
+@pytest.mark.sqlite_only
 def test_an_unknown_vec0_layout_falls_back_to_the_row_by_row_read(memdb: Database) -> None:
     vectors, _ = dataset(100)
     col = memdb.collection("docs")

@@ -31,6 +31,7 @@ def fill(db: Database, n: int, dim: int = 64, name: str = "default") -> None:
     )
 
 
+@pytest.mark.sqlite_only
 def test_stats(memdb: Database) -> None:
     col = memdb.collection()
     assert col.stats() == {
@@ -238,6 +239,7 @@ def test_small_collections_make_small_files(db: Database) -> None:
     assert db.file_stats()["size_bytes"] < 1024 * 1024
 
 
+@pytest.mark.sqlite_only
 def test_the_vector_table_grows_its_chunks_with_the_collection(memdb: Database) -> None:
     rng = np.random.default_rng(1)
     vectors = rng.standard_normal((2600, 16))
@@ -268,6 +270,7 @@ def test_the_vector_table_grows_its_chunks_with_the_collection(memdb: Database) 
     assert chunk_size(memdb, "big") == 1024 and big.stats()["vector_slots"] == 3072
 
 
+@pytest.mark.sqlite_only
 def test_compact_picks_the_chunk_size_for_the_count(memdb: Database) -> None:
     fill(memdb, 3000, dim=16)
     col = memdb.collection()
@@ -310,6 +313,7 @@ def test_files_with_vec0s_default_chunks_keep_working(db_path: Path) -> None:
         assert chunk_size(db) == 16 and col.stats()["vector_slots"] == 48 and col.count() == 41
 
 
+@pytest.mark.sqlite_only
 @pytest.mark.parametrize("count", [5, 100, 600, 3000, "old"])
 def test_the_ram_copy_reads_every_chunk_size_the_fast_way(
     memdb: Database, monkeypatch: pytest.MonkeyPatch, count: int | str

@@ -556,13 +556,22 @@ def test_metadata_round_trip_is_exact(memdb: Database) -> None:
         "none": None,
         "list": [1, "two", [3], {"four": 4}],
         "nested": {"a": {"b": {"c": "d"}}},
-        "unicode": "日本語 \u0000 \U0001f600",
+        "unicode": "日本語 \U0001f600",
         "a.b": "dotted key",
     }
     col = memdb.collection()
     col.upsert([Record("t", [1.0, 2.0], meta, id="m")])
     assert col.get(["m"])[0].metadata == meta
     assert json.dumps(col.get(["m"])[0].metadata, sort_keys=True) == json.dumps(meta, sort_keys=True)
+
+
+@pytest.mark.sqlite_only
+def test_nul_characters_round_trip_in_a_file(memdb: Database) -> None:
+    # Postgres cannot store NUL and refuses it (tests/postgres/test_pg_backend.py); a file keeps it.
+    col = memdb.collection()
+    col.upsert([Record("a\x00b", [1.0, 2.0], {"k": "x \u0000 y"}, id="m")])
+    hit = col.get(["m"])[0]
+    assert hit.text == "a\x00b" and hit.metadata == {"k": "x \u0000 y"}
 
 
 def test_numpy_scalars_dates_and_datetimes_are_stored_in_json_form(memdb: Database) -> None:
@@ -916,7 +925,8 @@ def test_hybrid_compiles_its_filter_once_and_mmr_normalizes_its_query_once(
     memdb: Database, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     from sqlitevec_store import collection as collection_module
-    from sqlitevec_store.backends.sqlite import backend as backend_module
+
+    backend_module = sys.modules[type(memdb.backend).__module__]  # SQLite's or Postgres's
 
     col = memdb.collection("docs")
     col.upsert([rec(f"alpha {n}", {"n": n % 3}, id=str(n)) for n in range(30)])
@@ -947,6 +957,7 @@ def test_hybrid_compiles_its_filter_once_and_mmr_normalizes_its_query_once(
 # --- sqlite-vec's dimension limit (#15.5) ---------------------------------------
 
 
+@pytest.mark.sqlite_only
 def test_vec0_max_dimension_is_sqlite_vecs_own_limit(memdb: Database) -> None:
     assert MAX_DIMENSION == VEC0_MAX_DIMENSION  # the core's limit is the file's, so every collection fits a file
     memdb.conn.execute(f"CREATE VIRTUAL TABLE widest USING vec0(embedding float[{VEC0_MAX_DIMENSION}])")

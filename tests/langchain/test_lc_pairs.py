@@ -212,8 +212,8 @@ async def test_add_pair_refuses_the_same_bad_batch_before_embedding(
 
 
 @pytest.fixture
-def store_pair(embeddings: SidedEmbeddings) -> SQLiteVecVectorStore:
-    return SQLiteVecVectorStore(embeddings)
+def store_pair(embeddings: SidedEmbeddings, backend_db_path: str) -> SQLiteVecVectorStore:
+    return SQLiteVecVectorStore(embeddings, db_path=backend_db_path)
 
 
 class ShortEmbeddings(SidedEmbeddings):
@@ -263,7 +263,7 @@ async def test_from_texts_pair_builds_the_same_store(tmp_path: Path, embeddings:
 @pytest.mark.parametrize(
     ("kwargs", "error", "match"),
     [
-        ({"index_type": "hnsw"}, ValueError, "index_type must be one of"),
+        ({"index_type": "ivfflat"}, ValueError, "index_type must be one of"),
         ({"oversample": 0}, ValueError, "oversample must be at least 1"),
         ({"model_id": 3}, TypeError, "model_id must be a string or None"),
     ],

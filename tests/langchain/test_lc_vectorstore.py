@@ -43,8 +43,8 @@ class TableEmbeddings(Embeddings):
 
 
 @pytest.fixture
-def store(fake_embeddings: FakeEmbeddings) -> SQLiteVecVectorStore:
-    return SQLiteVecVectorStore(fake_embeddings)
+def store(fake_embeddings: FakeEmbeddings, backend_db_path: str) -> SQLiteVecVectorStore:
+    return SQLiteVecVectorStore(fake_embeddings, db_path=backend_db_path)
 
 
 def _ids(docs: list[Document]) -> list[str | None]:

@@ -56,6 +56,6 @@ def _close_every_store(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
 
 
 @pytest.fixture
-def store(backend_db_path: str | None) -> SQLiteVecVectorStore:
+def store(backend_db_path: str) -> SQLiteVecVectorStore:
     """An empty store: in memory, or on Postgres under ``SVS_TEST_BACKEND=postgres``."""
     return SQLiteVecVectorStore(db_path=backend_db_path)

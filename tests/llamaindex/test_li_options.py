@@ -22,7 +22,7 @@ from tests.llamaindex.test_li_store import text_node, vec
 def test_bad_index_options_are_refused_before_the_file_is_opened(tmp_path: Path) -> None:
     path = tmp_path / "never.db"
     with pytest.raises(InvalidInputError, match="index_type"):
-        SQLiteVecVectorStore(path, index_type="hnsw")
+        SQLiteVecVectorStore(path, index_type="ivfflat")
     with pytest.raises(InvalidInputError, match="oversample"):
         SQLiteVecVectorStore(path, index_type="rescore", oversample=0)
     assert not path.exists()

@@ -273,9 +273,15 @@ def test_keyword_search_puts_the_paragraph_with_an_identifier_first(pg_url: str)
         assert col.keyword_search("open_database", k=3)[0].id == "p0"
         assert col.keyword_search("collections", k=1)[0].id == "p1"  # stemmed: collection(s)
         assert col.keyword_search("the of and", k=3) == []  # only stopwords
-        assert [h.id for h in col.keyword_search("record & upsert", k=3, raw=True)] == ["p2"]
-        with pytest.raises(InvalidInputError, match="to_tsquery"):
-            col.keyword_search("record & (", k=3, raw=True)
+        # raw: Postgres's web-search syntax (AND by default, or, "phrases", -exclusion); never a syntax error
+        assert [h.id for h in col.keyword_search("records upserted", k=3, raw=True)] == ["p2"]
+        assert [h.id for h in col.keyword_search("records -upserted", k=3, raw=True)] == ["p1"]
+        assert {h.id for h in col.keyword_search("upserted or collections", k=3, raw=True)} == {"p1", "p2"}
+        assert [h.id for h in col.keyword_search('"open a store"', k=3, raw=True)] == []  # not one phrase
+        for odd in ['"unbalanced', "AND", "(x", "a NEAR(", "(" * 200 + "x", "&|!<->:*"]:
+            col.keyword_search(odd, k=3, raw=True)
+        with pytest.raises(InvalidInputError, match="at most 128 terms"):
+            col.keyword_search(" or ".join(f"w{i}" for i in range(129)), raw=True)
         hits = col.keyword_search("database store", k=3)
         assert [h.score for h in hits] == sorted((h.score for h in hits), reverse=True)
         assert all(0 < h.similarity < 1 for h in hits)
@@ -315,3 +321,58 @@ def test_without_psycopg_a_url_names_the_extra() -> None:
     assert result.returncode == 0, result.stderr
     assert "sqlitevec-store[postgres]" in result.stdout
     assert issubclass(MissingDependencyError, ModuleNotFoundError)
+
+
+def test_filtered_hnsw_is_never_short(pg_url: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Filters matching 0.1% to 100% of the rows, k of 1, 10 and 50: never short, and a walk only when it pays."""
+    from sqlitevec_store.backends.postgres import backend as backend_module
+    from sqlitevec_store.filters import Comparison, Op
+
+    rng = np.random.default_rng(5)
+    n = 5000
+    vectors = unit(rng, n, 16)
+    walks: list[int] = []
+    hnsw = backend_module.PostgresBackend._hnsw
+
+    def counting(self: object, *args: object, **kwargs: object) -> object:
+        walks.append(int(kwargs["ef"]))  # type: ignore[call-overload]
+        return hnsw(self, *args, **kwargs)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(backend_module.PostgresBackend, "_hnsw", counting)
+    with Database(pg_url) as db:
+        db.collection("c").upsert(records(vectors))  # metadata "share" = i % 1000
+        approximate, exact = db.collection("c", index_type="hnsw"), db.collection("c")
+        for share in (0.001, 0.01, 0.1, 0.5, 1.0):
+            flt = Comparison("share", Op.LT, round(share * 1000))
+            matching = round(n * share)
+            for k in (1, 10, 50):
+                walks.clear()
+                recall = []
+                for q in unit(rng, 5, 16):
+                    want = exact.search(q, k=k, filter=flt)
+                    got = approximate.search(q, k=k, filter=flt)
+                    assert len(got) == len(want) == min(k, matching), (share, k)
+                    assert all(h.metadata["share"] < share * 1000 for h in got)
+                    recall.append(len({h.id for h in got} & {h.id for h in want}) / len(want))
+                assert np.mean(recall) >= 0.9, (share, k, recall)
+                if matching <= k or 2 * k / share > 1000:  # every match fits, or a rare filter: scanned exactly
+                    assert walks == [], (share, k)
+                else:
+                    assert walks and min(walks) >= min(1000, max(40, k, int(2 * k / share))), (share, k, walks)
+
+
+def test_a_stale_share_estimate_still_never_returns_short(pg_url: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The walk is sized by a remembered share; when the rows changed since, a short walk is redone exactly."""
+    from sqlitevec_store.backends.postgres import backend as backend_module
+    from sqlitevec_store.filters import Comparison, Op
+
+    monkeypatch.setattr(backend_module.PostgresBackend, "_share", lambda self, *args: (1000, 1000))  # "100%"
+    rng = np.random.default_rng(6)
+    vectors = unit(rng, 3000, 16)
+    with Database(pg_url) as db:
+        db.collection("c").upsert(records(vectors))
+        approximate, exact = db.collection("c", index_type="hnsw"), db.collection("c")
+        rare = Comparison("share", Op.LT, 2)  # 0.2%: 6 rows
+        for q in unit(rng, 5, 16):
+            got = approximate.search(q, k=5, filter=rare)
+            assert [h.id for h in got] == [h.id for h in exact.search(q, k=5, filter=rare)]

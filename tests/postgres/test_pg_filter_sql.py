@@ -15,6 +15,8 @@ from collections.abc import Iterator, Mapping, Sequence
 from typing import Any
 
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from sqlitevec_store.backends.postgres.filter_sql import compile_filter, final_sigma_regex, like_pattern, lower_sql
 from sqlitevec_store.backends.sqlite.filter_sql import compile_filter as compile_sqlite
@@ -76,8 +78,9 @@ def _fill(
     columns: Sequence[Mapping[str, str | None]] | None = None,
 ) -> None:
     """``table(pk, id, doc_id, metadata jsonb NOT NULL)`` holding ``docs`` (pk = index)."""
-    conn.execute(f"DROP TABLE IF EXISTS {table}")
-    conn.execute(f"CREATE TABLE {table} (pk int PRIMARY KEY, id text NOT NULL, doc_id text, metadata jsonb NOT NULL)")
+    columns_sql = "pk int PRIMARY KEY, id text NOT NULL, doc_id text, metadata jsonb NOT NULL"
+    conn.execute(f"CREATE TABLE IF NOT EXISTS {table} ({columns_sql})")
+    conn.execute(f"DELETE FROM {table}")
     rows = [
         (i, (columns[i]["id"] if columns else f"r{i}"), (columns[i]["doc_id"] if columns else None), json.dumps(doc))
         for i, doc in enumerate(docs)
@@ -190,6 +193,72 @@ def test_random_filters_match_reference(conn: Connection) -> None:
     assert common >= 20, common
 
 
+# Hypothesis: any text (NUL only in filter values: jsonb cannot store it), any finite float, 64-bit ints.
+_H_KEYS = st.sampled_from(["k", "n", "a.b", "my key", "Ä", "%(f0)s"])
+_H_DOC_TEXT = st.one_of(
+    st.text("aAbB%_\\*?[]äÄßİΣς \n1'", max_size=4),
+    st.text(st.characters(exclude_characters="\x00", exclude_categories=["Cs"]), max_size=4),
+)
+_H_FILTER_TEXT = st.one_of(_H_DOC_TEXT, st.text("a\x00b", max_size=3))
+_H_NUMBERS = st.one_of(
+    st.integers(-3, 3), st.integers(-(2**63), 2**63 - 1), st.floats(allow_nan=False, allow_infinity=False)
+)
+_H_DOC_SCALARS = st.one_of(st.booleans(), _H_NUMBERS, _H_DOC_TEXT)
+_H_FILTER_SCALARS = st.one_of(st.booleans(), _H_NUMBERS, _H_FILTER_TEXT)
+_H_METADATA = st.dictionaries(
+    _H_KEYS,
+    st.one_of(
+        _H_DOC_SCALARS,
+        st.none(),
+        st.lists(_H_DOC_SCALARS, max_size=4),
+        st.lists(st.lists(_H_DOC_SCALARS, max_size=2), max_size=2),
+        st.dictionaries(st.sampled_from(["a", "k"]), _H_DOC_SCALARS, max_size=2),
+    ),
+    max_size=5,
+)
+
+
+@st.composite
+def _h_comparisons(draw: st.DrawFn) -> Comparison:
+    key = draw(_H_KEYS)
+    op = draw(st.sampled_from(list(Op)))
+    value: Any
+    if op in (Op.GT, Op.GTE, Op.LT, Op.LTE):
+        value = draw(st.one_of(_H_NUMBERS, _H_FILTER_TEXT))
+    elif op in (Op.IN, Op.NIN, Op.ANY, Op.ALL):
+        value = draw(st.lists(_H_FILTER_SCALARS, max_size=3))
+    elif op in (Op.LIKE, Op.ILIKE):
+        value = draw(st.text("aAbäÄßİΣς%_\\*?[]1\x00", max_size=5))
+    elif op in (Op.TEXT_MATCH, Op.TEXT_MATCH_INSENSITIVE):
+        value = draw(_H_FILTER_TEXT)
+    elif op is Op.EXISTS:
+        value = draw(st.booleans())
+    elif op is Op.IS_EMPTY:
+        value = None
+    else:
+        value = draw(_H_FILTER_SCALARS)
+    missing = op not in (Op.EXISTS, Op.IS_EMPTY) and draw(st.booleans())
+    return Comparison(key, op, value, missing_matches=missing)
+
+
+_H_FILTERS = st.recursive(
+    _h_comparisons(),
+    lambda children: st.one_of(
+        st.lists(children, max_size=3).map(And),
+        st.lists(children, max_size=3).map(Or),
+        children.map(Not),
+    ),
+    max_leaves=8,
+)
+
+
+@settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(docs=st.lists(_H_METADATA, min_size=1, max_size=6), tree=_H_FILTERS)
+def test_hypothesis_sql_matches_reference(conn: Connection, docs: list[dict[str, Any]], tree: Filter) -> None:
+    _fill(conn, "hyp", docs)
+    assert _sql_indices(conn, "hyp", tree) == reference_indices(tree, docs)
+
+
 _ID_COLUMNS: list[dict[str, str | None]] = [
     {"id": "a", "doc_id": "d1"},
     {"id": "b", "doc_id": None},
@@ -233,6 +302,29 @@ def test_id_and_doc_id_fields_match_reference(conn: Connection) -> None:
             tree = Or([tree, _random_field_comparison(rng)])
         expected = [i for i, d in enumerate(docs) if reference_match(tree, d, _ID_COLUMNS[i])]
         assert _sql_indices(conn, "ids", tree) == expected, tree
+
+
+def test_expressions_are_never_null(conn: Connection) -> None:
+    # TRUE or FALSE on every document, so NOT is exact: checked directly, not only through NOT.
+    rng = random.Random(99)
+    docs = [random_metadata(rng) for _ in range(100)] + FIXTURE_DOCS
+    _fill(conn, "nulls", docs, [{"id": f"r{i}", "doc_id": None if i % 2 else "d"} for i in range(len(docs))])
+    trees = [c.tree for c in FILTER_CASES if c.tree is not None]
+    trees += [random_filter(rng, RANDOM_KEYS, 2) for _ in range(200)]
+    trees += [_random_field_comparison(rng) for _ in range(100)]
+    for tree in trees:
+        sql, params = compile_filter(tree)
+        nulls = conn.execute(f"SELECT count(*) FROM nulls WHERE ({sql}) IS NULL", params).fetchone()[0]
+        assert nulls == 0, tree
+
+
+def test_string_orderings_compare_by_code_point_whatever_the_collation() -> None:
+    # pgserver's database is C.UTF-8, which sorts by code point anyway (no other locale is installed
+    # here), so only the SQL can show that a database with a linguistic collation would too.
+    for field in ("metadata", "id", "doc_id"):
+        for op in (Op.GT, Op.GTE, Op.LT, Op.LTE):
+            sql, _params = compile_filter(Comparison("k", op, "a", field=field))
+            assert re.search(r'COLLATE "C" (<|<=|>|>=) %\(f\d+\)s::text', sql), sql
 
 
 # ---------------------------------------------------------------------------
@@ -551,11 +643,11 @@ def test_wide_or_of_equalities_on_one_key_is_one_in(conn: Connection, width: int
     tree = parse_filter_dict(spec)
     sql, params = compile_filter(tree)
     assert sql.count(" OR ") < 10 and len(params) < 10
+    and_tree = parse_filter_dict({"$and": [{"x": {"$ne": i}} for i in range(width)] + [{"x": {"$nin": [-1]}}]})
     start = time.perf_counter()
     assert len(_sql_indices(conn, "wide", tree)) == 200
-    and_tree = parse_filter_dict({"$and": [{"x": {"$ne": i}} for i in range(width)] + [{"x": {"$nin": [-1]}}]})
     assert _sql_indices(conn, "wide", and_tree) == []
-    assert time.perf_counter() - start < 5
+    assert time.perf_counter() - start < 20  # under a second idle; loose for loaded CI machines
 
 
 def test_a_filter_at_the_term_limit_compiles_and_runs_quickly(conn: Connection) -> None:
@@ -571,7 +663,7 @@ def test_a_filter_at_the_term_limit_compiles_and_runs_quickly(conn: Connection) 
     rows = conn.execute(f"SELECT pk FROM lim WHERE {sql} ORDER BY pk", params).fetchall()
     seconds = time.perf_counter() - start
     assert [r[0] for r in rows] == [0, 1, 2]
-    assert compiled < 0.5 and seconds < 3, (compiled, seconds)
+    assert compiled < 2 and seconds < 15, (compiled, seconds)  # 0.06 s and about 1 s idle
     wide_contains = Comparison("x", Op.ANY, list(range(MAX_FILTER_TERMS)))
     assert len(_sql_indices(conn, "lim", wide_contains)) == 0  # x is a number, not a list
 

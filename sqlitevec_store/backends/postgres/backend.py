@@ -87,6 +87,8 @@ MAX_QUERY_TERMS = 128
 MAX_RAW_QUERY_LENGTH = 10_000
 
 _WORD = re.compile(r"\w+")
+#: Words of a raw (web-search) query that are operators, not terms.
+_RAW_OPERATORS = frozenset({"or", "and", "not"})
 # A JSON text's escaped NUL (\u0000 preceded by an even number of backslashes): Postgres cannot store it.
 _JSON_NUL = re.compile(r"(?<!\\)(?:\\\\)*\\u0000")
 
@@ -654,33 +656,36 @@ class PostgresBackend:
             return np.fromiter((row[0] for row in rows), dtype=np.int64)
 
     def keyword_query(self, text: str, *, raw: bool) -> str | None:
-        """The query for ``text``: plain words ORed for ``websearch_to_tsquery``, or ``to_tsquery`` syntax when raw."""
+        """The ``websearch_to_tsquery`` text for ``text``: its words ORed, or ``text`` itself when raw.
+
+        A raw query is Postgres's web-search syntax: words are ANDed, ``or``
+        between words, ``"quoted phrases"``, ``-word`` to exclude; it never
+        raises a syntax error. At most :data:`MAX_RAW_QUERY_LENGTH` characters
+        and :data:`MAX_QUERY_TERMS` words (``or`` not counted), as in the file.
+        """
         if raw:
             if len(text) > MAX_RAW_QUERY_LENGTH:
                 raise InvalidInputError(
-                    f"A raw keyword query may be at most {MAX_RAW_QUERY_LENGTH} characters long, got {len(text)}"
+                    f"Raw keyword queries may be at most {MAX_RAW_QUERY_LENGTH} characters long, got {len(text)}"
                 )
-            return text if text.strip() else None
+            terms = sum(1 for word in _WORD.findall(text) if word.lower() not in _RAW_OPERATORS)
+            if terms > MAX_QUERY_TERMS:
+                raise InvalidInputError(f"Raw keyword queries may hold at most {MAX_QUERY_TERMS} terms, got {terms}")
+            return text if _WORD.search(text) else None
         words = list(dict.fromkeys(word.lower() for word in _WORD.findall(text)))[:MAX_QUERY_TERMS]
         return " or ".join(words) if words else None
 
     def keyword_search(
         self, info: CollectionInfo, match: str, k: int, filter: Filter | None, *, raw: bool
     ) -> list[ScoredRow]:
-        """The ``k`` best ``ts_rank_cd`` matches (score higher is better); a bad raw query is an InvalidInputError."""
+        """The ``k`` best ``ts_rank_cd`` matches of a :meth:`keyword_query` result (score: higher is better)."""
+        del raw  # both kinds are web-search syntax by now
         condition = statements.where(None, None, self._compiled(filter))
-        sql = statements.keyword_sql(self._names(info), condition, raw=raw)
+        sql = statements.keyword_sql(self._names(info), condition)
         params = dict(condition.params, query=match, k=k)
         width = len(StoredRow._fields)
-        psycopg = self._psycopg
         with self.session() as conn:
-            try:
-                with conn.transaction():  # a savepoint inside a transaction: a bad query leaves it usable
-                    rows = conn.execute(sql, params).fetchall()
-            except psycopg.errors.SyntaxError as exc:
-                if not raw:
-                    raise
-                raise InvalidInputError(f"Invalid to_tsquery query {match!r}: {exc}") from exc
+            rows = conn.execute(sql, params).fetchall()
         return [ScoredRow(StoredRow(*row[:width]), float(row[width])) for row in rows]
 
     def ensure_keyword_index(self, info: CollectionInfo) -> None:

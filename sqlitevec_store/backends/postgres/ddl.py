@@ -18,7 +18,9 @@ these are left alone):
     framework bookkeeping apart from the metadata; never filtered), ``embedding``
     (``vector(D)``: unit vectors; the dimension is set by the first write) and
     ``tsv`` (``tsvector`` generated from ``text`` with the ``english``
-    configuration, so the database keeps it in step; GIN index).
+    configuration, so the database keeps it in step; GIN index). A GIN
+    index on ``metadata`` (``jsonb_path_ops``) serves the filters' equality
+    and list-membership tests (compiled to ``@>``).
 ``svs_c<table_id>_hnsw``
     The HNSW index (``vector_cosine_ops``), built by the first approximate
     search (``index_type="hnsw"`` or ``"rescore"``) and kept up to date by
@@ -84,6 +86,7 @@ class CollectionTable:
         self.hnsw = quote_identifier(f"{base}_hnsw")
         self.doc_index = quote_identifier(f"{base}_doc")
         self.tsv_index = quote_identifier(f"{base}_tsv")
+        self.metadata_index = quote_identifier(f"{base}_meta")
         self.hnsw_name = f"{base}_hnsw"
 
 
@@ -159,6 +162,7 @@ def create_table_sql(names: CollectionTable, dimension: int | None) -> list[str]
         )""",
         f"CREATE INDEX {names.doc_index} ON {names.table} (doc_id)",
         f"CREATE INDEX {names.tsv_index} ON {names.table} USING gin (tsv)",
+        f"CREATE INDEX {names.metadata_index} ON {names.table} USING gin (metadata jsonb_path_ops)",
     ]
 
 

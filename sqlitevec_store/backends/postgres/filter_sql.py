@@ -35,10 +35,16 @@ How the semantics are kept:
   by a regular expression over the Unicode ``Cased`` and ``Case_Ignorable``
   classes Python uses (only for values holding a ``Σ``). What remains: a
   database whose ``LC_CTYPE`` is ``C``/``POSIX`` lowers only ASCII letters, a
-  Turkish one lowers ``I`` to a dotless i (U+0131), and another C library or Unicode version
-  may differ on characters added since.
+  Turkish one lowers ``I`` to a dotless i (U+0131), and another C library or
+  Unicode version than Python's may differ on the characters between them.
 - Every sub-expression is ``TRUE`` or ``FALSE``, never ``NULL`` (so ``NOT`` is
   exact), given a ``NOT NULL`` metadata column.
+
+Cost, measured on 20,000 rows (pgserver, 2 cores): compiling a filter at the
+term limit takes 0.01-0.06 s; running an ``Or`` of 1,021 equalities on
+different keys plus two more terms 2.8 s (SQLite: 10.5 s), an ``And`` of 1,023
+numeric ranges 23 s (SQLite: 21 s; about 1 µs per term and row, the ``numeric``
+cast dominating), an ``in`` over 33,334 values 0.05 s.
 
 What Postgres adds to the semantics: ``jsonb`` and ``text`` cannot hold the
 NUL character, so no stored value contains one, and a filter value that does

@@ -160,16 +160,16 @@ def set_ef_search_sql() -> str:
     return "SELECT set_config('hnsw.ef_search', %(ef)s, true)"
 
 
-def keyword_sql(names: CollectionTable, condition: Where, *, raw: bool) -> str:
-    """The top ``%(k)s`` by ``ts_rank_cd`` for ``%(query)s`` among rows meeting ``condition``; ties by pk.
+def keyword_sql(names: CollectionTable, condition: Where) -> str:
+    """The top ``%(k)s`` by ``ts_rank_cd`` for the web-search query ``%(query)s`` among rows meeting ``condition``.
 
-    Plain queries go through ``websearch_to_tsquery`` (never a syntax error);
-    raw ones through ``to_tsquery`` (Postgres's own operators).
+    ``ts_rank_cd`` with normalization 1 (divided by ``1 + log(length)``) ranks
+    documents holding more of the query's words, closer together, first; ties
+    by pk. ``websearch_to_tsquery`` never raises a syntax error.
     """
-    parse = "to_tsquery" if raw else "websearch_to_tsquery"
     return (
         f"SELECT {ROW_COLUMNS}, ts_rank_cd(tsv, query, 1) AS score "
-        f"FROM {names.table}, {parse}('english'::regconfig, %(query)s) AS query "
+        f"FROM {names.table}, websearch_to_tsquery('english'::regconfig, %(query)s) AS query "
         f"WHERE tsv @@ query AND ({condition.sql}) ORDER BY score DESC, pk LIMIT %(k)s"
     )
 
