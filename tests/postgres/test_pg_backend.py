@@ -376,3 +376,24 @@ def test_a_stale_share_estimate_still_never_returns_short(pg_url: str, monkeypat
         for q in unit(rng, 5, 16):
             got = approximate.search(q, k=5, filter=rare)
             assert [h.id for h in got] == [h.id for h in exact.search(q, k=5, filter=rare)]
+
+
+def test_a_forked_child_opens_its_own_pool(pg_url: str) -> None:
+    import multiprocessing
+    import os
+
+    with Database(pg_url) as db:
+        col = db.collection("c")
+        col.upsert([Record("parent", [1.0, 0.0], id="parent")])
+
+        def child() -> None:
+            col.upsert([Record("child", [0.0, 1.0], id="child")])
+            assert {h.id for h in col.search([1.0, 1.0], k=2)} == {"parent", "child"}
+            os._exit(0)
+
+        process = multiprocessing.get_context("fork").Process(target=child)
+        process.start()
+        process.join(60)
+        assert process.exitcode == 0
+        col.upsert([Record("after", [1.0, 1.0], id="after")])  # the parent's pool is untouched
+        assert sorted(h.id for h in col.find()) == ["after", "child", "parent"]

@@ -136,10 +136,14 @@ def translate_driver_error(exc: BaseException, where: str | None = None) -> Data
         return ReadOnlyFileError(f"{prefix}{message}. This database was opened read-only.")
     import psycopg
 
+    if type(exc).__name__ == "PoolTimeout":
+        return DatabaseError(
+            f"{prefix}{message}. Every connection of the pool stayed busy: more threads are working on this "
+            "Database than its pool holds (8), or transactions are held open; retry, or share the work out."
+        )
     lost = (
         code.startswith(_LOST_CLASSES)
         or (not code and isinstance(exc, psycopg.OperationalError))  # raised by the client: no server reply
-        or type(exc).__name__ == "PoolTimeout"
     )
     if lost:
         return DatabaseError(
