@@ -627,12 +627,14 @@ def explain(url: str, table: str, query: Vectors, ef: int | None, label: str) ->
 
 # -- diagnostics (--diagnose) ----------------------------------------------------
 
-#: Variations of our collection table for the insert diagnosis: (label, vector storage, keyword index).
+#: Variations of our collection table for the insert diagnosis:
+#: (label, vector storage, keyword index (tsvector + its GIN), GIN index on metadata).
 TABLE_VARIANTS = (
-    ("as the backend makes it (vector EXTERNAL, tsvector + GIN)", None, True),
-    ("embedding STORAGE MAIN", "MAIN", True),
-    ("no tsvector column, no GIN index", None, False),
-    ("STORAGE MAIN and no tsvector/GIN", "MAIN", False),
+    ("as the backend makes it (vector EXTERNAL, tsvector + GIN, metadata GIN)", None, True, True),
+    ("embedding STORAGE MAIN", "MAIN", True, True),
+    ("no metadata GIN index", None, True, False),
+    ("no tsvector column and its GIN index", None, False, True),
+    ("neither GIN index nor the tsvector", None, False, False),
 )
 
 
@@ -661,12 +663,14 @@ def diagnose_inserts(url: str, records: list[Any]) -> None:
                 metadata = json.dumps(dict(record.metadata))
                 copy.write_row((order, record.id, record.text, metadata, None, None, record.vector))
         conn.execute("COMMIT")
-        for number, (label, storage, keyword) in enumerate(TABLE_VARIANTS, start=900):
+        for number, (label, storage, keyword, metadata_index) in enumerate(TABLE_VARIANTS, start=900):
             names = ddl.CollectionTable(number)
             for statement in ddl.create_table_sql(names, dimension):
                 conn.execute(statement)
             if storage:
                 conn.execute(f"ALTER TABLE {names.table} ALTER COLUMN embedding SET STORAGE {storage}")
+            if not metadata_index:
+                conn.execute(f"DROP INDEX {names.metadata_index}")
             if not keyword:
                 conn.execute(f"DROP INDEX {names.tsv_index}")
                 conn.execute(f"ALTER TABLE {names.table} DROP COLUMN tsv")
