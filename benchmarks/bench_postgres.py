@@ -1,15 +1,18 @@
 """Our store on Postgres + pgvector, side by side with langchain-postgres and raw SQL (issue #11).
 
-Run (after ``pip install -e ".[all,postgres]"`` and ``pip install -r benchmarks/requirements-bench.txt``):
-    python benchmarks/perf_corpus.py         # once: 20K paragraphs embedded and cached
-    python benchmarks/bench_postgres.py      # 100K, every contender, 3 rounds: ~25 min on 2 cores
+Run (after ``pip install -e ".[all,dev]"`` and ``pip install -r benchmarks/requirements-bench.txt``):
+    python benchmarks/perf_corpus.py             # once: 20K paragraphs embedded and cached
+    python benchmarks/bench_postgres.py          # 100K, every contender: 12-15 min on 2 shared cores
+    python benchmarks/bench_postgres.py --diagnose   # ~2 min: where insert and search time goes
 
 One Postgres server (pgserver's Postgres 16 + pgvector, its own data directory,
 ``--pgdata``; the settings in :data:`SERVER_SETTINGS` applied with ``ALTER
 SYSTEM`` and a restart), one data set, every contender in the same process,
-measured in turn and in ``--rounds`` interleaved rounds (so drift from other
-load hits all of them alike); each row reports the median over the rounds of
-its p50 and p95.
+measured in turn. The unfiltered HNSW rows run all queries in ``--rounds``
+interleaved rounds (so drift from other load hits all of them alike) and
+report the median over the rounds of their p50 and p95; the exact and the
+filtered rows run once over the first ``--exact-queries`` queries (an exact
+scan takes 0.1-0.5 s at 100K).
 
 Data: the vectors of ``perf_corpus.py`` grown to ``--n`` the way
 ``bench_perf.py`` grows them (:func:`bench_perf.make_set`: the 20K real
