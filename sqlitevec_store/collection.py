@@ -458,10 +458,11 @@ class Collection:
                         oversample=self.oversample,
                         include_vectors=include_vectors,
                     )
-            info = self.info()
-            if not self._fits(info, query, filter):
-                return []
-            return backend.knn(info, query, k, filter, include_vectors, options=self.options)
+            with backend.session():  # one connection for the entry and the search (a server backend's pool)
+                info = self.info()
+                if not self._fits(info, query, filter):
+                    return []
+                return backend.knn(info, query, k, filter, include_vectors, options=self.options)
 
     def _fits(self, info: CollectionInfo, query: npt.NDArray[np.float32], filter: Filter | None) -> bool:
         """Whether the collection has vectors to search; a query of another dimension, or a bad filter, is refused."""

@@ -28,6 +28,7 @@ import os
 import re
 import threading
 import time
+import weakref
 from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from typing import Any
@@ -147,6 +148,8 @@ class PostgresBackend:
         self._hnsw_ready: set[int] = set()
         self._shares: dict[tuple[int, Filter], tuple[int, int, float]] = {}
         self._last_filter: tuple[Filter, Where] | None = None
+        # The hnsw.ef_search each pooled connection was last given (session level), so it is set only on change.
+        self._ef_of: weakref.WeakKeyDictionary[Any, int] = weakref.WeakKeyDictionary()
         self._versions = self._set_up()
         self._pid = os.getpid()
         self._pool = self._new_pool()
@@ -405,7 +408,8 @@ class PostgresBackend:
                     )
                 return
             names = self._names(current)
-            conn.execute(ddl.set_dimension_sql(names, dimension))
+            for statement in ddl.set_dimension_sql(names, dimension):
+                conn.execute(statement)
             conn.execute(ddl.registry_update_sql("dimension"), (dimension, self._tables[info.name.lower()]))
 
     def set_model_id(self, info: CollectionInfo, model_id: str) -> None:
@@ -544,20 +548,15 @@ class PostgresBackend:
             assert options is not None and info.dimension is not None
             self._ensure_hnsw(info, names)
             approximate = names.table_id in self._hnsw_ready
-        with self.snapshot() as conn:
-            if approximate:
-                assert options is not None
+        if approximate:
+            assert options is not None
+            with self.session() as conn:
                 ef = self._ef_search(conn, names, filter, condition, k=k, options=options)
-                if ef is not None:
-                    found = self._hnsw(conn, names, condition, query, k=k, ef=ef, vectors=include_vectors)
+                for walk in () if ef is None else dict.fromkeys((ef, MAX_EF_SEARCH)):
+                    found = self._hnsw(conn, names, condition, query, k=k, ef=walk, vectors=include_vectors)
                     if len(found) >= k:
                         return found
-                    if ef < MAX_EF_SEARCH:
-                        found = self._hnsw(
-                            conn, names, condition, query, k=k, ef=MAX_EF_SEARCH, vectors=include_vectors
-                        )
-                        if len(found) >= k:
-                            return found
+        with self.snapshot() as conn:
             return self._scored(
                 conn,
                 statements.exact_knn_sql(names, condition, include_vectors=include_vectors),
@@ -568,7 +567,12 @@ class PostgresBackend:
     def _hnsw(
         self, conn: Any, names: ddl.CollectionTable, condition: Where, query: Any, *, k: int, ef: int, vectors: bool
     ) -> list[ScoredRow]:
-        conn.execute(statements.set_ef_search_sql(), {"ef": str(ef)})
+        """One HNSW walk with ``ef_search`` = ``ef`` (set on the connection only when it has another value)."""
+        if self._state.tx is not None:  # inside a transaction: for it alone (a rollback would undo a session value)
+            conn.execute(statements.set_ef_search_sql(local=True), {"ef": str(ef)})
+        elif self._ef_of.get(conn) != ef:
+            conn.execute(statements.set_ef_search_sql(local=False), {"ef": str(ef)})
+            self._ef_of[conn] = ef
         sql = statements.hnsw_knn_sql(names, condition, include_vectors=vectors)
         return self._scored(conn, sql, dict(condition.params, q=query, k=k), vectors)
 

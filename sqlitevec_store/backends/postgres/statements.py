@@ -155,9 +155,9 @@ def hnsw_knn_sql(names: CollectionTable, condition: Where, *, include_vectors: b
     )
 
 
-def set_ef_search_sql() -> str:
-    """``hnsw.ef_search`` for the rest of this transaction."""
-    return "SELECT set_config('hnsw.ef_search', %(ef)s, true)"
+def set_ef_search_sql(*, local: bool) -> str:
+    """``hnsw.ef_search`` for the rest of this transaction (``local``) or of this connection."""
+    return f"SELECT set_config('hnsw.ef_search', %(ef)s, {'true' if local else 'false'})"
 
 
 def keyword_sql(names: CollectionTable, condition: Where) -> str:
