@@ -147,11 +147,14 @@ def exact_knn_sql(names: CollectionTable, condition: Where, *, include_vectors: 
 
 
 def hnsw_knn_sql(names: CollectionTable, condition: Where, *, include_vectors: bool) -> str:
-    """The top ``%(k)s`` through the HNSW index (approximate; a ``WHERE`` is applied after the graph walk)."""
+    """The top ``%(k)s`` through the HNSW index (approximate; a ``WHERE`` is applied after the graph walk).
+
+    No ``embedding IS NOT NULL`` test: the index holds no NULL, and every record has its vector.
+    """
     vector = ", embedding" if include_vectors else ""
     return (
         f"SELECT {ROW_COLUMNS}, embedding <=> %(q)b AS distance{vector} FROM {names.table} "
-        f"WHERE embedding IS NOT NULL AND ({condition.sql}) ORDER BY embedding <=> %(q)b LIMIT %(k)s"
+        f"WHERE {condition.sql} ORDER BY embedding <=> %(q)b LIMIT %(k)s"
     )
 
 
