@@ -6,8 +6,8 @@ Each storage backend compiles the tree into its own query language, keeping
 the semantics below; the SQLite backend's compiler is
 :func:`sqlitevec_store.backends.sqlite.filter_sql.compile_filter`. This module
 runs no SQL: it holds the tree, checks it as it is built, and the
-engine-neutral steps every compiler takes (:func:`merged_comparisons`,
-:class:`TermBudget`).
+engine-neutral steps every compiler takes (:class:`TreeCompiler`: the walk,
+with :func:`merged_comparisons` and :class:`TermBudget`).
 
 Semantics
 ---------
@@ -78,6 +78,7 @@ from __future__ import annotations
 
 import dataclasses
 import math
+from abc import ABC, abstractmethod
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from enum import Enum
@@ -97,6 +98,7 @@ __all__ = [
     "Op",
     "Or",
     "TermBudget",
+    "TreeCompiler",
     "merged_comparisons",
     "parse_filter_dict",
     "validate_filter_key",
@@ -419,6 +421,62 @@ class TermBudget:
                 f"Filters may hold at most {MAX_FILTER_TERMS} terms (comparisons, and/or/not, "
                 "one per value of any/all); an $or of equalities on one key counts once: use $in for long lists"
             )
+
+
+class TreeCompiler(ABC):
+    """The walk every backend's compiler shares: depth and term limits, folding, AND/OR/NOT.
+
+    A backend subclasses it with :meth:`comparison` (one comparison in its SQL)
+    and its literals for an empty ``And``/``Or``; :meth:`node` walks the tree,
+    folds the children of each ``And``/``Or`` (:func:`merged_comparisons`),
+    spends the :class:`TermBudget` and joins the parts with :meth:`join`. The
+    parts it joins are SQL boolean expressions that are never NULL, so ``NOT``
+    is exact.
+    """
+
+    #: The expressions an empty ``And`` (true) and an empty ``Or`` (false) compile to.
+    TRUE = "TRUE"
+    FALSE = "FALSE"
+
+    def __init__(self) -> None:
+        """A compiler with an unused term budget."""
+        self.budget = TermBudget()
+
+    @abstractmethod
+    def comparison(self, c: Comparison) -> str:
+        """One comparison as a boolean expression."""
+
+    def node(self, f: Filter, depth: int = 1) -> str:
+        """``f`` and everything under it, as one boolean expression.
+
+        Raises:
+            UnsupportedFilterError: Deeper than :data:`MAX_DEPTH`, or past :data:`MAX_FILTER_TERMS`.
+            InvalidInputTypeError: ``f`` is not a filter node.
+
+        """
+        if depth > MAX_DEPTH:
+            raise UnsupportedFilterError(f"Filters may nest at most {MAX_DEPTH} levels deep")
+        self.budget.spend(f)
+        if isinstance(f, Comparison):
+            return self.comparison(f)
+        if isinstance(f, And):
+            return self.join([self.node(c, depth + 1) for c in merged_comparisons(f.filters, Op.NIN)], "AND")
+        if isinstance(f, Or):
+            return self.join([self.node(c, depth + 1) for c in merged_comparisons(f.filters, Op.IN)], "OR")
+        if isinstance(f, Not):
+            return f"(NOT {self.node(f.filter, depth + 1)})"
+        raise InvalidInputTypeError(f"Not a filter node: {type(f).__name__}")
+
+    def join(self, parts: Sequence[str], operator: str) -> str:
+        """Join with ``AND``/``OR`` as a balanced tree, so wide lists stay shallow for the parser."""
+        if not parts:
+            return self.TRUE if operator == "AND" else self.FALSE
+        if len(parts) == 1:
+            return parts[0]
+        if len(parts) <= 8:
+            return "(" + f" {operator} ".join(parts) + ")"
+        middle = len(parts) // 2
+        return f"({self.join(parts[:middle], operator)} {operator} {self.join(parts[middle:], operator)})"
 
 
 # ---------------------------------------------------------------------------

@@ -8,8 +8,8 @@ explicit cast; keys and values are always bound (a key as ``metadata ->
 %(f0)s::text``, or inside a bound ``jsonb`` document), operators come from
 closed tables, and the SQL text holds no ``%`` other than its placeholders.
 The same tree always gives the same SQL and parameters. The engine-neutral
-steps (folding ``$or``-ed equalities into one ``in``, the term limit) come from
-:mod:`sqlitevec_store.filters`, so every backend applies them alike.
+steps (the walk, folding ``$or``-ed equalities into one ``in``, the term limit) come from
+:class:`sqlitevec_store.filters.TreeCompiler`, so every backend applies them alike.
 
 How the semantics are kept:
 
@@ -63,18 +63,13 @@ import unicodedata
 from collections.abc import Sequence
 from typing import Any, NamedTuple
 
-from ...errors import InvalidInputTypeError, UnsupportedFilterError
+from ...errors import UnsupportedFilterError
 from ...filters import (
-    MAX_DEPTH,
-    And,
     Comparison,
     Filter,
-    Not,
     Op,
-    Or,
     Scalar,
-    TermBudget,
-    merged_comparisons,
+    TreeCompiler,
 )
 
 __all__ = ["compile_filter", "final_sigma_regex", "like_pattern", "lower_sql"]
@@ -200,15 +195,15 @@ def _json(value: Any) -> str:
     return json.dumps(value, allow_nan=False)
 
 
-class _Compiler:
+class _Compiler(TreeCompiler):
     def __init__(self, column: str, prefix: str) -> None:
+        super().__init__()
         self.column = column
         self.prefix = prefix
         self.params: dict[str, Any] = {}
         self._keys: dict[str, str] = {}
         self._sigma: str | None = None
         self.field = "metadata"
-        self.budget = TermBudget()
 
     def bind(self, value: Any, cast: str) -> str:
         """A new placeholder for ``value`` with an explicit cast."""
@@ -362,39 +357,13 @@ class _Compiler:
         if op is Op.CONTAINS:
             return self.contains(key, val)
         if op is Op.ANY:
-            return _join([self.contains(key, v) for v in val], "OR")
+            return self.join([self.contains(key, v) for v in val], "OR")
         if op is Op.ALL:
-            return _join([self.present(key)] + [self.contains(key, v) for v in val], "AND")
+            return self.join([self.present(key)] + [self.contains(key, v) for v in val], "AND")
         if op is Op.EXISTS:
             return f"{self.kind(key)} {'<>' if val else '='} 'null'"
         # Op.IS_EMPTY
         return self.is_empty(key)
-
-    def node(self, f: Filter, depth: int = 1) -> str:
-        if depth > MAX_DEPTH:
-            raise UnsupportedFilterError(f"Filters may nest at most {MAX_DEPTH} levels deep")
-        self.budget.spend(f)
-        if isinstance(f, Comparison):
-            return self.comparison(f)
-        if isinstance(f, And):
-            return _join([self.node(c, depth + 1) for c in merged_comparisons(f.filters, Op.NIN)], "AND")
-        if isinstance(f, Or):
-            return _join([self.node(c, depth + 1) for c in merged_comparisons(f.filters, Op.IN)], "OR")
-        if isinstance(f, Not):
-            return f"(NOT {self.node(f.filter, depth + 1)})"
-        raise InvalidInputTypeError(f"Not a filter node: {type(f).__name__}")
-
-
-def _join(parts: Sequence[str], operator: str) -> str:
-    """Join with AND/OR as a balanced tree, so wide lists stay shallow for the parser."""
-    if not parts:
-        return "TRUE" if operator == "AND" else "FALSE"
-    if len(parts) == 1:
-        return parts[0]
-    if len(parts) <= 8:
-        return "(" + f" {operator} ".join(parts) + ")"
-    middle = len(parts) // 2
-    return f"({_join(parts[:middle], operator)} {operator} {_join(parts[middle:], operator)})"
 
 
 def compile_filter(tree: Filter | None, column: str = "metadata", *, prefix: str = "f") -> tuple[str, dict[str, Any]]:

@@ -5,9 +5,9 @@ writes them in SQLite's dialect (``json_type``/``json_extract``, ``GLOB`` for
 ``like``, ``json_each`` for lists). Compilation is pure: the same tree always
 gives the same SQL and parameters, and nothing a user supplies is pasted into
 the SQL text (keys become bound JSON paths, values bound parameters,
-operators come from closed tables). The engine-neutral steps (folding
+operators come from closed tables). The engine-neutral steps (the walk, folding
 ``$or``-ed equalities into one ``in``, the term limit) come from
-:mod:`sqlitevec_store.filters`, so every backend applies them alike.
+:class:`sqlitevec_store.filters.TreeCompiler`, so every backend applies them alike.
 
 What SQLite adds to the semantics: floats are compared after the same
 decimal-to-double conversion SQLite applies to stored JSON, so ``1e-300``
@@ -21,18 +21,12 @@ import json
 from collections.abc import Sequence
 from typing import Any
 
-from ...errors import InvalidInputTypeError, UnsupportedFilterError
 from ...filters import (
-    MAX_DEPTH,
-    And,
     Comparison,
     Filter,
-    Not,
     Op,
-    Or,
     Scalar,
-    TermBudget,
-    merged_comparisons,
+    TreeCompiler,
 )
 
 __all__ = ["compile_filter", "like_to_glob"]
@@ -74,14 +68,17 @@ def _json_path(key: str) -> str:
     return f'$."{key}"'
 
 
-class _Compiler:
+class _Compiler(TreeCompiler):
+    TRUE = "1"
+    FALSE = "0"
+
     def __init__(self, column: str, prefix: str) -> None:
+        super().__init__()
         self.column = column
         self.prefix = prefix
         self.params: dict[str, Any] = {}
         self._paths: dict[str, str] = {}
         self.field = "metadata"
-        self.budget = TermBudget()
 
     def bind(self, value: Any) -> str:
         name = f"{self.prefix}{len(self.params)}"
@@ -200,9 +197,9 @@ class _Compiler:
         if op is Op.CONTAINS:
             return self.contains(key, val)
         if op is Op.ANY:
-            return _join([self.contains(key, v) for v in val], "OR")
+            return self.join([self.contains(key, v) for v in val], "OR")
         if op is Op.ALL:
-            return _join([f"{self.kind(key)} != 'null'"] + [self.contains(key, v) for v in val], "AND")
+            return self.join([f"{self.kind(key)} != 'null'"] + [self.contains(key, v) for v in val], "AND")
         if op is Op.EXISTS:
             return f"{self.kind(key)} {'!=' if val else '='} 'null'"
         # Op.IS_EMPTY
@@ -212,32 +209,6 @@ class _Compiler:
             else ""
         )
         return f"({self.kind(key)} = 'null' OR ({self.kind(key)} = 'text' AND {self.value(key)} = ''){empty_list})"
-
-    def node(self, f: Filter, depth: int = 1) -> str:
-        if depth > MAX_DEPTH:
-            raise UnsupportedFilterError(f"Filters may nest at most {MAX_DEPTH} levels deep")
-        self.budget.spend(f)
-        if isinstance(f, Comparison):
-            return self.comparison(f)
-        if isinstance(f, And):
-            return _join([self.node(c, depth + 1) for c in merged_comparisons(f.filters, Op.NIN)], "AND")
-        if isinstance(f, Or):
-            return _join([self.node(c, depth + 1) for c in merged_comparisons(f.filters, Op.IN)], "OR")
-        if isinstance(f, Not):
-            return f"(NOT {self.node(f.filter, depth + 1)})"
-        raise InvalidInputTypeError(f"Not a filter node: {type(f).__name__}")
-
-
-def _join(parts: Sequence[str], operator: str) -> str:
-    """Join with AND/OR as a balanced tree, so wide lists stay shallow for SQLite's parser."""
-    if not parts:
-        return "1" if operator == "AND" else "0"
-    if len(parts) == 1:
-        return parts[0]
-    if len(parts) <= 8:
-        return "(" + f" {operator} ".join(parts) + ")"
-    middle = len(parts) // 2
-    return f"({_join(parts[:middle], operator)} {operator} {_join(parts[middle:], operator)})"
 
 
 def compile_filter(tree: Filter | None, column: str = "metadata", *, prefix: str = "f") -> tuple[str, dict[str, Any]]:
