@@ -6,25 +6,26 @@ every search of LangChain's ``VectorStore`` interface and the store's keyword
 and hybrid searches, over the core collection the store opened.
 
 Each sync/async pair has one implementation: the method checks its arguments
-and builds the core call waiting for its query vector (a ``_VectorSearch``);
-the sync method embeds the query with ``embed_query`` and runs the call, the
-async one awaits ``aembed_query`` and runs the same call in a worker thread.
-A pair with nothing to embed runs the sync method in a worker thread.
+and builds the core call waiting for its query vector (a ``_CoreSearch``);
+the sync method embeds the query with ``embed_query`` and runs the call on
+the core collection, the async one awaits ``aembed_query`` and awaits the
+same call on the collection's async twin (``collection.aio``: on Postgres,
+psycopg's async API; on a file, a worker thread).
 """
 
 from __future__ import annotations
 
 from abc import abstractmethod
 from collections.abc import Callable, Mapping, Sequence
-from functools import partial
-from typing import Any, TypeVar
+from dataclasses import dataclass, field
+from typing import Any, Generic, TypeVar
 
 from langchain_core.documents import Document
 from langchain_core.embeddings import Embeddings
-from langchain_core.runnables.config import run_in_executor
 from langchain_core.vectorstores import VectorStore
 
-from sqlitevec_store import Collection, Filter, parse_filter_dict
+from sqlitevec_store import Collection, Hit, parse_filter_dict
+from sqlitevec_store.collection_async import CollectionCall
 from sqlitevec_store.options import HybridOptions
 from sqlitevec_store.records import is_int
 from sqlitevec_store.validation import refuse_one_string
@@ -36,11 +37,41 @@ __all__ = ["Scored", "SearchMethods", "cosine_relevance_score"]
 
 _T = TypeVar("_T")
 
-#: A search with its arguments checked, waiting for the query vector.
-_VectorSearch = Callable[[Sequence[float]], _T]
-
 #: Documents with their scores, as the ``*_with_score`` methods return them.
 Scored = list[tuple[Document, float]]
+
+
+@dataclass(frozen=True)
+class _CoreSearch(Generic[_T]):
+    """A core search with its arguments checked, waiting for the query vector.
+
+    ``verb`` names a :class:`~sqlitevec_store.Collection` method taking the
+    query vector first; ``collection.aio`` has its async twin of the same name.
+    """
+
+    verb: str
+    shape: Callable[[list[Hit]], _T]
+    kwargs: dict[str, Any] = field(default_factory=dict)
+
+    def run(self, collection: Collection, vector: Sequence[float]) -> _T:
+        """Run the search on ``collection``."""
+        return self.shape(CollectionCall(self.verb, (vector,), self.kwargs).run(collection))
+
+    async def arun(self, collection: Collection, vector: Sequence[float]) -> _T:
+        """Await the search on ``collection``'s async twin."""
+        return self.shape(await CollectionCall(self.verb, (vector,), self.kwargs).arun(collection))
+
+
+def _by_distance(hits: list[Hit]) -> Scored:
+    return [(to_document(hit), hit.distance) for hit in hits]
+
+
+def _by_similarity(hits: list[Hit]) -> Scored:
+    return [(to_document(hit), hit.similarity) for hit in hits]
+
+
+def _hit_documents(hits: list[Hit]) -> list[Document]:
+    return [to_document(hit) for hit in hits]
 
 
 def cosine_relevance_score(distance: float) -> float:
@@ -73,26 +104,23 @@ class SearchMethods(VectorStore):
 
     # -- one implementation per sync/async pair ------------------------------
 
-    def _embedded(self, query: str, search: _VectorSearch[_T]) -> _T:
+    def _embedded(self, query: str, search: _CoreSearch[_T]) -> _T:
         """Embed ``query`` with ``embed_query`` and run ``search`` with its vector."""
-        return search(self._embedding.embed_query(query))
+        return search.run(self.collection, self._embedding.embed_query(query))
 
-    async def _aembedded(self, query: str, search: _VectorSearch[_T]) -> _T:
-        """Embed ``query`` with ``aembed_query``, then run ``search`` in a worker thread."""
+    async def _aembedded(self, query: str, search: _CoreSearch[_T]) -> _T:
+        """Embed ``query`` with ``aembed_query``, then await ``search`` with its vector."""
         vector = await self._embedding.aembed_query(query)
-        return await run_in_executor(None, search, vector)
+        return await search.arun(self.collection, vector)
 
     # -- search -------------------------------------------------------------
 
     def _similarity(
         self, k: int, filter: Mapping[str, Any] | None, kwargs: Mapping[str, Any], method: str
-    ) -> _VectorSearch[Scored]:
+    ) -> _CoreSearch[Scored]:
         """A nearest-neighbour search, checked, waiting for its query vector."""
         reject_unknown(kwargs, method)
-        return partial(self._search, k=k, tree=parse_filter_dict(filter))
-
-    def _search(self, vector: Sequence[float], *, k: int, tree: Filter | None) -> Scored:
-        return [(to_document(hit), hit.distance) for hit in self.collection.search(vector, k=k, filter=tree)]
+        return _CoreSearch("search", _by_distance, {"k": k, "filter": parse_filter_dict(filter)})
 
     def similarity_search(
         self, query: str, k: int = 4, filter: Mapping[str, Any] | None = None, **kwargs: Any
@@ -145,14 +173,16 @@ class SearchMethods(VectorStore):
         self, embedding: Sequence[float], k: int = 4, filter: Mapping[str, Any] | None = None, **kwargs: Any
     ) -> Scored:
         """The ``k`` documents nearest to an embedding vector, with their cosine distances."""
-        return self._similarity(k, filter, kwargs, "similarity_search_with_score_by_vector")(embedding)
+        return self._similarity(k, filter, kwargs, "similarity_search_with_score_by_vector").run(
+            self.collection, embedding
+        )
 
     async def asimilarity_search_with_score_by_vector(
         self, embedding: Sequence[float], k: int = 4, filter: Mapping[str, Any] | None = None, **kwargs: Any
     ) -> Scored:
         """Async :meth:`similarity_search_with_score_by_vector`."""
         search = self._similarity(k, filter, kwargs, "asimilarity_search_with_score_by_vector")
-        return await run_in_executor(None, search, embedding)
+        return await search.arun(self.collection, embedding)
 
     def _select_relevance_score_fn(self) -> Callable[[float], float]:
         """Cosine distance ``d`` in ``[0, 2]`` to relevance ``max(0, 1 - d)`` in ``[0, 1]`` (the cosine similarity)."""
@@ -167,7 +197,7 @@ class SearchMethods(VectorStore):
         *,
         kwargs: Mapping[str, Any],
         method: str,
-    ) -> _VectorSearch[list[Document]]:
+    ) -> _CoreSearch[list[Document]]:
         """A maximal marginal relevance search, checked, waiting for its query vector.
 
         As LangChain's own stores (``InMemoryVectorStore``): MMR picks among the
@@ -178,13 +208,9 @@ class SearchMethods(VectorStore):
         tree = parse_filter_dict(filter)
         if is_int(k) and k >= 1 and is_int(fetch_k) and fetch_k >= 1:
             k = min(k, fetch_k)
-        return partial(self._mmr, k=k, fetch_k=fetch_k, lambda_mult=lambda_mult, tree=tree)
-
-    def _mmr(
-        self, vector: Sequence[float], *, k: int, fetch_k: int, lambda_mult: float, tree: Filter | None
-    ) -> list[Document]:
-        hits = self.collection.mmr(vector, k=k, fetch_k=fetch_k, lambda_mult=lambda_mult, filter=tree)
-        return [to_document(hit) for hit in hits]
+        return _CoreSearch(
+            "mmr", _hit_documents, {"k": k, "fetch_k": fetch_k, "lambda_mult": lambda_mult, "filter": tree}
+        )
 
     def max_marginal_relevance_search(
         self,
@@ -235,7 +261,7 @@ class SearchMethods(VectorStore):
         """Maximal marginal relevance search from an embedding vector."""
         return self._marginal(
             k, fetch_k, lambda_mult, filter, kwargs=kwargs, method="max_marginal_relevance_search_by_vector"
-        )(embedding)
+        ).run(self.collection, embedding)
 
     async def amax_marginal_relevance_search_by_vector(
         self,
@@ -250,7 +276,7 @@ class SearchMethods(VectorStore):
         search = self._marginal(
             k, fetch_k, lambda_mult, filter, kwargs=kwargs, method="amax_marginal_relevance_search_by_vector"
         )
-        return await run_in_executor(None, search, embedding)
+        return await search.arun(self.collection, embedding)
 
     # -- keyword and hybrid search ---------------------------------------------
 
@@ -264,8 +290,7 @@ class SearchMethods(VectorStore):
         FTS5 query (``AND``, ``NEAR``, ``"phrase"``, ``prefix*``; a syntax
         error raises ``ValueError``).
         """
-        hits = self.collection.keyword_search(query, k=k, filter=parse_filter_dict(filter), raw=raw)
-        return [(to_document(hit), hit.similarity) for hit in hits]
+        return _by_similarity(self.collection.keyword_search(query, k=k, filter=parse_filter_dict(filter), raw=raw))
 
     def keyword_search(
         self, query: str, k: int = 4, filter: Mapping[str, Any] | None = None, *, raw: bool = False
@@ -277,7 +302,8 @@ class SearchMethods(VectorStore):
         self, query: str, k: int = 4, filter: Mapping[str, Any] | None = None, *, raw: bool = False
     ) -> Scored:
         """Async :meth:`keyword_search_with_score`."""
-        return await run_in_executor(None, self.keyword_search_with_score, query, k, filter, raw=raw)
+        hits = await self.collection.aio.keyword_search(query, k=k, filter=parse_filter_dict(filter), raw=raw)
+        return _by_similarity(hits)
 
     async def akeyword_search(
         self, query: str, k: int = 4, filter: Mapping[str, Any] | None = None, *, raw: bool = False
@@ -294,17 +320,11 @@ class SearchMethods(VectorStore):
         alpha: float | None,
         fetch_k: int | None,
         fusion: str,
-    ) -> _VectorSearch[Scored]:
+    ) -> _CoreSearch[Scored]:
         """A hybrid search, checked, waiting for the vector of ``query``."""
         tree = parse_filter_dict(filter)
         options = HybridOptions(alpha, fetch_k, fusion)
-        return partial(self._hybrid, text=query, k=k, tree=tree, options=options)
-
-    def _hybrid(
-        self, vector: Sequence[float], *, text: str, k: int, tree: Filter | None, options: HybridOptions
-    ) -> Scored:
-        hits = self.collection.hybrid_search(vector, text, k=k, filter=tree, options=options)
-        return [(to_document(hit), hit.similarity) for hit in hits]
+        return _CoreSearch("hybrid_search", _by_similarity, {"text": query, "k": k, "filter": tree, "options": options})
 
     def hybrid_search_with_score(
         self,
@@ -377,8 +397,9 @@ class SearchMethods(VectorStore):
     def get_by_ids(self, ids: Sequence[str], /) -> list[Document]:
         """Documents by id (with ``Document.id`` set), in the order of ``ids``; missing ids are skipped."""
         refuse_one_string(ids, "ids")  # dict.fromkeys would split it into characters
-        return [to_document(hit) for hit in self.collection.get(list(dict.fromkeys(ids)))]
+        return _hit_documents(self.collection.get(list(dict.fromkeys(ids))))
 
     async def aget_by_ids(self, ids: Sequence[str], /) -> list[Document]:
         """Async :meth:`get_by_ids`."""
-        return await run_in_executor(None, self.get_by_ids, ids)
+        refuse_one_string(ids, "ids")
+        return _hit_documents(await self.collection.aio.get(list(dict.fromkeys(ids))))

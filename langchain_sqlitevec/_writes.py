@@ -5,8 +5,9 @@
 pair has one implementation: an add call is checked into one plan before
 anything is embedded; the sync method embeds it with ``embed_documents``, the
 async one with ``aembed_documents`` (an :class:`~._embedder.EmbeddingPlan`
-says which calls to make, for both), and both write with the same method, the
-async one in a worker thread. ``adelete`` runs ``delete`` in a worker thread.
+says which calls to make, for both). The async methods write through the
+core's async verbs (``collection.aio``): on Postgres, psycopg's async API;
+on a file, a worker thread.
 """
 
 from __future__ import annotations
@@ -18,7 +19,6 @@ from typing import Any
 
 from langchain_core.documents import Document
 from langchain_core.embeddings import Embeddings
-from langchain_core.runnables.config import run_in_executor
 from langchain_core.vectorstores import VectorStore
 
 from sqlitevec_store import Collection, parse_filter_dict
@@ -73,6 +73,10 @@ class WriteMethods(VectorStore):
         """Check the vectors against the batch (count, values) and write it in one transaction."""
         return self.collection.upsert(plan.batch.with_vectors(vectors))
 
+    async def _awrite(self, plan: _AddPlan, vectors: list[list[float]]) -> list[str]:
+        """Async :meth:`_write`."""
+        return await self.collection.aio.upsert(plan.batch.with_vectors(vectors))
+
     def add_texts(
         self,
         texts: Iterable[str],
@@ -121,12 +125,12 @@ class WriteMethods(VectorStore):
         ids: Iterable[str | None] | None = None,
         **kwargs: Any,
     ) -> list[str]:
-        """Async :meth:`add_texts`: embeds with ``aembed_documents``, writes in a worker thread."""
+        """Async :meth:`add_texts`: embeds with ``aembed_documents``, writes through the core's async verbs."""
         plan = self._plan_add(texts, metadatas, ids, kwargs, "aadd_texts")
         if not plan.batch:
             return []
         vectors = await aembed(self._embedding, plan.embedding)
-        return await run_in_executor(None, self._write, plan, vectors)
+        return await self._awrite(plan, vectors)
 
     def add_documents(self, documents: Iterable[Document], **kwargs: Any) -> list[str]:
         """Add documents; ``ids=`` wins over ``Document.id``, which wins over a generated UUID.
@@ -159,15 +163,22 @@ class WriteMethods(VectorStore):
             ``True`` once the deletion is done, ``False`` if nothing was selected.
 
         """
-        reject_unknown(kwargs, "delete")
-        if ids is None and filter is None:
+        if not self._deletes(ids, filter, kwargs, "delete"):
             return False
-        tree = parse_filter_dict(filter)
-        self.collection.delete(ids, filter=tree)
+        self.collection.delete(ids, filter=parse_filter_dict(filter))
         return True
+
+    @staticmethod
+    def _deletes(ids: Iterable[str] | None, filter: Mapping[str, Any] | None, kwargs: Any, method: str) -> bool:
+        """Whether a delete call selects anything (its keywords checked)."""
+        reject_unknown(kwargs, method)
+        return ids is not None or filter is not None
 
     async def adelete(
         self, ids: Iterable[str] | None = None, filter: Mapping[str, Any] | None = None, **kwargs: Any
     ) -> bool | None:
         """Async :meth:`delete`."""
-        return await run_in_executor(None, self.delete, ids, filter, **kwargs)
+        if not self._deletes(ids, filter, kwargs, "delete"):
+            return False
+        await self.collection.aio.delete(ids, filter=parse_filter_dict(filter))
+        return True

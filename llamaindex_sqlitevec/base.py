@@ -3,17 +3,17 @@
 A thin adapter over :mod:`sqlitevec_store`: configuration is pydantic fields,
 the open :class:`~sqlitevec_store.Database` and collection are private
 attributes, every read and write goes through the core (no SQL here), and the
-async methods run the synchronous core in a worker thread.
+async methods await the core's async verbs (``collection.aio``: on Postgres,
+psycopg's async API; on a file, a worker thread).
 """
 
 from __future__ import annotations
 
-import asyncio
 import math
 import os
 import warnings
 from collections.abc import Sequence
-from typing import Any
+from typing import Any, NamedTuple
 
 from llama_index.core.bridge.pydantic import Field, PrivateAttr
 from llama_index.core.schema import BaseNode
@@ -33,11 +33,13 @@ from sqlitevec_store import (
     Database,
     DimensionMismatchError,
     Filter,
+    Hit,
     InvalidInputError,
     Op,
     Record,
     UncheckedModelWarning,
 )
+from sqlitevec_store.collection_async import CollectionCall
 from sqlitevec_store.opening import open_database
 from sqlitevec_store.options import HybridOptions, IndexOptions
 from sqlitevec_store.records import MAX_COUNT, check_count
@@ -269,15 +271,13 @@ class SQLiteVecVectorStore(BasePydanticVectorStore):
             ValueError: A node has no embedding, or metadata that is not JSON.
 
         """
-        records: dict[str, Record] = {}
-        for node in nodes:
-            records[node.node_id] = node_to_record(node)
-        self._collection.upsert(records.values())
+        self._collection.upsert(_records(nodes))
         return [node.node_id for node in nodes]
 
     async def async_add(self, nodes: Sequence[BaseNode], **add_kwargs: Any) -> list[str]:
         """Async :meth:`add`."""
-        return await asyncio.to_thread(self.add, nodes, **add_kwargs)
+        await self._collection.aio.upsert(_records(nodes))
+        return [node.node_id for node in nodes]
 
     def delete(self, ref_doc_id: str, **delete_kwargs: Any) -> None:
         """Delete every node whose ``ref_doc_id`` is ``ref_doc_id``."""
@@ -285,7 +285,7 @@ class SQLiteVecVectorStore(BasePydanticVectorStore):
 
     async def adelete(self, ref_doc_id: str, **delete_kwargs: Any) -> None:
         """Async :meth:`delete`."""
-        await asyncio.to_thread(self.delete, ref_doc_id, **delete_kwargs)
+        await self._collection.aio.delete(doc_ids=[ref_doc_id])
 
     def delete_nodes(
         self,
@@ -303,8 +303,8 @@ class SQLiteVecVectorStore(BasePydanticVectorStore):
         tree = metadata_filters_to_core(filters)
         if node_ids is None and tree is None:
             self._collection.clear()
-            return
-        self._collection.delete(node_ids, filter=tree)
+        else:
+            self._collection.delete(node_ids, filter=tree)
 
     async def adelete_nodes(
         self,
@@ -313,7 +313,13 @@ class SQLiteVecVectorStore(BasePydanticVectorStore):
         **delete_kwargs: Any,
     ) -> None:
         """Async :meth:`delete_nodes`."""
-        await asyncio.to_thread(self.delete_nodes, node_ids, filters, **delete_kwargs)
+        if node_ids is None and filters is None:
+            return
+        tree = metadata_filters_to_core(filters)
+        if node_ids is None and tree is None:
+            await self._collection.aio.clear()
+        else:
+            await self._collection.aio.delete(node_ids, filter=tree)
 
     def clear(self) -> None:
         """Delete every node; the collection, its dimension and model stay."""
@@ -321,7 +327,7 @@ class SQLiteVecVectorStore(BasePydanticVectorStore):
 
     async def aclear(self) -> None:
         """Async :meth:`clear`."""
-        await asyncio.to_thread(self.clear)
+        await self._collection.aio.clear()
 
     # -- reading ------------------------------------------------------------
 
@@ -336,10 +342,7 @@ class SQLiteVecVectorStore(BasePydanticVectorStore):
         otherwise in insertion order.
         """
         hits = self._collection.find(ids=node_ids, filter=metadata_filters_to_core(filters))
-        if node_ids is not None:
-            by_id = {hit.id: hit for hit in hits}
-            hits = [by_id[i] for i in dict.fromkeys(node_ids) if i in by_id]
-        return [hit_to_node(hit) for hit in hits]
+        return _nodes_in_order(hits, node_ids)
 
     async def aget_nodes(
         self,
@@ -347,7 +350,8 @@ class SQLiteVecVectorStore(BasePydanticVectorStore):
         filters: MetadataFilters | None = None,
     ) -> list[BaseNode]:
         """Async :meth:`get_nodes`."""
-        return await asyncio.to_thread(self.get_nodes, node_ids, filters)
+        hits = await self._collection.aio.find(ids=node_ids, filter=metadata_filters_to_core(filters))
+        return _nodes_in_order(hits, node_ids)
 
     def query(self, query: VectorStoreQuery, **kwargs: Any) -> VectorStoreQueryResult:
         """The ``similarity_top_k`` nodes nearest to ``query.query_embedding``.
@@ -379,6 +383,18 @@ class SQLiteVecVectorStore(BasePydanticVectorStore):
                 (``UnsupportedFilterError``).
 
         """
+        plan = self._plan_query(query, kwargs)
+        tracked = plan.ids_to_check is not None and self._only_tracked_nodes(plan.ids_to_check)
+        return _query_result(plan.call(tracked).run(self._collection))
+
+    async def aquery(self, query: VectorStoreQuery, **kwargs: Any) -> VectorStoreQueryResult:
+        """Async :meth:`query`."""
+        plan = self._plan_query(query, kwargs)
+        tracked = plan.ids_to_check is not None and await self._aonly_tracked_nodes(plan.ids_to_check)
+        return _query_result(await plan.call(tracked).arun(self._collection))
+
+    def _plan_query(self, query: VectorStoreQuery, kwargs: dict[str, Any]) -> _QueryPlan:
+        """Check a query and choose the core search it runs (before anything is read)."""
         mode = VectorStoreQueryMode(query.mode)
         if mode not in _SUPPORTED_MODES:
             raise InvalidInputError(
@@ -397,47 +413,34 @@ class SQLiteVecVectorStore(BasePydanticVectorStore):
             hybrid = HybridOptions(
                 alpha=query.alpha, fetch_k=query.sparse_top_k, fusion=kwargs.get("hybrid_fusion", "relative_score")
             )
-        tree = restrict(
-            metadata_filters_to_core(query.filters),
-            self._doc_ids_filter(query.doc_ids),
-            self._node_ids_filter(query.node_ids, strict=bool(kwargs.get("strict_node_ids", False))),
-        )
+        metadata = (metadata_filters_to_core(query.filters), self._doc_ids_filter(query.doc_ids))
+        node_ids = list(dict.fromkeys(query.node_ids)) if query.node_ids else None
+        strict = bool(kwargs.get("strict_node_ids", False))
         top_k = query.similarity_top_k
+        first: str | list[float]
+        options: dict[str, Any]
         if mode == VectorStoreQueryMode.TEXT_SEARCH:
             assert query.query_str is not None
             k = query.sparse_top_k if query.sparse_top_k is not None else top_k
-            hits = self._collection.keyword_search(query.query_str, k=k, filter=tree)
+            verb, first, options = "keyword_search", query.query_str, {"k": k}
         elif hybrid is not None:
             assert query.query_str is not None and query.query_embedding is not None
-            hits = self._collection.hybrid_search(
-                query.query_embedding,
-                query.query_str,
-                k=query.hybrid_top_k if query.hybrid_top_k is not None else top_k,
-                filter=tree,
-                options=hybrid,
-            )
+            k = query.hybrid_top_k if query.hybrid_top_k is not None else top_k
+            verb, first = "hybrid_search", query.query_embedding
+            options = {"text": query.query_str, "k": k, "options": hybrid}
         elif mode == VectorStoreQueryMode.MMR:
             assert query.query_embedding is not None
             threshold = query.mmr_threshold if query.mmr_threshold is not None else kwargs.get("mmr_threshold")
-            hits = self._collection.mmr(
-                query.query_embedding,
-                k=top_k,
-                fetch_k=_mmr_fetch_k(top_k, kwargs.get("mmr_prefetch_k"), kwargs.get("mmr_prefetch_factor")),
-                lambda_mult=DEFAULT_MMR_THRESHOLD if threshold is None else threshold,
-                filter=tree,
-            )
+            verb, first = "mmr", query.query_embedding
+            options = {
+                "k": top_k,
+                "fetch_k": _mmr_fetch_k(top_k, kwargs.get("mmr_prefetch_k"), kwargs.get("mmr_prefetch_factor")),
+                "lambda_mult": DEFAULT_MMR_THRESHOLD if threshold is None else threshold,
+            }
         else:
             assert query.query_embedding is not None
-            hits = self._collection.search(query.query_embedding, k=top_k, filter=tree)
-        return VectorStoreQueryResult(
-            nodes=[hit_to_node(hit) for hit in hits],
-            similarities=[hit.similarity for hit in hits],
-            ids=[hit.id for hit in hits],
-        )
-
-    async def aquery(self, query: VectorStoreQuery, **kwargs: Any) -> VectorStoreQueryResult:
-        """Async :meth:`query`."""
-        return await asyncio.to_thread(self.query, query, **kwargs)
+            verb, first, options = "search", query.query_embedding, {"k": top_k}
+        return _QueryPlan(verb, first, options, metadata, node_ids, strict)
 
     @staticmethod
     def _doc_ids_filter(doc_ids: list[str] | None) -> Filter | None:
@@ -445,21 +448,66 @@ class SQLiteVecVectorStore(BasePydanticVectorStore):
             return None
         return Comparison("doc_id", Op.IN, list(dict.fromkeys(doc_ids)), field="doc_id")
 
-    def _node_ids_filter(self, node_ids: list[str] | None, *, strict: bool) -> Filter | None:
-        if not node_ids:
-            return None
-        ids = list(dict.fromkeys(node_ids))
-        if not strict and self._only_tracked_nodes(ids):
-            return None
-        return Comparison("id", Op.IN, ids, field="id")
-
     def _only_tracked_nodes(self, ids: list[str]) -> bool:
         """Whether every id names a stored IndexNode/ImageNode (VectorStoreIndex's bookkeeping)."""
-        first = self._collection.get(ids[:1])
-        if not first or not is_tracked_node(first[0]):
+        first = self._collection.get(ids[:1])  # one read first: most queries' ids are not bookkeeping
+        if not _all_tracked(ids[:1], first):
             return False
-        hits = self._collection.get(ids) if len(ids) > 1 else first
-        return len(hits) == len(ids) and all(is_tracked_node(hit) for hit in hits)
+        return _all_tracked(ids, self._collection.get(ids) if len(ids) > 1 else first)
+
+    async def _aonly_tracked_nodes(self, ids: list[str]) -> bool:
+        """Async :meth:`_only_tracked_nodes`."""
+        first = await self._collection.aio.get(ids[:1])
+        if not _all_tracked(ids[:1], first):
+            return False
+        return _all_tracked(ids, await self._collection.aio.get(ids) if len(ids) > 1 else first)
+
+
+class _QueryPlan(NamedTuple):
+    """A checked query: the core search it runs and the restrictions of its filter."""
+
+    verb: str  # the Collection method (collection.aio has its async twin)
+    first: Any  # its first argument: the query embedding or text
+    options: dict[str, Any]  # its other arguments, the filter aside
+    restrictions: tuple[Filter | None, Filter | None]  # metadata filters, doc ids
+    node_ids: list[str] | None  # the query's node ids, deduplicated
+    strict: bool  # restrict to node_ids even when they name VectorStoreIndex bookkeeping
+
+    @property
+    def ids_to_check(self) -> list[str] | None:
+        """Node ids that may be VectorStoreIndex bookkeeping (read before the search), or ``None``."""
+        return None if self.strict else self.node_ids
+
+    def call(self, tracked: bool) -> CollectionCall:
+        """The core call; ``tracked``: the node ids name only IndexNodes/ImageNodes, so they restrict nothing."""
+        ids = None if tracked or not self.node_ids else Comparison("id", Op.IN, self.node_ids, field="id")
+        return CollectionCall(self.verb, (self.first,), {**self.options, "filter": restrict(*self.restrictions, ids)})
+
+
+def _all_tracked(ids: list[str], hits: list[Hit]) -> bool:
+    """Whether ``hits`` holds every id, each a tracked node (IndexNode/ImageNode)."""
+    return len(hits) == len(ids) and all(is_tracked_node(hit) for hit in hits)
+
+
+def _records(nodes: Sequence[BaseNode]) -> list[Record]:
+    """The nodes as core records, a node id given twice keeping its last version."""
+    return list({node.node_id: node_to_record(node) for node in nodes}.values())
+
+
+def _nodes_in_order(hits: list[Hit], node_ids: list[str] | None) -> list[BaseNode]:
+    """Hits as nodes: in the order of ``node_ids`` when given (missing ones skipped), else as found."""
+    if node_ids is not None:
+        by_id = {hit.id: hit for hit in hits}
+        hits = [by_id[i] for i in dict.fromkeys(node_ids) if i in by_id]
+    return [hit_to_node(hit) for hit in hits]
+
+
+def _query_result(hits: list[Hit]) -> VectorStoreQueryResult:
+    return VectorStoreQueryResult(
+        nodes=[hit_to_node(hit) for hit in hits],
+        similarities=[hit.similarity for hit in hits],
+        ids=[hit.id for hit in hits],
+    )
 
 
 def _mmr_fetch_k(top_k: int, prefetch_k: Any, prefetch_factor: Any) -> int:

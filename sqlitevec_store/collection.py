@@ -14,6 +14,7 @@ search returns the exact top-``k`` among matching rows; scores are cosine
 from __future__ import annotations
 
 import dataclasses
+import functools
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any
@@ -22,6 +23,7 @@ import numpy as np
 import numpy.typing as npt
 
 from .backends.base import ScoredRow, StorageBackend
+from .collection_async import AsyncCollection
 from .errors import (
     CollectionNotFoundError,
     DatabaseError,
@@ -32,21 +34,17 @@ from .errors import (
 )
 from .filters import Filter
 from .options import ENGINE_INDEX_TYPES, HybridOptions, IndexOptions
-from .records import CollectionInfo, Hit, Record, check_count, chunks
+from .queries import WRITE_CHUNK_SIZE, FindQuery, MmrQuery, chain, deletion, hybrid_arguments, parallel_records
+from .records import CollectionInfo, Hit, Record, chunks
 from .registry import validate_collection_name
-from .search.hits import fused_hits, keyword_hit, row_hit, vector_hit
+from .search.hits import fused_hits, keyword_hit, row_hits, vector_hit
 from .search.kernels import DEFAULT_OVERSAMPLE
-from .search.mmr import maximal_marginal_relevance
 from .validation import Batch, check_batches, check_dimension, check_encodable, check_k, check_strings, vector_matrix
 
 if TYPE_CHECKING:
     from .database import Database
 
 __all__ = ["WRITE_CHUNK_SIZE", "Collection"]
-
-#: Records are validated and written this many at a time (bounding memory
-#: for generators); the whole call stays one transaction.
-WRITE_CHUNK_SIZE = 1000
 
 
 class Collection:
@@ -117,6 +115,16 @@ class Collection:
         """For ``"rescore"``: candidates ranked exactly per result."""
         return self.options.oversample
 
+    @functools.cached_property
+    def aio(self) -> AsyncCollection:
+        """The async methods: ``await collection.aio.search(vector, k=4)``, and every other verb.
+
+        On Postgres they await psycopg's async API (no worker thread); on a
+        file each runs the sync method in a worker thread (SQLite has no async
+        driver). See :class:`~sqlitevec_store.collection_async.AsyncCollection`.
+        """
+        return AsyncCollection(self)
+
     @property
     def _backend(self) -> StorageBackend:
         return self.db.backend
@@ -171,20 +179,7 @@ class Collection:
             The ids, in input order (generated UUIDs where none was given).
 
         """
-        text_list = list(texts)
-        vector_list = list(vectors)
-        meta_list = list(metadatas) if metadatas is not None else [None] * len(text_list)
-        id_list = list(ids) if ids is not None else [None] * len(text_list)
-        lengths = {len(text_list), len(vector_list), len(meta_list), len(id_list)}
-        if len(lengths) != 1:
-            raise InvalidInputError(
-                f"texts ({len(text_list)}), vectors ({len(vector_list)}), metadatas "
-                f"({len(meta_list)}) and ids ({len(id_list)}) must have the same length"
-            )
-        return self.upsert(
-            Record(text=t, vector=v, metadata=m or {}, id=i)
-            for t, v, m, i in zip(text_list, vector_list, meta_list, id_list, strict=True)
-        )
+        return self.upsert(parallel_records(texts, vectors, metadatas, ids))
 
     def upsert(self, records: Iterable[Record] | Batch) -> list[str]:
         """Add records, replacing any with the same id (text, metadata and vector).
@@ -220,23 +215,29 @@ class Collection:
         dimension = check_dimension(int(first.vectors.shape[1]), "the vectors' dimension")
         with self._backend.atomic():
             info = self._claim(dimension, len(first))
-            return self._backend.write(info, _chain(first, batches))
+            return self._backend.write(info, chain(first, batches))
 
     def _claim(self, dimension: int, incoming: int) -> CollectionInfo:
         """Inside the write: fix the dimension and model id on first write, or check them; the entry after."""
         info = self.info()
-        if info.dimension is None or info.dimension != dimension:
+        if info.dimension != dimension:
             self._backend.set_dimension(info, dimension, incoming)
             info = self.info()  # read again (and its new vector table checked) inside the write
-        if self.model_id is not None:
-            if info.model_id is None:
-                self._backend.set_model_id(info, self.model_id)
-                info = dataclasses.replace(info, model_id=self.model_id)
-            elif info.model_id != self.model_id:
-                raise ModelMismatchError(
-                    f"Collection {info.name!r} was built with {info.model_id!r}, not {self.model_id!r}"
-                )
+        model_id = self.model_id_to_record(info)
+        if model_id is not None:
+            self._backend.set_model_id(info, model_id)
+            info = dataclasses.replace(info, model_id=model_id)
         return info
+
+    def model_id_to_record(self, info: CollectionInfo) -> str | None:
+        """This collection's model id when the entry has none yet; a different recorded one is refused."""
+        if self.model_id is None or info.model_id == self.model_id:
+            return None
+        if info.model_id is not None:
+            raise ModelMismatchError(
+                f"Collection {info.name!r} was built with {info.model_id!r}, not {self.model_id!r}"
+            )
+        return self.model_id
 
     def delete(
         self,
@@ -254,17 +255,14 @@ class Collection:
             The number of records deleted.
 
         """
-        id_list = None if ids is None else check_strings(ids, "ids")
-        doc_list = None if doc_ids is None else check_strings(doc_ids, "doc_ids")
-        if id_list is None and doc_list is None and filter is None:
+        parts = deletion(ids, doc_ids, filter)
+        if parts is None:
             return 0
         deleted = 0
         with self._guard(), self._backend.atomic():
             info = self.info()  # read inside the write: the dimension may have been set meanwhile
-            # Chunk id lists so one statement stays under the engine's parameter limit.
-            for id_chunk in _chunk_or_none(id_list):
-                for doc_chunk in _chunk_or_none(doc_list):
-                    deleted += self._backend.delete(info, ids=id_chunk, doc_ids=doc_chunk, filter=filter)
+            for id_chunk, doc_chunk in parts:
+                deleted += self._backend.delete(info, ids=id_chunk, doc_ids=doc_chunk, filter=filter)
         return deleted
 
     def clear(self) -> int:
@@ -294,8 +292,7 @@ class Collection:
         with self._guard(), self._backend.snapshot():
             info = self.info()
             for chunk in chunks(dict.fromkeys(id_list), WRITE_CHUNK_SIZE):
-                for hit in self._select(info, ids=chunk, include_vectors=include_vectors):
-                    found[hit.id] = hit
+                found.update((hit.id, hit) for hit in self._select(info, ids=chunk, include_vectors=include_vectors))
         return [found[i] for i in id_list if i in found]
 
     def find(
@@ -323,21 +320,9 @@ class Collection:
                 :data:`~sqlitevec_store.records.MAX_COUNT` (2**63 - 1).
 
         """
-        if limit is not None:
-            limit = check_k(limit, "limit")
-        offset = check_count(offset, "offset", minimum=0)
-        id_list = None if ids is None else check_strings(ids, "ids")
-        doc_list = None if doc_ids is None else check_strings(doc_ids, "doc_ids")
+        query = FindQuery.of(filter, ids, doc_ids, limit, offset)
         with self._guard(), self._backend.snapshot():
-            return self._select(
-                self.info(),
-                ids=id_list,
-                doc_ids=doc_list,
-                filter=filter,
-                limit=limit,
-                offset=offset,
-                include_vectors=include_vectors,
-            )
+            return self._select(self.info(), include_vectors=include_vectors, **query.arguments())
 
     def _select(
         self,
@@ -352,7 +337,7 @@ class Collection:
     ) -> list[Hit]:
         found = self._backend.select(info, ids=ids, doc_ids=doc_ids, filter=filter, limit=limit, offset=offset)
         vectors = self._backend.vectors(info, [row.pk for row in found]) if include_vectors else {}
-        return [row_hit(row, 0.0, vectors.get(row.pk)) for row in found]
+        return row_hits(found, vectors)
 
     # -- maintenance --------------------------------------------------------
 
@@ -443,7 +428,7 @@ class Collection:
             if self.index_type != "vec0" and not backend.searches_in_engine and backend.sees_committed_state():
                 with backend.snapshot():
                     info = self.info()
-                    if not self._fits(info, query, filter):
+                    if not self.fits(info, query, filter):
                         return []
                     cache = self.db.index_cache
                     index = cache.synced(backend, info, backend.change_token(), self.index_type == "rescore")
@@ -460,11 +445,11 @@ class Collection:
                     )
             with backend.session():  # one connection for the entry and the search (a server backend's pool)
                 info = self.info()
-                if not self._fits(info, query, filter):
+                if not self.fits(info, query, filter):
                     return []
                 return backend.knn(info, query, k, filter, include_vectors, options=self.options)
 
-    def _fits(self, info: CollectionInfo, query: npt.NDArray[np.float32], filter: Filter | None) -> bool:
+    def fits(self, info: CollectionInfo, query: npt.NDArray[np.float32], filter: Filter | None) -> bool:
         """Whether the collection has vectors to search; a query of another dimension, or a bad filter, is refused."""
         if info.dimension is None:
             return False
@@ -517,19 +502,24 @@ class Collection:
                 database is open read-only.
 
         """
+        k, match = self.keyword_query(text, k, filter, raw)
+        if match is None:
+            return []
+        self._backend.ensure_keyword_index(self.info())
+        with self._guard():
+            found = self._backend.keyword_search(self.info(), match, k, filter, raw=raw)
+        return [keyword_hit(row) for row in found]
+
+    def keyword_query(self, text: str, k: int, filter: Filter | None, raw: bool) -> tuple[int, str | None]:
+        """A keyword search's ``k`` and engine query (``None``: no words, nothing found), arguments checked."""
         k = check_k(k)
         if not isinstance(text, str):
             raise InvalidInputTypeError(f"query text must be a string, got {type(text).__name__}")
         match = self._backend.keyword_query(text, raw=raw)
         check_encodable(text, "query text")
-        if match is None:
-            return []
-        self._backend.ensure_keyword_index(self.info())
-        if filter is not None:
+        if match is not None and filter is not None:
             self._backend.check_filter(filter)
-        with self._guard():
-            found = self._backend.keyword_search(self.info(), match, k, filter, raw=raw)
-        return [keyword_hit(row) for row in found]
+        return k, match
 
     def hybrid_search(
         self,
@@ -578,11 +568,8 @@ class Collection:
             ``1 - score``.
 
         """
-        k = check_k(k)
-        options = options or HybridOptions(alpha, fetch_k, fusion)
+        k, options = hybrid_arguments(text, k, options or HybridOptions(alpha, fetch_k, fusion))
         candidates = options.candidates(k)
-        if not isinstance(text, str):
-            raise InvalidInputTypeError(f"query text must be a string, got {type(text).__name__}")
         self._backend.ensure_keyword_index(self.info())
         with self._backend.snapshot():
             dense = self.search(vector, k=candidates, filter=filter)
@@ -606,29 +593,5 @@ class Collection:
         max sim(d, picked)``. ``lambda_mult`` 1 is plain relevance, 0 maximal
         diversity. Hits carry their distance to the query.
         """
-        k = check_k(k)
-        fetch_k = max(check_k(fetch_k, "fetch_k"), k)
-        if isinstance(lambda_mult, bool) or not isinstance(lambda_mult, (int, float)) or not 0.0 <= lambda_mult <= 1.0:
-            raise InvalidInputError(f"lambda_mult must be a number in [0, 1], got {lambda_mult!r}")
-        query: npt.NDArray[np.float32] = vector_matrix([vector], "query vector")[0]
-        candidates = self._nearest(query, fetch_k, filter, include_vectors=True)
-        if not candidates:
-            return []
-        matrix = np.vstack([c.vector for c in candidates if c.vector is not None])
-        picked = maximal_marginal_relevance(query, matrix, k=k, lambda_mult=float(lambda_mult))
-        return [vector_hit(candidates[n], include_vectors) for n in picked]
-
-
-def _chain(first: Batch, rest: Iterator[Batch]) -> Iterator[Batch]:
-    yield first
-    yield from rest
-
-
-def _chunk_or_none(values: list[str] | None) -> Iterator[list[str] | None]:
-    if values is None:
-        yield None
-        return
-    if not values:
-        yield []
-        return
-    yield from chunks(values, WRITE_CHUNK_SIZE)
+        plan = MmrQuery.of(vector, k, fetch_k, lambda_mult)
+        return plan.picked(self._nearest(plan.query, plan.fetch_k, filter, include_vectors=True), include_vectors)

@@ -28,7 +28,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-from .backends.base import StorageBackend
+from .backends.base import StorageBackend, async_backend
 from .backends.postgres.connection import is_postgres_url
 from .backends.sqlite.backend import SqliteBackend
 from .backends.sqlite.connection import DEFAULT_BUSY_TIMEOUT_MS, Connection
@@ -139,6 +139,21 @@ class Database:
 
     def __exit__(self, *exc_info: object) -> None:
         self.close()
+
+    async def aclose(self) -> None:
+        """Async :meth:`close`: on Postgres it also awaits the closing of the running loop's async pool."""
+        self._cache.clear()
+        backend = async_backend(self._backend)
+        if backend is None:
+            self._backend.close()
+        else:
+            await backend.aclose()
+
+    async def __aenter__(self) -> Database:
+        return self
+
+    async def __aexit__(self, *exc_info: object) -> None:
+        await self.aclose()
 
     @contextmanager
     def atomic(self) -> Iterator[Connection]:

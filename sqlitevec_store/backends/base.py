@@ -51,24 +51,18 @@ Guarantees each method must keep (the core's own guarantees rest on them):
 * ``stats``/``compact``/``vacuum``/``file_stats``: counts and space; compact
   and vacuum change no record.
 
-How a Postgres + pgvector backend would fill it (the next issue): one
-``psycopg`` connection (or pool) with ``BEGIN``/``SAVEPOINT`` and ``REPEATABLE
-READ`` for ``snapshot``; a registry table as here; per collection a table
-``(pk bigserial, id text unique, text, metadata jsonb, doc_id, extra jsonb,
-embedding vector(D), tsv tsvector generated)``; ``knn`` as ``ORDER BY
-embedding <=> :q LIMIT :k`` with the compiled filter in ``WHERE`` (exact
-without an HNSW index; with one, ``hnsw.iterative_scan`` or a fallback to an
-exact scan keeps "never short"), as langchain-postgres and
-llama-index-vector-stores-postgres do; ``keyword_search`` with
-``ts_rank_cd``/``websearch_to_tsquery``; the change feed from a trigger-fed log
-table and ``txid_current``/``pg_stat`` counters, or ``change_token`` always
-new (no RAM copy: ``index_type="vec0"``-like server-side search).
+Two backends implement it: ``backends/sqlite`` (a file) and
+``backends/postgres`` (Postgres + pgvector, selected by a ``postgresql://``
+URL). A backend with a native async driver also implements
+:class:`AsyncStorageBackend` (the Postgres one: psycopg's async API); the
+core's ``a...`` methods use it, and run the sync methods in a worker thread
+for a backend without one.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
-from contextlib import AbstractContextManager
+from contextlib import AbstractAsyncContextManager, AbstractContextManager
 from typing import Any, NamedTuple, Protocol
 
 import numpy as np
@@ -80,6 +74,7 @@ from ..records import CollectionInfo
 from ..validation import Batch
 
 __all__ = [
+    "AsyncStorageBackend",
     "ChangeState",
     "ChangeToken",
     "CollectionStats",
@@ -87,6 +82,7 @@ __all__ = [
     "StorageBackend",
     "StoredRow",
     "VectorRows",
+    "async_backend",
 ]
 
 
@@ -344,3 +340,104 @@ class StorageBackend(Protocol):
     def file_stats(self) -> dict[str, int]:
         """Page size, page count, free pages, size in bytes."""
         ...
+
+
+class AsyncStorageBackend(StorageBackend, Protocol):
+    """A backend with a native async driver (Postgres: psycopg's async API): what the core's ``a...`` methods use.
+
+    Each ``a...`` method keeps the guarantees of its sync namesake; the
+    ``asession``/``aatomic``/``asnapshot`` blocks hold one connection per
+    asyncio task. A backend without them (SQLite) has its sync methods run in
+    a worker thread by the core instead.
+    """
+
+    @property
+    def is_async(self) -> bool:
+        """True: the ``a...`` methods exist and never block the event loop."""
+        ...
+
+    async def aclose(self) -> None:
+        """Async :meth:`close`."""
+
+    def asession(self) -> AbstractAsyncContextManager[Any]:
+        """Async :meth:`session`."""
+        ...
+
+    def aatomic(self) -> AbstractAsyncContextManager[Any]:
+        """Async :meth:`atomic`."""
+        ...
+
+    def asnapshot(self) -> AbstractAsyncContextManager[Any]:
+        """Async :meth:`snapshot`."""
+        ...
+
+    async def acollection_info(self, name: str) -> CollectionInfo | None:
+        """Async :meth:`collection_info`."""
+        ...
+
+    async def aset_dimension(self, info: CollectionInfo, dimension: int, incoming: int) -> None:
+        """Async :meth:`set_dimension`."""
+
+    async def aset_model_id(self, info: CollectionInfo, model_id: str) -> None:
+        """Async :meth:`set_model_id`."""
+
+    async def awrite(self, info: CollectionInfo, batches: Iterable[Batch]) -> list[str]:
+        """Async :meth:`write`."""
+        ...
+
+    async def adelete(
+        self, info: CollectionInfo, *, ids: Sequence[str] | None, doc_ids: Sequence[str] | None, filter: Filter | None
+    ) -> int:
+        """Async :meth:`delete`."""
+        ...
+
+    async def aclear(self, info: CollectionInfo) -> int:
+        """Async :meth:`clear`."""
+        ...
+
+    async def acount(self, info: CollectionInfo, filter: Filter | None) -> int:
+        """Async :meth:`count`."""
+        ...
+
+    async def aselect(
+        self,
+        info: CollectionInfo,
+        *,
+        ids: Sequence[str] | None = None,
+        doc_ids: Sequence[str] | None = None,
+        filter: Filter | None = None,
+        limit: int | None = None,
+        offset: int = 0,
+    ) -> list[StoredRow]:
+        """Async :meth:`select`."""
+        ...
+
+    async def avectors(self, info: CollectionInfo, pks: Sequence[int]) -> dict[int, npt.NDArray[np.float32]]:
+        """Async :meth:`vectors`."""
+        ...
+
+    async def aknn(
+        self,
+        info: CollectionInfo,
+        query: npt.NDArray[np.float32],
+        k: int,
+        filter: Filter | None,
+        include_vectors: bool,
+        *,
+        options: IndexOptions | None = None,
+    ) -> list[ScoredRow]:
+        """Async :meth:`knn`."""
+        ...
+
+    async def akeyword_search(
+        self, info: CollectionInfo, match: str, k: int, filter: Filter | None, *, raw: bool
+    ) -> list[ScoredRow]:
+        """Async :meth:`keyword_search`."""
+        ...
+
+
+def async_backend(backend: StorageBackend) -> AsyncStorageBackend | None:
+    """``backend`` when it has a native async driver, else ``None`` (its sync methods go to a worker thread)."""
+    if getattr(backend, "is_async", False) is True:
+        return backend  # type: ignore[return-value]
+    return None

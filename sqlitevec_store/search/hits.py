@@ -18,7 +18,7 @@ from ..options import HybridOptions
 from ..records import Hit
 from .fusion import DEFAULT_ALPHA, RRF_K, alpha_fusion, rrf_fusion
 
-__all__ = ["fused_hits", "keyword_hit", "row_hit", "vector_hit"]
+__all__ = ["fused_hits", "keyword_hit", "row_hit", "row_hits", "vector_hit"]
 
 
 def row_hit(
@@ -41,6 +41,11 @@ def row_hit(
         vector=vector,
         score=score,
     )
+
+
+def row_hits(rows: list[StoredRow], vectors: dict[int, npt.NDArray[np.float32]]) -> list[Hit]:
+    """Rows read without a query as hits (``distance`` 0), with their vectors when ``vectors`` holds them."""
+    return [row_hit(row, 0.0, vectors.get(row.pk)) for row in rows]
 
 
 def vector_hit(found: ScoredRow, include_vectors: bool) -> Hit:

@@ -924,9 +924,13 @@ def test_a_warm_flat_search_runs_at_most_four_statements(db: Database, db_path: 
 def test_hybrid_compiles_its_filter_once_and_mmr_normalizes_its_query_once(
     memdb: Database, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from sqlitevec_store import collection as collection_module
+    import importlib
 
-    backend_module = sys.modules[type(memdb.backend).__module__]  # SQLite's or Postgres's
+    from sqlitevec_store import queries
+
+    # Where each backend compiles filters: SQLite's backend, Postgres's operations.
+    compiling = {"SqliteBackend": "sqlite.backend", "PostgresBackend": "postgres.operations"}
+    backend_module = importlib.import_module(f"sqlitevec_store.backends.{compiling[type(memdb.backend).__name__]}")
 
     col = memdb.collection("docs")
     col.upsert([rec(f"alpha {n}", {"n": n % 3}, id=str(n)) for n in range(30)])
@@ -943,13 +947,13 @@ def test_hybrid_compiles_its_filter_once_and_mmr_normalizes_its_query_once(
     assert hits and all(h.metadata["n"] == 1 for h in hits)
     assert len(compiled) == 1
     normalized: list[int] = []
-    vector_matrix = collection_module.vector_matrix
+    vector_matrix = queries.vector_matrix
 
     def counting_matrix(*args: Any, **kwargs: Any) -> Any:
         normalized.append(1)
         return vector_matrix(*args, **kwargs)
 
-    monkeypatch.setattr(collection_module, "vector_matrix", counting_matrix)
+    monkeypatch.setattr(queries, "vector_matrix", counting_matrix)
     assert len(col.mmr(EMB.vector("alpha 4"), k=3, fetch_k=10)) == 3
     assert len(normalized) == 1
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 import subprocess
 import sys
 import threading
+from collections.abc import Iterator
 from pathlib import Path
 
 import numpy as np
@@ -334,13 +335,13 @@ def test_filtered_hnsw_is_never_short(pg_url: str, monkeypatch: pytest.MonkeyPat
     n = 5000
     vectors = unit(rng, n, 16)
     walks: list[int] = []
-    hnsw = backend_module.PostgresBackend._hnsw
+    ef_query = backend_module.PostgresBackend._ef_query
 
-    def counting(self: object, *args: object, **kwargs: object) -> object:
-        walks.append(int(kwargs["ef"]))  # type: ignore[call-overload]
-        return hnsw(self, *args, **kwargs)  # type: ignore[arg-type]
+    def counting(self: backend_module.PostgresBackend, conn: object, held: object, ef: int) -> object:
+        walks.append(ef)  # each HNSW walk is preceded by its ef_search
+        return ef_query(self, conn, held, ef)  # type: ignore[arg-type]
 
-    monkeypatch.setattr(backend_module.PostgresBackend, "_hnsw", counting)
+    monkeypatch.setattr(backend_module.PostgresBackend, "_ef_query", counting)
     with Database(pg_url) as db:
         db.collection("c").upsert(records(vectors))  # metadata "share" = i % 1000
         approximate, exact = db.collection("c", index_type="hnsw"), db.collection("c")
@@ -365,10 +366,14 @@ def test_filtered_hnsw_is_never_short(pg_url: str, monkeypatch: pytest.MonkeyPat
 
 def test_a_stale_share_estimate_still_never_returns_short(pg_url: str, monkeypatch: pytest.MonkeyPatch) -> None:
     """The walk is sized by a remembered share; when the rows changed since, a short walk is redone exactly."""
-    from sqlitevec_store.backends.postgres import backend as backend_module
+    from sqlitevec_store.backends.postgres import operations
     from sqlitevec_store.filters import Comparison, Op
 
-    monkeypatch.setattr(backend_module.PostgresBackend, "_share", lambda self, *args: (1000, 1000))  # "100%"
+    def everything(self: object, *args: object) -> Iterator[object]:  # the share measured long ago: "100%"
+        return (1000, 1000)
+        yield
+
+    monkeypatch.setattr(operations.Operations, "_share", everything)
     rng = np.random.default_rng(6)
     vectors = unit(rng, 3000, 16)
     with Database(pg_url) as db:

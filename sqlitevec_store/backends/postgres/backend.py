@@ -1,85 +1,62 @@
 """The Postgres + pgvector implementation of :class:`~sqlitevec_store.backends.base.StorageBackend`.
 
-One :class:`PostgresBackend` owns a psycopg connection pool. Each thread
-takes a connection from the pool for the length of a call (or of the
-``atomic``/``snapshot`` block around several calls), so threads run in
-parallel, each in its own transaction; a forked child opens a pool of its
-own. Searches run in the database (no RAM copy of the vectors):
+One :class:`PostgresBackend` owns a psycopg connection pool (and, for the
+``a...`` methods, one ``AsyncConnectionPool`` per event loop:
+:mod:`.pools`). Each thread, or each asyncio task, takes a connection from
+a pool for the length of a call (or of the ``atomic``/``snapshot`` block
+around several calls), so calls run in parallel, each in its own
+transaction; a forked child opens pools of its own.
+
+What each call does in SQL is written once, as steps (:mod:`.operations`,
+:mod:`.steps`); this module runs them on a sync connection for the sync
+methods and on an async connection, through psycopg's async API, for the
+async ones, and owns the transactions. Searches run in the database (no RAM
+copy of the vectors):
 
 * exact: a sequential scan ordering by pgvector's cosine distance ``<=>``
   (``index_type`` ``"flat"`` or ``"vec0"``);
 * approximate: pgvector's HNSW index (``"hnsw"``, and ``"rescore"`` so an app
-  moved from a file runs unchanged), built by the first such search.
-
-A filtered search stays exact in the sense of the core's promise: never
-short. HNSW applies a ``WHERE`` after its graph walk, so a rare filter
-could leave fewer than ``k`` rows; the backend measures the filter's share
-of the rows (cached per filter) and either scans the matching rows exactly
-or walks HNSW with ``ef_search`` widened to expect ``2k`` matches, and falls
-back to the exact scan whenever the walk comes back short.
+  moved from a file runs unchanged), built by the first such search, never
+  short under a filter (:mod:`.operations`).
 """
 
 from __future__ import annotations
 
+import contextvars
 import itertools
 import logging
-import math
 import os
 import re
 import threading
-import time
 import weakref
-from collections.abc import Iterable, Iterator, Sequence
-from contextlib import contextmanager
-from typing import Any
+from collections.abc import AsyncIterator, Iterable, Iterator, Sequence
+from contextlib import asynccontextmanager, contextmanager
+from typing import Any, TypeVar
 
 import numpy as np
 import numpy.typing as npt
 
-from ...errors import (
-    DimensionMismatchError,
-    InvalidInputError,
-    ReadOnlyError,
-    SchemaError,
-    SqliteVecStoreError,
-)
+from ...errors import InvalidInputError, ReadOnlyError, SchemaError, SqliteVecStoreError
 from ...filters import Filter
 from ...options import MAX_EF_SEARCH, IndexOptions
 from ...records import CollectionInfo
-from ...registry import RegistryRow, info_from_row
 from ...validation import Batch
 from ..base import ChangeState, ChangeToken, CollectionStats, ScoredRow, StoredRow, VectorRows
 from . import ddl, statements
-from .connection import (
-    driver_errors,
-    import_psycopg,
-    libpq_url,
-    prepare_connection,
-    redacted_url,
-    translated_driver_errors,
-)
-from .filter_sql import compile_filter
+from .connection import driver_errors, import_psycopg, libpq_url, redacted_url, translated_driver_errors
+from .operations import DEFAULT_EF_SEARCH, Operations
+from .pools import AsyncPools, open_pool
 from .statements import Where
+from .steps import CopyRows, EfSearch, Fetch, Query, Step, Steps
 
 __all__ = ["DEFAULT_EF_SEARCH", "DEFAULT_POOL_SIZE", "MAX_EF_SEARCH", "PostgresBackend"]
 
 logger = logging.getLogger("sqlitevec_store")
 
-#: Connections the pool keeps at most (threads beyond it wait for one).
+_T = TypeVar("_T")
+
+#: Connections each pool keeps at most (callers beyond it wait for one).
 DEFAULT_POOL_SIZE = 8
-
-#: pgvector's default ``hnsw.ef_search``; a search of ``k`` uses at least ``k``.
-DEFAULT_EF_SEARCH = 40
-
-#: HNSW build parameters (pgvector's defaults).
-HNSW_M = 16
-HNSW_EF_CONSTRUCTION = 64
-
-#: A filter's measured share of the rows is trusted this long (seconds) before it is measured again.
-SHARE_TTL = 300.0
-
-#: Filters whose share is remembered, per backend.
-SHARE_CACHE_SIZE = 256
 
 #: Words taken from a plain keyword query at most (as in the file).
 MAX_QUERY_TERMS = 128
@@ -90,33 +67,30 @@ MAX_RAW_QUERY_LENGTH = 10_000
 _WORD = re.compile(r"\w+")
 #: Words of a raw (web-search) query that are operators, not terms.
 _RAW_OPERATORS = frozenset({"or", "and", "not"})
-# A JSON text's escaped NUL (\u0000 preceded by an even number of backslashes): Postgres cannot store it.
-_JSON_NUL = re.compile(r"(?<!\\)(?:\\\\)*\\u0000")
 
 # Pools of a parent process, kept referenced in a forked child so they are never closed there
 # (closing would end the parent's sessions on the server).
 _ABANDONED: list[Any] = []
 
 
+class _Held:
+    """The connection a thread (or task) holds and the transaction it has open on it."""
+
+    def __init__(self, conn: Any = None) -> None:
+        self.conn = conn
+        self.tx: str | None = None  # "write" (atomic) or "read" (snapshot)
+        self.savepoints = 0
+
+
 class _ThreadState(threading.local):
-    """The connection a thread holds and the transaction it has open on it."""
-
-    conn: Any = None
-    tx: str | None = None  # "write" (atomic) or "read" (snapshot)
-    savepoints: int = 0
+    held: _Held | None = None
 
 
-def _refuse_nul(batch: Batch) -> None:
-    """Postgres stores no NUL character in text or jsonb: refuse such a batch before it is sent."""
-    for row in batch.rows:
-        texts = (row.id, row.text, row.doc_id or "")
-        if any("\x00" in value for value in texts) or any(
-            value is not None and _JSON_NUL.search(value) for value in (row.metadata, row.extra)
-        ):
-            raise InvalidInputError(
-                f"Record {row.id!r} holds a NUL character (\\x00) in its id, text, doc id or metadata; "
-                "Postgres cannot store it in text or jsonb. Remove it (a file database accepts it)."
-            )
+# The async connection each backend's task holds: a mapping replaced (never mutated) on change, so
+# tasks started inside a block see their parent's connection and no task sees another's.
+_TASK_HELD: contextvars.ContextVar[dict[int, _Held] | None] = contextvars.ContextVar(
+    "sqlitevec_store_pg_held", default=None
+)
 
 
 class PostgresBackend:
@@ -125,7 +99,7 @@ class PostgresBackend:
     Args:
         url: A ``postgresql://`` URL (libpq's; ``options=-csearch_path=...`` picks the schema).
         read_only: Refuse writes (the connections are read-only on the server too).
-        pool_size: Connections kept at most.
+        pool_size: Connections kept at most, per pool.
 
     Raises:
         MissingDependencyError: psycopg is not installed (the ``postgres`` extra).
@@ -144,15 +118,13 @@ class PostgresBackend:
         self._closed = False
         self._state = _ThreadState()
         self._tokens = itertools.count(1)
-        self._tables: dict[str, int] = {}
-        self._hnsw_ready: set[int] = set()
-        self._shares: dict[tuple[int, Filter], tuple[int, int, float]] = {}
-        self._last_filter: tuple[Filter, Where] | None = None
+        self._ops = Operations(read_only=read_only)
         # The hnsw.ef_search each pooled connection was last given (session level), so it is set only on change.
         self._ef_of: weakref.WeakKeyDictionary[Any, int] = weakref.WeakKeyDictionary()
         self._versions = self._set_up()
         self._pid = os.getpid()
-        self._pool = self._new_pool()
+        self._pool = open_pool(self._url, read_only=read_only, size=pool_size)
+        self._apools = AsyncPools(self._url, read_only=read_only, size=pool_size)
 
     # -- connections -------------------------------------------------------------
 
@@ -182,36 +154,22 @@ class PostgresBackend:
                 f"(columns {columns}); refusing to use this database"
             )
 
-    def _new_pool(self) -> Any:
-        from psycopg_pool import ConnectionPool
-
-        read_only = self._read_only
-        return ConnectionPool(
-            self._url,
-            min_size=1,
-            max_size=self._pool_size,
-            kwargs={"autocommit": True},
-            configure=lambda conn: prepare_connection(conn, read_only=read_only),
-            check=ConnectionPool.check_connection,
-            open=True,
-            name="sqlitevec-store",
-        )
-
-    def _pool_here(self) -> Any:
-        """The pool of this process (a forked child makes its own and never touches the parent's)."""
+    def _here(self) -> None:
+        """Raise if closed; in a forked child, leave the parent's pools alone and open new ones."""
+        if self._closed:
+            raise SqliteVecStoreError("This database is closed")
         if self._pid != os.getpid():
             _ABANDONED.append(self._pool)
+            self._apools.abandon()
             self._state = _ThreadState()
             self._pid = os.getpid()
-            self._pool = self._new_pool()
-        return self._pool
+            self._pool = open_pool(self._url, read_only=self._read_only, size=self._pool_size)
 
     @property
     def connection(self) -> Any:
         """The psycopg ``ConnectionPool`` (``with db.backend.connection.connection() as conn: ...``)."""
-        if self._closed:
-            raise SqliteVecStoreError("This database is closed")
-        return self._pool_here()
+        self._here()
+        return self._pool
 
     @property
     def read_only(self) -> bool:
@@ -228,70 +186,121 @@ class PostgresBackend:
         """Searches run in Postgres (no RAM copy of the vectors)."""
         return True
 
+    @property
+    def is_async(self) -> bool:
+        """The ``a...`` methods run on psycopg's async API (no worker thread)."""
+        return True
+
     def describe(self) -> str:
         """``Postgres x.y, pgvector a.b.c`` for ``repr``."""
         return self._versions
 
     def close(self) -> None:
-        """Close the pool (in the process that opened it). Idempotent."""
+        """Close the pools (in the process that opened them). Idempotent."""
         if self._closed:
             return
         self._closed = True
         if self._pid == os.getpid():
             self._pool.close()
+            self._apools.close()
+
+    async def aclose(self) -> None:
+        """:meth:`close`, awaiting the running loop's async pool. Idempotent."""
+        if self._closed:
+            return
+        self._closed = True
+        if self._pid == os.getpid():
+            self._pool.close()
+            await self._apools.aclose()
+
+    # -- transactions (sync) ---------------------------------------------------------
 
     @contextmanager
     def session(self) -> Iterator[Any]:
         """This thread's connection (taken from the pool for the outermost block); driver errors translated."""
-        if self._closed:
-            raise SqliteVecStoreError("This database is closed")
-        pool = self._pool_here()
-        state = self._state
-        if state.conn is not None:
+        self._here()
+        if self._state.held is not None:
             with translated_driver_errors(self.path):
-                yield state.conn
+                yield self._state.held.conn
             return
-        with translated_driver_errors(self.path), pool.connection() as conn:
-            state.conn = conn
+        with translated_driver_errors(self.path), self._pool.connection() as conn:
+            self._state.held = _Held(conn)
             try:
                 yield conn
             finally:
-                state.conn = None
-                state.tx = None
-                state.savepoints = 0
+                self._state.held = None
 
     @contextmanager
     def atomic(self) -> Iterator[Any]:
         """A write transaction (``BEGIN`` ... ``COMMIT``), or a savepoint when nested; rolled back on any error."""
-        if self._read_only:
-            raise ReadOnlyError(f"{self.path} was opened read-only; open it without read_only=True to write")
+        self._refuse_read_only()
         with self.session() as conn:
-            state = self._state
-            if state.tx is None:
-                conn.execute("BEGIN")
-                state.tx = "write"
-                try:
-                    yield conn
-                except BaseException:
-                    state.tx = None
-                    self._rollback(conn, "ROLLBACK")
-                    raise
-                state.tx = None
-                conn.execute("COMMIT")
-                return
-            state.savepoints += 1
-            name = f"svs_sp_{state.savepoints}"
-            conn.execute(f"SAVEPOINT {name}")
+            held = self._state.held
+            assert held is not None
+            opening, commit, undo = self._begin(held, write=True)
+            conn.execute(opening)
             try:
                 yield conn
             except BaseException:
-                self._rollback(conn, f"ROLLBACK TO SAVEPOINT {name}", f"RELEASE SAVEPOINT {name}")
+                self._rollback(conn, undo)
                 raise
             finally:
-                state.savepoints -= 1
-            conn.execute(f"RELEASE SAVEPOINT {name}")
+                self._end(held, write=True)
+            conn.execute(commit)
 
-    def _rollback(self, conn: Any, *sql: str) -> None:
+    @contextmanager
+    def snapshot(self) -> Iterator[Any]:
+        """A ``REPEATABLE READ`` transaction, so several statements see one state (joins an open one)."""
+        with self.session() as conn:
+            held = self._state.held
+            assert held is not None
+            if held.tx is not None:
+                yield conn
+                return
+            opening, commit, undo = self._begin(held, write=False)
+            conn.execute(opening)
+            try:
+                yield conn
+            except BaseException:
+                self._rollback(conn, undo)
+                raise
+            finally:
+                self._end(held, write=False)
+            conn.execute(commit)
+
+    def _in_transaction(self) -> bool:
+        held = self._state.held
+        return held is not None and held.tx is not None
+
+    def sees_committed_state(self) -> bool:
+        """Whether this thread has no write transaction open."""
+        held = self._state.held
+        return held is None or held.tx != "write"
+
+    def _refuse_read_only(self) -> None:
+        if self._read_only:
+            raise ReadOnlyError(f"{self.path} was opened read-only; open it without read_only=True to write")
+
+    @staticmethod
+    def _begin(held: _Held, *, write: bool) -> tuple[str, str, tuple[str, ...]]:
+        """Start a transaction (or, for a nested write, a savepoint): its opening, commit and undo SQL."""
+        if held.tx is None:
+            held.tx = "write" if write else "read"
+            opening = "BEGIN" if write else "BEGIN ISOLATION LEVEL REPEATABLE READ"
+            return opening, "COMMIT", ("ROLLBACK",)
+        held.savepoints += 1
+        name = f"svs_sp_{held.savepoints}"
+        release = f"RELEASE SAVEPOINT {name}"
+        return f"SAVEPOINT {name}", release, (f"ROLLBACK TO SAVEPOINT {name}", release)
+
+    @staticmethod
+    def _end(held: _Held, *, write: bool) -> None:
+        if held.savepoints:
+            held.savepoints -= 1
+        else:
+            held.tx = None
+
+    def _rollback(self, conn: Any, sql: tuple[str, ...]) -> None:
         """Undo while an error propagates; an error of the rollback itself (a lost connection) is only logged."""
         try:
             for statement in sql:
@@ -299,123 +308,194 @@ class PostgresBackend:
         except driver_errors() as exc:
             logger.warning("rollback failed after an error: %s", exc)
 
-    @contextmanager
-    def snapshot(self) -> Iterator[Any]:
-        """A ``REPEATABLE READ`` transaction, so several statements see one state (joins an open one)."""
-        with self.session() as conn:
-            state = self._state
-            if state.tx is not None:
-                yield conn
-                return
-            conn.execute("BEGIN ISOLATION LEVEL REPEATABLE READ")
-            state.tx = "read"
+    # -- transactions (async) --------------------------------------------------------
+
+    @asynccontextmanager
+    async def asession(self) -> AsyncIterator[Any]:
+        """This task's async connection (from the running loop's pool for the outermost block)."""
+        self._here()
+        held = (_TASK_HELD.get() or {}).get(id(self))
+        if held is not None:
+            with translated_driver_errors(self.path):
+                yield held.conn
+            return
+        with translated_driver_errors(self.path):
+            async with self._apools.pool().connection() as conn:
+                token = _TASK_HELD.set({**(_TASK_HELD.get() or {}), id(self): _Held(conn)})
+                try:
+                    yield conn
+                finally:
+                    _TASK_HELD.reset(token)
+
+    def _task_held(self) -> _Held:
+        held = (_TASK_HELD.get() or {}).get(id(self))
+        assert held is not None
+        return held
+
+    @asynccontextmanager
+    async def aatomic(self) -> AsyncIterator[Any]:
+        """Async :meth:`atomic`."""
+        self._refuse_read_only()
+        async with self.asession() as conn:
+            held = self._task_held()
+            opening, commit, undo = self._begin(held, write=True)
+            await conn.execute(opening)
             try:
                 yield conn
             except BaseException:
-                state.tx = None
-                self._rollback(conn, "ROLLBACK")
+                await self._arollback(conn, undo)
                 raise
-            state.tx = None
-            conn.execute("COMMIT")
+            finally:
+                self._end(held, write=True)
+            await conn.execute(commit)
 
-    def sees_committed_state(self) -> bool:
-        """Whether this thread has no write transaction open."""
-        return self._state.tx != "write"
+    @asynccontextmanager
+    async def asnapshot(self) -> AsyncIterator[Any]:
+        """Async :meth:`snapshot`."""
+        async with self.asession() as conn:
+            held = self._task_held()
+            if held.tx is not None:
+                yield conn
+                return
+            opening, commit, undo = self._begin(held, write=False)
+            await conn.execute(opening)
+            try:
+                yield conn
+            except BaseException:
+                await self._arollback(conn, undo)
+                raise
+            finally:
+                self._end(held, write=False)
+            await conn.execute(commit)
+
+    async def _arollback(self, conn: Any, sql: tuple[str, ...]) -> None:
+        try:
+            for statement in sql:
+                await conn.execute(statement)
+        except driver_errors() as exc:
+            logger.warning("rollback failed after an error: %s", exc)
+
+    # -- running steps -----------------------------------------------------------------
+
+    def _run(self, steps: Steps[_T]) -> _T:
+        """Drive an operation on this thread's connection."""
+        with self.session() as conn:
+            held = self._state.held
+            assert held is not None
+            result: Any = None
+            try:
+                while True:
+                    step = steps.send(result)
+                    result = self._do(conn, held, step)
+            except StopIteration as stop:
+                return stop.value  # type: ignore[no-any-return]
+            finally:
+                steps.close()
+
+    def _do(self, conn: Any, held: _Held, step: Step) -> Any:
+        if isinstance(step, Query):
+            cursor = conn.execute(step.sql, step.params, binary=step.binary)
+            return _fetched(cursor, step.fetch)
+        if isinstance(step, CopyRows):
+            with conn.cursor() as cursor, cursor.copy(step.sql) as copy:
+                copy.set_types(list(step.types))
+                for row in step.rows:
+                    copy.write_row(row)
+            return None
+        if isinstance(step, EfSearch):
+            query = self._ef_query(conn, held, step.ef)
+            if query is not None:
+                conn.execute(query.sql, query.params)
+            return None
+        with self.atomic() if step.write else self.snapshot():
+            return self._run(step.steps)
+
+    async def _arun(self, steps: Steps[_T]) -> _T:
+        """Drive an operation on this task's async connection."""
+        async with self.asession() as conn:
+            held = self._task_held()
+            result: Any = None
+            try:
+                while True:
+                    step = steps.send(result)
+                    result = await self._ado(conn, held, step)
+            except StopIteration as stop:
+                return stop.value  # type: ignore[no-any-return]
+            finally:
+                steps.close()
+
+    async def _ado(self, conn: Any, held: _Held, step: Step) -> Any:
+        if isinstance(step, Query):
+            cursor = await conn.execute(step.sql, step.params, binary=step.binary)
+            return await _afetched(cursor, step.fetch)
+        if isinstance(step, CopyRows):
+            async with conn.cursor() as cursor, cursor.copy(step.sql) as copy:
+                copy.set_types(list(step.types))
+                for row in step.rows:
+                    await copy.write_row(row)
+            return None
+        if isinstance(step, EfSearch):
+            query = self._ef_query(conn, held, step.ef)
+            if query is not None:
+                await conn.execute(query.sql, query.params)
+            return None
+        async with self.aatomic() if step.write else self.asnapshot():
+            return await self._arun(step.steps)
+
+    def _ef_query(self, conn: Any, held: _Held, ef: int) -> Query | None:
+        """The statement giving the walk ``ef`` (for the transaction, or on the connection when it differs)."""
+        if held.tx is not None:  # inside a transaction: for it alone (a rollback would undo a session value)
+            return Query(statements.set_ef_search_sql(local=True), {"ef": str(ef)})
+        if self._ef_of.get(conn) == ef:
+            return None
+        self._ef_of[conn] = ef
+        return Query(statements.set_ef_search_sql(local=False), {"ef": str(ef)})
 
     # -- registry ---------------------------------------------------------------
 
-    def _entry(self, conn: Any, name: str) -> CollectionInfo | None:
-        row = conn.execute(ddl.registry_select_sql(one=True), (name,)).fetchone()
-        if row is None:
-            return None
-        info = info_from_row(
-            RegistryRow(*row[:6]), latest_version=ddl.SCHEMA_VERSION, max_dimension=ddl.VECTOR_MAX_DIMENSION
-        )
-        self._tables[info.name.lower()] = int(row[6])
-        return info
-
     def collection_info(self, name: str) -> CollectionInfo | None:
         """The checked registry entry of ``name`` (read each time: other processes may change it)."""
-        with self.session() as conn:
-            return self._entry(conn, name)
+        return self._run(self._ops.entry(name))
+
+    async def acollection_info(self, name: str) -> CollectionInfo | None:
+        """Async :meth:`collection_info`."""
+        return await self._arun(self._ops.entry(name))
 
     def collections(self) -> list[CollectionInfo]:
         """Every entry, values checked, by name."""
-        with self.session() as conn:
-            rows = conn.execute(ddl.registry_select_sql(one=False)).fetchall()
-        infos = []
-        for row in rows:
-            info = info_from_row(
-                RegistryRow(*row[:6]), latest_version=ddl.SCHEMA_VERSION, max_dimension=ddl.VECTOR_MAX_DIMENSION
-            )
-            self._tables[info.name.lower()] = int(row[6])
-            infos.append(info)
-        return infos
-
-    def _names(self, info: CollectionInfo) -> ddl.CollectionTable:
-        table_id = self._tables.get(info.name.lower())
-        if table_id is None:
-            self.collection_info(info.name)
-            table_id = self._tables.get(info.name.lower())
-            if table_id is None:
-                raise SchemaError(f"Collection {info.name!r} is not registered in this database")
-        return ddl.CollectionTable(table_id)
-
-    def _lock_registry(self, conn: Any) -> None:
-        conn.execute("SELECT pg_advisory_xact_lock(%s)", (ddl.REGISTRY_LOCK_KEY,))
+        return self._run(self._ops.entries())
 
     def create_collection(self, name: str, dimension: int | None, model_id: str | None) -> None:
         """Inside :meth:`atomic`: register ``name`` and create its table (nothing when another process just did)."""
-        with self.atomic() as conn:
-            self._lock_registry(conn)
-            if self._entry(conn, name) is not None:
-                return
-            table_id = conn.execute(
-                ddl.registry_insert_sql(), (name, dimension, model_id, ddl.SCHEMA_VERSION)
-            ).fetchone()[0]
-            for statement in ddl.create_table_sql(ddl.CollectionTable(table_id), dimension):
-                conn.execute(statement)
-            self._tables[name.lower()] = int(table_id)
+        with self.atomic():
+            self._run(self._ops.create_collection(name, dimension, model_id))
 
     def drop_collection(self, name: str) -> bool:
         """Drop ``name``'s table and entry in one transaction; ``False`` when it does not exist."""
-        with self.atomic() as conn:
-            self._lock_registry(conn)
-            row = conn.execute(ddl.registry_select_sql(one=True), (name,)).fetchone()
-            if row is None:
-                return False
-            table_id = int(row[6])
-            conn.execute(ddl.drop_table_sql(ddl.CollectionTable(table_id)))
-            conn.execute(ddl.registry_delete_sql(), (table_id,))
-        self._tables.pop(str(row[0]).lower(), None)
-        self._hnsw_ready.discard(table_id)
-        self._shares = {key: value for key, value in self._shares.items() if key[0] != table_id}
-        return True
+        with self.atomic():
+            return self._run(self._ops.drop_collection(name))
 
     def set_dimension(self, info: CollectionInfo, dimension: int, incoming: int) -> None:
         """Inside :meth:`atomic`: fix the dimension on first write (or check it)."""
         del incoming  # Postgres needs no sizing ahead
-        with self.atomic() as conn:
-            self._lock_registry(conn)
-            current = self._entry(conn, info.name)
-            if current is None:
-                raise SchemaError(f"Collection {info.name!r} is not registered in this database")
-            if current.dimension is not None:
-                if current.dimension != dimension:
-                    raise DimensionMismatchError(
-                        f"Collection {info.name!r} holds {current.dimension}-dimensional vectors; "
-                        f"got {dimension}-dimensional ones"
-                    )
-                return
-            names = self._names(current)
-            for statement in ddl.set_dimension_sql(names, dimension):
-                conn.execute(statement)
-            conn.execute(ddl.registry_update_sql("dimension"), (dimension, self._tables[info.name.lower()]))
+        with self.atomic():
+            self._run(self._ops.set_dimension(info, dimension))
+
+    async def aset_dimension(self, info: CollectionInfo, dimension: int, incoming: int) -> None:
+        """Async :meth:`set_dimension`."""
+        del incoming
+        async with self.aatomic():
+            await self._arun(self._ops.set_dimension(info, dimension))
 
     def set_model_id(self, info: CollectionInfo, model_id: str) -> None:
         """Inside :meth:`atomic`: record the model id."""
-        with self.atomic() as conn:
-            conn.execute(ddl.registry_update_sql("model_id"), (model_id, self._names(info).table_id))
+        with self.atomic():
+            self._run(self._ops.set_model_id(info, model_id))
+
+    async def aset_model_id(self, info: CollectionInfo, model_id: str) -> None:
+        """Async :meth:`set_model_id`."""
+        async with self.aatomic():
+            await self._arun(self._ops.set_model_id(info, model_id))
 
     def migrate(self, *, strict: bool) -> list[str]:
         """Nothing to migrate yet: Postgres collections start at their layout's first version."""
@@ -429,65 +509,56 @@ class PostgresBackend:
     def enable_wal(self) -> None:
         """Nothing to do: Postgres always writes ahead."""
 
-    # -- filters ----------------------------------------------------------------
-
-    def _compiled(self, filter: Filter | None) -> Where | None:
-        if filter is None:
-            return None
-        last = self._last_filter
-        if last is not None and last[0] is filter:
-            return last[1]
-        sql, params = compile_filter(filter, "metadata")
-        compiled = Where(sql, params)
-        self._last_filter = (filter, compiled)
-        return compiled
-
     def check_filter(self, filter: Filter) -> None:
         """Raise now if ``filter`` cannot run here (compiling it)."""
-        self._compiled(filter)
+        self._ops.compiled(filter)
+
+    def _names(self, info: CollectionInfo) -> ddl.CollectionTable:
+        return self._run(self._ops.names(info))
 
     # -- writes -----------------------------------------------------------------
 
     def write(self, info: CollectionInfo, batches: Iterable[Batch]) -> list[str]:
         """Inside :meth:`atomic`: upsert the batches through a binary ``COPY`` into a staging table."""
-        names = self._names(info)
-        ids: list[str] = []
-        order = 0
-        with self.atomic() as conn:
-            conn.execute(statements.create_stage_sql())
-            for batch in batches:
-                _refuse_nul(batch)
-                vectors = batch.vectors
-                assert vectors is not None
-                with conn.cursor() as cursor, cursor.copy(statements.copy_stage_sql()) as copy:
-                    copy.set_types(["int8", "text", "text", "text", "text", "text", "vector"])
-                    for row, vector in zip(batch.rows, vectors, strict=True):
-                        copy.write_row((order, row.id, row.text, row.metadata, row.doc_id, row.extra, vector))
-                        order += 1
-                conn.execute(statements.upsert_from_stage_sql(names))
-                conn.execute(statements.clear_stage_sql())
-                ids.extend(batch.ids)
-        return ids
+        with self.atomic():
+            return self._run(self._ops.write(info, batches))
+
+    async def awrite(self, info: CollectionInfo, batches: Iterable[Batch]) -> list[str]:
+        """Async :meth:`write`."""
+        async with self.aatomic():
+            return await self._arun(self._ops.write(info, batches))
 
     def delete(
         self, info: CollectionInfo, *, ids: Sequence[str] | None, doc_ids: Sequence[str] | None, filter: Filter | None
     ) -> int:
         """Delete the records meeting every condition, in one transaction."""
-        condition = statements.where(_list(ids), _list(doc_ids), self._compiled(filter))
-        with self.atomic() as conn:
-            return int(conn.execute(statements.delete_sql(self._names(info), condition), condition.params).rowcount)
+        with self.atomic():
+            return self._run(self._ops.delete(info, ids, doc_ids, filter))
+
+    async def adelete(
+        self, info: CollectionInfo, *, ids: Sequence[str] | None, doc_ids: Sequence[str] | None, filter: Filter | None
+    ) -> int:
+        """Async :meth:`delete`."""
+        async with self.aatomic():
+            return await self._arun(self._ops.delete(info, ids, doc_ids, filter))
 
     def clear(self, info: CollectionInfo) -> int:
         """Delete every record."""
         return self.delete(info, ids=None, doc_ids=None, filter=None)
 
+    async def aclear(self, info: CollectionInfo) -> int:
+        """Async :meth:`clear`."""
+        return await self.adelete(info, ids=None, doc_ids=None, filter=None)
+
     # -- reads ------------------------------------------------------------------
 
     def count(self, info: CollectionInfo, filter: Filter | None) -> int:
         """How many records match."""
-        condition = statements.where(None, None, self._compiled(filter))
-        with self.session() as conn:
-            return int(conn.execute(statements.count_sql(self._names(info), condition), condition.params).fetchone()[0])
+        return self._run(self._ops.count(info, filter))
+
+    async def acount(self, info: CollectionInfo, filter: Filter | None) -> int:
+        """Async :meth:`count`."""
+        return await self._arun(self._ops.count(info, filter))
 
     def select(
         self,
@@ -500,33 +571,36 @@ class PostgresBackend:
         offset: int = 0,
     ) -> list[StoredRow]:
         """Records meeting every condition, in pk order."""
-        condition = statements.where(_list(ids), _list(doc_ids), self._compiled(filter))
-        params = dict(condition.params, limit=limit, offset=offset)
-        sql = statements.select_sql(self._names(info), condition, limited=limit is not None, offset=offset > 0)
-        with self.session() as conn:
-            return [StoredRow(*row) for row in conn.execute(sql, params)]
+        return self._run(self._ops.select(info, ids, doc_ids, filter, limit=limit, offset=offset))
+
+    async def aselect(
+        self,
+        info: CollectionInfo,
+        *,
+        ids: Sequence[str] | None = None,
+        doc_ids: Sequence[str] | None = None,
+        filter: Filter | None = None,
+        limit: int | None = None,
+        offset: int = 0,
+    ) -> list[StoredRow]:
+        """Async :meth:`select`."""
+        return await self._arun(self._ops.select(info, ids, doc_ids, filter, limit=limit, offset=offset))
 
     def page(self, info: CollectionInfo, after_pk: int, limit: int) -> list[StoredRow]:
         """Up to ``limit`` records with pk above ``after_pk``, in pk order."""
-        with self.session() as conn:
-            rows = conn.execute(statements.page_sql(self._names(info)), {"after": after_pk, "limit": limit})
-            return [StoredRow(*row) for row in rows]
+        return self._run(self._ops.page(info, after_pk, limit))
 
     def rows(self, info: CollectionInfo, pks: Sequence[int]) -> dict[int, StoredRow]:
         """Records by pk."""
-        if not pks:
-            return {}
-        with self.session() as conn:
-            found = conn.execute(statements.rows_by_pk_sql(self._names(info)), {"pks": list(pks)})
-            return {row[0]: StoredRow(*row) for row in found}
+        return self._run(self._ops.rows(info, pks))
 
     def vectors(self, info: CollectionInfo, pks: Sequence[int]) -> dict[int, npt.NDArray[np.float32]]:
         """Stored unit vectors by pk."""
-        if not pks or info.dimension is None:
-            return {}
-        with self.session() as conn:
-            found = conn.execute(statements.vectors_by_pk_sql(self._names(info)), {"pks": list(pks)}, binary=True)
-            return {int(pk): vector for pk, vector in found}
+        return self._run(self._ops.vectors(info, pks))
+
+    async def avectors(self, info: CollectionInfo, pks: Sequence[int]) -> dict[int, npt.NDArray[np.float32]]:
+        """Async :meth:`vectors`."""
+        return await self._arun(self._ops.vectors(info, pks))
 
     # -- search -----------------------------------------------------------------
 
@@ -541,123 +615,28 @@ class PostgresBackend:
         options: IndexOptions | None = None,
     ) -> list[ScoredRow]:
         """The ``k`` nearest matching rows: exact, or through HNSW when ``options`` ask for it, never short."""
-        names = self._names(info)
-        condition = statements.where(None, None, self._compiled(filter))
-        approximate = options is not None and options.index_type in ("hnsw", "rescore") and k <= MAX_EF_SEARCH
-        if approximate:
-            assert options is not None and info.dimension is not None
-            self._ensure_hnsw(info, names)
-            approximate = names.table_id in self._hnsw_ready
-        if approximate:
-            assert options is not None
-            with self.session() as conn:
-                ef = self._ef_search(conn, names, filter, condition, k=k, options=options)
-                for walk in () if ef is None else dict.fromkeys((ef, MAX_EF_SEARCH)):
-                    found = self._hnsw(conn, names, condition, query, k=k, ef=walk, vectors=include_vectors)
-                    if len(found) >= k:
-                        return found
-        with self.snapshot() as conn:
-            return self._scored(
-                conn,
-                statements.exact_knn_sql(names, condition, include_vectors=include_vectors),
-                dict(condition.params, q=query, k=k),
-                include_vectors,
-            )
+        return self._run(self._ops.knn(info, query, k, filter, include_vectors=include_vectors, options=options))
 
-    def _hnsw(
-        self, conn: Any, names: ddl.CollectionTable, condition: Where, query: Any, *, k: int, ef: int, vectors: bool
-    ) -> list[ScoredRow]:
-        """One HNSW walk with ``ef_search`` = ``ef`` (set on the connection only when it has another value)."""
-        if self._state.tx is not None:  # inside a transaction: for it alone (a rollback would undo a session value)
-            conn.execute(statements.set_ef_search_sql(local=True), {"ef": str(ef)})
-        elif self._ef_of.get(conn) != ef:
-            conn.execute(statements.set_ef_search_sql(local=False), {"ef": str(ef)})
-            self._ef_of[conn] = ef
-        sql = statements.hnsw_knn_sql(names, condition, include_vectors=vectors)
-        return self._scored(conn, sql, dict(condition.params, q=query, k=k), vectors)
-
-    def _scored(self, conn: Any, sql: str, params: dict[str, Any], vectors: bool) -> list[ScoredRow]:
-        width = len(StoredRow._fields)
-        out = []
-        for row in conn.execute(sql, params, binary=True):
-            vector = row[width + 1] if vectors else None
-            out.append(ScoredRow(StoredRow(*row[:width]), max(float(row[width]), 0.0), vector))
-        return out
-
-    def _ef_search(
+    async def aknn(
         self,
-        conn: Any,
-        names: ddl.CollectionTable,
-        filter: Filter | None,
-        condition: Where,
-        *,
+        info: CollectionInfo,
+        query: npt.NDArray[np.float32],
         k: int,
-        options: IndexOptions,
-    ) -> int | None:
-        """``ef_search`` for an HNSW walk expected to hold ``2k`` matches, or ``None``: scan exactly instead."""
-        ef = max(options.ef_search or DEFAULT_EF_SEARCH, k)
-        if filter is None:
-            return min(ef, MAX_EF_SEARCH)
-        matches, total = self._share(conn, names, filter, condition)
-        if matches <= k or total == 0:
-            return None  # every match is in the result: the exact scan of them is the answer
-        wanted = math.ceil(2 * k * total / matches)
-        if wanted > MAX_EF_SEARCH:
-            return None  # a rare filter: scanning its rows exactly is cheaper than a walk this wide
-        return max(ef, wanted)
-
-    def _share(self, conn: Any, names: ddl.CollectionTable, filter: Filter, condition: Where) -> tuple[int, int]:
-        """How many rows the filter matches and how many have vectors (measured, then cached a while)."""
-        key = (names.table_id, filter)
-        cached = self._shares.get(key)
-        now = time.monotonic()
-        if cached is not None and now - cached[2] < SHARE_TTL:
-            return cached[0], cached[1]
-        matches, total = conn.execute(statements.share_sql(names, condition), condition.params).fetchone()
-        if len(self._shares) >= SHARE_CACHE_SIZE:
-            self._shares.pop(next(iter(self._shares)))
-        self._shares[key] = (int(matches), int(total), now)
-        return int(matches), int(total)
-
-    def _ensure_hnsw(self, info: CollectionInfo, names: ddl.CollectionTable) -> None:
-        """Build the collection's HNSW index if missing (read-only: search exactly instead)."""
-        if names.table_id in self._hnsw_ready:
-            return
-        assert info.dimension is not None
-        if info.dimension > ddl.HNSW_MAX_DIMENSION:
-            raise InvalidInputError(
-                f"Collection {info.name!r} holds {info.dimension}-dimensional vectors; pgvector's HNSW index "
-                f"takes at most {ddl.HNSW_MAX_DIMENSION}. Use index_type='flat' (exact) for it."
-            )
-        with self.session() as conn:
-            exists = conn.execute(statements.hnsw_exists_sql(), {"name": names.hnsw_name}).fetchone() is not None
-        if not exists:
-            if self._read_only:
-                logger.warning(
-                    "collection %r has no HNSW index and the database is read-only: searching exactly", info.name
-                )
-                return
-            logger.info("building the HNSW index of collection %r (once; writes wait meanwhile)", info.name)
-            with self.atomic() as conn:
-                self._lock_registry(conn)
-                conn.execute("SELECT set_config('maintenance_work_mem', '1GB', true)")
-                conn.execute(ddl.create_hnsw_sql(names, HNSW_M, HNSW_EF_CONSTRUCTION))
-        self._hnsw_ready.add(names.table_id)
+        filter: Filter | None,
+        include_vectors: bool,
+        *,
+        options: IndexOptions | None = None,
+    ) -> list[ScoredRow]:
+        """Async :meth:`knn`."""
+        return await self._arun(self._ops.knn(info, query, k, filter, include_vectors=include_vectors, options=options))
 
     def matching(self, info: CollectionInfo, filter: Filter) -> npt.NDArray[np.int64]:
         """Every pk the filter matches."""
-        condition = statements.where(None, None, self._compiled(filter))
-        with self.session() as conn:
-            rows = conn.execute(statements.matching_sql(self._names(info), condition, among=False), condition.params)
-            return np.fromiter((row[0] for row in rows), dtype=np.int64)
+        return np.asarray(self._run(self._ops.matching(info, filter, None)), dtype=np.int64)
 
     def matching_among(self, info: CollectionInfo, filter: Filter, pks: npt.NDArray[np.int64]) -> npt.NDArray[np.int64]:
         """The pks among ``pks`` the filter matches."""
-        condition = statements.where(None, None, self._compiled(filter))
-        params = dict(condition.params, pks=[int(pk) for pk in pks])
-        with self.session() as conn:
-            rows = conn.execute(statements.matching_sql(self._names(info), condition, among=True), params)
-            return np.fromiter((row[0] for row in rows), dtype=np.int64)
+        return np.asarray(self._run(self._ops.matching(info, filter, [int(pk) for pk in pks])), dtype=np.int64)
 
     def keyword_query(self, text: str, *, raw: bool) -> str | None:
         """The ``websearch_to_tsquery`` text for ``text``: its words ORed, or ``text`` itself when raw.
@@ -684,13 +663,14 @@ class PostgresBackend:
     ) -> list[ScoredRow]:
         """The ``k`` best ``ts_rank_cd`` matches of a :meth:`keyword_query` result (score: higher is better)."""
         del raw  # both kinds are web-search syntax by now
-        condition = statements.where(None, None, self._compiled(filter))
-        sql = statements.keyword_sql(self._names(info), condition)
-        params = dict(condition.params, query=match, k=k)
-        width = len(StoredRow._fields)
-        with self.session() as conn:
-            rows = conn.execute(sql, params).fetchall()
-        return [ScoredRow(StoredRow(*row[:width]), float(row[width])) for row in rows]
+        return self._run(self._ops.keyword_search(info, match, k, filter))
+
+    async def akeyword_search(
+        self, info: CollectionInfo, match: str, k: int, filter: Filter | None, *, raw: bool
+    ) -> list[ScoredRow]:
+        """Async :meth:`keyword_search`."""
+        del raw
+        return await self._arun(self._ops.keyword_search(info, match, k, filter))
 
     def ensure_keyword_index(self, info: CollectionInfo) -> None:
         """Nothing to build: every Postgres collection has its keyword index from the start."""
@@ -738,7 +718,7 @@ class PostgresBackend:
         with self.session() as conn:
             if conn.execute(statements.hnsw_exists_sql(), {"name": names.hnsw_name}).fetchone() is not None:
                 conn.execute(statements.reindex_sql(names.hnsw))
-            if self._state.tx is None and not self._read_only:
+            if not self._in_transaction() and not self._read_only:
                 conn.execute(statements.vacuum_sql(names.table))
 
     def slots_needed(self, count: int) -> int:
@@ -748,7 +728,7 @@ class PostgresBackend:
     def vacuum(self) -> None:
         """``VACUUM (ANALYZE)`` the registry and every collection's table (refused inside a transaction)."""
         with self.session() as conn:
-            if self._state.tx is not None:
+            if self._in_transaction():
                 raise SqliteVecStoreError("Cannot VACUUM inside a transaction")
             tables = [ddl.quote_identifier(ddl.REGISTRY_TABLE)] + [
                 self._names(info).table for info in self.collections()
@@ -765,5 +745,21 @@ class PostgresBackend:
         return {"page_size": block, "page_count": -(-size // block), "free_pages": 0, "size_bytes": size}
 
 
-def _list(values: Sequence[str] | None) -> list[str] | None:
-    return None if values is None else list(values)
+def _fetched(cursor: Any, fetch: Fetch) -> Any:
+    if fetch is Fetch.ALL:
+        return cursor.fetchall()
+    if fetch is Fetch.ONE:
+        return cursor.fetchone()
+    if fetch is Fetch.ROWCOUNT:
+        return cursor.rowcount
+    return None
+
+
+async def _afetched(cursor: Any, fetch: Fetch) -> Any:
+    if fetch is Fetch.ALL:
+        return await cursor.fetchall()
+    if fetch is Fetch.ONE:
+        return await cursor.fetchone()
+    if fetch is Fetch.ROWCOUNT:
+        return cursor.rowcount
+    return None

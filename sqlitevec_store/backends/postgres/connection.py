@@ -24,6 +24,7 @@ import numpy.typing as npt
 from ...errors import DatabaseError, DatabaseFullError, MissingDependencyError, ReadOnlyFileError
 
 __all__ = [
+    "aprepare_connection",
     "is_postgres_url",
     "import_psycopg",
     "prepare_connection",
@@ -89,21 +90,16 @@ def vector_from_bytes(data: bytes | bytearray | memoryview) -> npt.NDArray[np.fl
     return np.frombuffer(data, dtype=">f4", count=dimension, offset=_HEADER.size).astype(np.float32)
 
 
-def prepare_connection(conn: Any, *, read_only: bool) -> None:
-    """Register the ``vector`` binary adapters on ``conn`` (and make it read-only when asked).
+def _no_vector_type() -> DatabaseError:
+    return DatabaseError(
+        "The database has no 'vector' type: pgvector is not installed in it "
+        "(CREATE EXTENSION vector needs a role allowed to create extensions)"
+    )
 
-    Raises:
-        DatabaseError: The database has no ``vector`` type (pgvector is not installed in it).
-    """
+
+def _register_vector(conn: Any, info: Any) -> None:
+    """Register the ``vector`` binary dumper (numpy arrays) and loader on ``conn`` (sync or async)."""
     from psycopg import adapt, pq
-    from psycopg.types import TypeInfo
-
-    info = TypeInfo.fetch(conn, "vector")
-    if info is None:
-        raise DatabaseError(
-            "The database has no 'vector' type: pgvector is not installed in it "
-            "(CREATE EXTENSION vector needs a role allowed to create extensions)"
-        )
 
     class VectorDumper(adapt.Dumper):
         format = pq.Format.BINARY
@@ -121,8 +117,34 @@ def prepare_connection(conn: Any, *, read_only: bool) -> None:
     info.register(conn)
     conn.adapters.register_dumper(np.ndarray, VectorDumper)
     conn.adapters.register_loader(info.oid, VectorLoader)
+
+
+def prepare_connection(conn: Any, *, read_only: bool) -> None:
+    """Register the ``vector`` binary adapters on ``conn`` (and make it read-only when asked).
+
+    Raises:
+        DatabaseError: The database has no ``vector`` type (pgvector is not installed in it).
+    """
+    from psycopg.types import TypeInfo
+
+    info = TypeInfo.fetch(conn, "vector")
+    if info is None:
+        raise _no_vector_type()
+    _register_vector(conn, info)
     if read_only:
         conn.execute("SET default_transaction_read_only = on")
+
+
+async def aprepare_connection(conn: Any, *, read_only: bool) -> None:
+    """:func:`prepare_connection` for a ``psycopg.AsyncConnection``."""
+    from psycopg.types import TypeInfo
+
+    info = await TypeInfo.fetch(conn, "vector")
+    if info is None:
+        raise _no_vector_type()
+    _register_vector(conn, info)
+    if read_only:
+        await conn.execute("SET default_transaction_read_only = on")
 
 
 #: SQLSTATE classes and codes with a message of their own.
