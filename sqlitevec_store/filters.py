@@ -79,15 +79,16 @@ from __future__ import annotations
 import dataclasses
 import math
 from abc import ABC, abstractmethod
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from enum import Enum
-from typing import Any, Union
+from typing import Any, Generic, TypeVar, Union
 
 from .errors import InvalidInputTypeError, UnsupportedFilterError
 from .records import json_scalar
 
 __all__ = [
+    "LastCompiled",
     "And",
     "Comparison",
     "Filter",
@@ -571,3 +572,36 @@ def _parse_field(key: str, value: Any) -> list[Filter]:
             "use $in for lists and $exists for missing keys"
         )
     return [Comparison(key, Op.EQ, value)]
+
+
+_Compiled = TypeVar("_Compiled")
+
+
+class LastCompiled(Generic[_Compiled]):
+    """A backend's filter compiler that remembers the last filter it compiled.
+
+    A search checks its filter before it runs (``check_filter``) and a hybrid
+    search filters twice: each compiles the same tree object once. Keyed by
+    identity (trees are immutable), one entry, safe to share between threads
+    (at worst a tree is compiled twice).
+
+    Args:
+        compile: Compiles one tree for the backend.
+
+    """
+
+    def __init__(self, compile: Callable[[Filter], _Compiled]) -> None:
+        """Remember nothing yet."""
+        self._compile = compile
+        self._last: tuple[Filter, _Compiled] | None = None
+
+    def __call__(self, filter: Filter | None) -> _Compiled | None:
+        """``filter`` compiled (``None`` for no filter)."""
+        if filter is None:
+            return None
+        last = self._last
+        if last is not None and last[0] is filter:
+            return last[1]
+        compiled = self._compile(filter)
+        self._last = (filter, compiled)
+        return compiled

@@ -27,7 +27,7 @@ import numpy as np
 import numpy.typing as npt
 
 from ...errors import DimensionMismatchError, InvalidInputError, SchemaError
-from ...filters import Filter
+from ...filters import Filter, LastCompiled
 from ...options import MAX_EF_SEARCH, IndexOptions
 from ...records import CollectionInfo
 from ...registry import RegistryRow, info_from_row
@@ -101,7 +101,7 @@ class Operations:
         self.tables: dict[str, int] = {}
         self.hnsw_ready: set[int] = set()
         self.shares: dict[tuple[int, Filter], tuple[int, int, float]] = {}
-        self._last_filter: tuple[Filter, Where] | None = None
+        self._compile = LastCompiled(lambda tree: Where(*compile_filter(tree, "metadata")))
 
     # -- registry ---------------------------------------------------------------
 
@@ -190,16 +190,8 @@ class Operations:
     # -- filters ----------------------------------------------------------------
 
     def compiled(self, filter: Filter | None) -> Where | None:
-        """``filter`` compiled to SQL (the last one remembered: a search and its count share it)."""
-        if filter is None:
-            return None
-        last = self._last_filter
-        if last is not None and last[0] is filter:
-            return last[1]
-        sql, params = compile_filter(filter, "metadata")
-        compiled = Where(sql, params)
-        self._last_filter = (filter, compiled)
-        return compiled
+        """``filter`` compiled to SQL (the last one remembered: a search and its check share it)."""
+        return self._compile(filter)
 
     def _where(
         self, filter: Filter | None, ids: Sequence[str] | None = None, doc_ids: Sequence[str] | None = None

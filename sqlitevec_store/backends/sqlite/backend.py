@@ -30,7 +30,7 @@ from ...errors import (
     SchemaError,
     SqliteVecStoreError,
 )
-from ...filters import Filter
+from ...filters import Filter, LastCompiled
 from ...options import IndexOptions
 from ...records import CollectionInfo
 from ...registry import RegistryRow
@@ -141,7 +141,7 @@ class SqliteBackend:
         self._infos_token: ChangeToken | None = None
         # Registry entries (lower-case name, dimension, schema version) whose tables were checked.
         self._verified: set[tuple[str, int | None, int]] = set()
-        self._last_filter: tuple[Filter, CompiledFilter] | None = None
+        self._compile = LastCompiled(lambda tree: CompiledFilter(*compile_filter(tree, "metadata")))
         if isinstance(database, (str, Path)):
             self.path: str | None = str(database)
             self._owns_connection = True
@@ -377,15 +377,7 @@ class SqliteBackend:
 
     def _compiled(self, filter: Filter | None) -> CompiledFilter | None:
         """The filter compiled for the records table (the last one is kept: hybrid search asks twice)."""
-        if filter is None:
-            return None
-        last = self._last_filter
-        if last is not None and last[0] is filter:
-            return last[1]
-        sql, params = compile_filter(filter, "metadata")
-        compiled = CompiledFilter(sql, params)
-        self._last_filter = (filter, compiled)
-        return compiled
+        return self._compile(filter)
 
     def check_filter(self, filter: Filter) -> None:
         """Raise now if this backend cannot run ``filter`` (compiling it, kept for the calls that follow)."""
