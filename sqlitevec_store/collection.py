@@ -101,6 +101,8 @@ class Collection:
                 "on a file use 'rescore' (approximate) or 'flat' (exact)"
             )
         info = self.info()
+        # A search in the engine (Postgres) reuses the entry once it has a dimension: see _nearest.
+        self._search_entry = info if info.dimension is not None else None
         if model_id is not None and info.model_id is not None and info.model_id != model_id:
             raise ModelMismatchError(
                 f"Collection {info.name!r} was built with the embedding model {info.model_id!r}; "
@@ -459,7 +461,23 @@ class Collection:
                         include_vectors=include_vectors,
                     )
             with backend.session():  # one connection for the entry and the search (a server backend's pool)
-                info = self.info()
+                # Outside a write, reuse the entry of an earlier search: once it has a dimension, only a drop
+                # changes what a search reads from it, and a dropped table fails the search (read again then).
+                cached = self._search_entry if backend.searches_in_engine and backend.sees_committed_state() else None
+                info = cached or self.info()
+                if cached is None and info.dimension is not None:
+                    self._search_entry = info
+                if not self._fits(info, query, filter):
+                    return []
+                try:
+                    return backend.knn(info, query, k, filter, include_vectors, options=self.options)
+                except DatabaseError as exc:
+                    if cached is None:
+                        raise
+                    self._search_entry = None
+                    if not backend.missing_storage(exc):
+                        raise
+                info = self.info()  # dropped since that search, maybe made again: search as found now
                 if not self._fits(info, query, filter):
                     return []
                 return backend.knn(info, query, k, filter, include_vectors, options=self.options)
