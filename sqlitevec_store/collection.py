@@ -101,8 +101,9 @@ class Collection:
                 "on a file use 'rescore' (approximate) or 'flat' (exact)"
             )
         info = self.info()
-        # A search in the engine (Postgres) reuses the entry once it has a dimension: see _nearest.
-        self._search_entry = info if info.dimension is not None else None
+        # A search in the engine (Postgres) reuses a committed entry once it has a dimension: see _nearest.
+        committed = info.dimension is not None and self._backend.sees_committed_state()
+        self._search_entry: CollectionInfo | None = info if committed else None
         if model_id is not None and info.model_id is not None and info.model_id != model_id:
             raise ModelMismatchError(
                 f"Collection {info.name!r} was built with the embedding model {info.model_id!r}; "
@@ -463,9 +464,10 @@ class Collection:
             with backend.session():  # one connection for the entry and the search (a server backend's pool)
                 # Outside a write, reuse the entry of an earlier search: once it has a dimension, only a drop
                 # changes what a search reads from it, and a dropped table fails the search (read again then).
-                cached = self._search_entry if backend.searches_in_engine and backend.sees_committed_state() else None
+                reuse = backend.searches_in_engine and backend.sees_committed_state()
+                cached = self._search_entry if reuse else None
                 info = cached or self.info()
-                if cached is None and info.dimension is not None:
+                if reuse and cached is None and info.dimension is not None:
                     self._search_entry = info
                 if not self._fits(info, query, filter):
                     return []

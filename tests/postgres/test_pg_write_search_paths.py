@@ -244,3 +244,15 @@ def test_an_hnsw_search_with_the_index_options_still_works_after_the_keyword_ind
         assert col.search(vectors[7], k=1)[0].id == "r7"  # builds HNSW
         col.keyword_search("alpha")  # adds the tsv column: the table and its indexes are rewritten
         assert col.search(vectors[9], k=1)[0].id == "r9"
+
+
+def test_an_entry_read_inside_a_rolled_back_write_is_not_reused(pg_url: str) -> None:
+    with Database(pg_url) as db:
+        col = db.collection("c")
+        with pytest.raises(RuntimeError), db.atomic():
+            col.upsert([Record("a", [1.0, 0.0], id="a")])  # the first write gives the collection its dimension
+            assert [h.id for h in col.search([1.0, 0.0], k=1)] == ["a"]
+            raise RuntimeError("roll back")
+        assert col.search([1.0, 0.0, 0.0], k=1) == []  # no dimension again: nothing to search, no mismatch
+        col.upsert([Record("b", [0.0, 1.0, 0.0], id="b")])
+        assert [h.id for h in col.search([0.0, 1.0, 0.0], k=1)] == ["b"]
