@@ -585,13 +585,19 @@ class PostgresBackend:
                     found = self._hnsw(conn, names, condition, query, k=k, ef=walk, vectors=include_vectors)
                     if len(found) >= k:
                         return found
+        joined = self._state.tx is not None  # a caller's transaction: its setting is put back after the scan
         with self.snapshot() as conn:
-            return self._scored(
+            was = conn.execute(statements.index_scan_setting_sql()).fetchone()[0] if joined else None
+            conn.execute(statements.index_scans_sql(), {"value": "off"})  # no index may serve the exact ORDER BY
+            found = self._scored(
                 conn,
                 statements.exact_knn_sql(names, condition, include_vectors=include_vectors),
                 dict(condition.params, q=query, k=k),
                 include_vectors,
             )
+            if was is not None:
+                conn.execute(statements.index_scans_sql(), {"value": was})
+            return found
 
     def _hnsw(
         self, conn: Any, names: ddl.CollectionTable, condition: Where, query: Any, *, k: int, ef: int, vectors: bool

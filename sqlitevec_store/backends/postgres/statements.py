@@ -155,16 +155,28 @@ def matching_sql(names: CollectionTable, condition: Where, *, among: bool) -> st
 def exact_knn_sql(names: CollectionTable, condition: Where, *, include_vectors: bool) -> str:
     """The exact top ``%(k)s`` by cosine distance to ``%(q)b`` among rows meeting ``condition``; ties by pk.
 
-    The distances are computed in a subquery that the planner cannot flatten
-    (``OFFSET 0``), so no index can serve the ``ORDER BY``: the result is
-    exact whether or not an HNSW index exists.
+    Run it after :func:`index_scans_sql` with ``off`` in the same transaction,
+    so no index (HNSW with an incremental sort on top) can serve the ``ORDER
+    BY``: the result is exact whether or not an HNSW index exists. Flat, so the
+    planner may split the scan and its top-``k`` sort over parallel workers (a
+    ``Gather Merge``); measured at 100K rows: 153-194 ms against 231-278 ms
+    for the same scan fenced off in a subquery (``OFFSET 0``) as before.
     """
     vector = ", embedding" if include_vectors else ""
     return (
-        f"SELECT * FROM (SELECT {ROW_COLUMNS}, embedding <=> %(q)b AS distance{vector} FROM {names.table} "
-        f"WHERE embedding IS NOT NULL AND ({condition.sql}) OFFSET 0) AS scored "
-        "ORDER BY distance, pk LIMIT %(k)s"
+        f"SELECT {ROW_COLUMNS}, embedding <=> %(q)b AS distance{vector} FROM {names.table} "
+        f"WHERE embedding IS NOT NULL AND ({condition.sql}) ORDER BY distance, pk LIMIT %(k)s"
     )
+
+
+def index_scan_setting_sql() -> str:
+    """This transaction's ``enable_indexscan``."""
+    return "SELECT current_setting('enable_indexscan')"
+
+
+def index_scans_sql() -> str:
+    """``enable_indexscan`` = ``%(value)s`` for the rest of this transaction."""
+    return "SELECT set_config('enable_indexscan', %(value)s, true)"
 
 
 def hnsw_knn_sql(names: CollectionTable, condition: Where, *, include_vectors: bool) -> str:
