@@ -71,6 +71,7 @@ def test_a_connection_used_moments_ago_is_not_checked_but_an_idle_one_is(
         original(conn)
 
     monkeypatch.setattr(connection._pool_class(), "check_connection", staticmethod(counting))
+    monkeypatch.setattr(connection, "IDLE_CHECK_SECONDS", 3600.0)  # "moments ago", however slow the machine
     with Database(pg_url) as db:
         col = db.collection("c")
         col.upsert(records(unit(np.random.default_rng(0), 5)))
@@ -98,7 +99,10 @@ def test_a_connection_lost_while_idle_is_replaced_when_checked(pg_url: str, monk
         assert col.count() == 3  # the check found it broken and the pool handed out another
 
 
-def test_a_connection_lost_while_idle_fails_one_call_clearly_and_the_retry_succeeds(pg_url: str) -> None:
+def test_a_connection_lost_while_idle_fails_one_call_clearly_and_the_retry_succeeds(
+    pg_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(connection, "IDLE_CHECK_SECONDS", 3600.0)  # handed back moments ago: not checked
     with Database(pg_url) as db:
         col = db.collection("c")
         col.upsert(records(unit(np.random.default_rng(0), 3)))
@@ -106,7 +110,7 @@ def test_a_connection_lost_while_idle_fails_one_call_clearly_and_the_retry_succe
             for pid in backend_pids(db):
                 admin.execute("SELECT pg_terminate_backend(%s)", (pid,))
         with pytest.raises(DatabaseError, match="connection to Postgres failed or was lost"):
-            col.count()  # handed back moments ago, so not checked
+            col.count()
         assert col.count() == 3
 
 
