@@ -4,6 +4,7 @@ Run (after ``pip install -e ".[all,dev]"`` and ``pip install -r benchmarks/requi
     python benchmarks/perf_corpus.py             # once: 20K paragraphs embedded and cached
     python benchmarks/bench_postgres.py          # 100K, every contender: 12-15 min on 2 shared cores
     python benchmarks/bench_postgres.py --diagnose   # ~2 min: where insert and search time goes
+    python benchmarks/bench_postgres.py --quick --ef 40,100   # ~7 min: writes and HNSW, new code beside the old paths
 
 One Postgres server (pgserver's Postgres 16 + pgvector, its own data directory,
 ``--pgdata``; the settings in :data:`SERVER_SETTINGS` applied with ``ALTER
@@ -89,7 +90,7 @@ HNSW_M = 16
 HNSW_EF_CONSTRUCTION = 64
 
 #: Schemas this benchmark creates (dropped at the start of a run).
-SCHEMAS = ("bench_ours", "bench_batches", "bench_lcpg", "bench_lcpg_sample", "bench_migrate")
+SCHEMAS = ("bench_ours", "bench_batches", "bench_lcpg", "bench_lcpg_sample", "bench_migrate", "bench_before")
 
 COLLECTION = "perf"
 VECTOR_LITERAL = re.compile(r"'\[[^\]]*\]'::vector")
@@ -277,7 +278,7 @@ def lcpg_id(i: int) -> str:
 # -- writes --------------------------------------------------------------------
 
 
-def bench_upserts(url: str, records: list[Any]) -> None:
+def bench_upserts(url: str, records: list[Any], *, before: bool = False) -> None:
     from sqlitevec_store import Database
 
     n = len(records)
@@ -299,6 +300,43 @@ def bench_upserts(url: str, records: list[Any]) -> None:
 
     with psycopg.connect(url, autocommit=True) as conn:
         conn.execute("DROP SCHEMA bench_batches CASCADE")
+    if before:
+        bench_upserts_before(url, records)
+
+
+def bench_upserts_before(url: str, records: list[Any]) -> None:
+    """One call of all rows into a collection whose keyword index exists first: today's code, then as before.
+
+    Before (to 8e41dec), every table had the keyword index from its creation
+    and every batch went through the staging table's upsert; the second row
+    puts both back (the index made first, :func:`statements.any_stored_sql`
+    answering "stored"), so only the pool and the NUL check differ from then.
+    """
+    import psycopg
+
+    from sqlitevec_store import Database
+    from sqlitevec_store.backends.postgres import statements
+
+    n = len(records)
+    for label, staged in (("direct COPY of new ids", False), ("staged upsert of every batch, as before", True)):
+        with psycopg.connect(url, autocommit=True) as conn:
+            conn.execute("DROP SCHEMA IF EXISTS bench_before CASCADE")
+            conn.execute("CREATE SCHEMA bench_before")
+        original = statements.any_stored_sql
+        with Database(with_search_path(url, "bench_before")) as db:
+            col = db.collection(COLLECTION)
+            db.backend.ensure_keyword_index(col.info())
+            if staged:
+                statements.any_stored_sql = lambda names: "SELECT true"
+            try:
+                started = time.perf_counter()
+                col.upsert(records)
+                seconds = time.perf_counter() - started
+            finally:
+                statements.any_stored_sql = original
+        record_other(OtherRow(f"core Collection.upsert, one call, keyword index made first: {label}", seconds, n))
+    with psycopg.connect(url, autocommit=True) as conn:
+        conn.execute("DROP SCHEMA bench_before CASCADE")
 
 
 def our_table(url: str) -> str:
@@ -463,6 +501,33 @@ def core_contender(url: str, queries: Vectors) -> Contender:
         return [int(hit.id) for hit in col.search(queries[i], k=K, filter=tree)]
 
     return Contender("ours: core Collection.search", search, set_ef, db.close)
+
+
+CORE_BEFORE = "ours: core, as before (pool check per checkout, registry read per search)"
+
+
+def core_before_contender(url: str, queries: Vectors) -> Contender:
+    """The core as it searched before (to 8e41dec): the pool checks every checkout, every search reads the registry."""
+    from sqlitevec_store import Database
+    from sqlitevec_store.backends.postgres import connection
+    from sqlitevec_store.options import IndexOptions
+
+    idle, connection.IDLE_CHECK_SECONDS = connection.IDLE_CHECK_SECONDS, 0.0  # read when the pool is made
+    try:
+        db = Database(with_search_path(url, "bench_ours"))
+    finally:
+        connection.IDLE_CHECK_SECONDS = idle
+    col = db.collection(COLLECTION, create=False)
+
+    def set_ef(ef: int | None) -> None:
+        col.options = IndexOptions("flat") if ef is None else IndexOptions("hnsw", ef_search=ef)
+
+    def search(i: int, case: FilterCase | None) -> Sequence[int]:
+        assert case is None
+        col._search_entry = None  # the registry entry read again, in the search's connection, as before
+        return [int(hit.id) for hit in col.search(queries[i], k=K)]
+
+    return Contender(CORE_BEFORE, search, set_ef, db.close)
 
 
 def langchain_contender(url: str, embeddings: Any, query_texts: list[str]) -> Contender:
@@ -633,7 +698,7 @@ def explain(url: str, table: str, query: Vectors, ef: int | None, label: str) ->
 #: Variations of our collection table for the insert diagnosis:
 #: (label, vector storage, keyword index (tsvector + its GIN), GIN index on metadata).
 TABLE_VARIANTS = (
-    ("as the backend makes it (vector EXTERNAL, tsvector + GIN, metadata GIN)", None, True, True),
+    ("with the keyword index (vector MAIN, tsvector + GIN, metadata GIN)", None, True, True),
     ("embedding STORAGE MAIN", "MAIN", True, True),
     ("no metadata GIN index", None, True, False),
     ("no tsvector column and its GIN index", None, False, True),
@@ -674,9 +739,9 @@ def diagnose_inserts(url: str, records: list[Any]) -> None:
                 conn.execute(f"ALTER TABLE {names.table} ALTER COLUMN embedding SET STORAGE {storage}")
             if not metadata_index:
                 conn.execute(f"DROP INDEX {names.metadata_index}")
-            if not keyword:
-                conn.execute(f"DROP INDEX {names.tsv_index}")
-                conn.execute(f"ALTER TABLE {names.table} DROP COLUMN tsv")
+            if keyword:  # the keyword index the first keyword search adds (tables made before 2026-12-01 had it)
+                for statement in ddl.keyword_index_sql(names):
+                    conn.execute(statement)
             started = time.perf_counter()
             conn.execute(statements.upsert_from_stage_sql(names))
             seconds = time.perf_counter() - started
@@ -846,10 +911,13 @@ def compare(
     """Every contender, side by side: writes, exact, HNSW builds, HNSW, filtered, migration."""
     efs = [int(v) for v in args.ef.split(",") if v.strip()]
     contenders: list[Contender] = []
+    if args.quick:
+        quick(args, url, records, query_texts, queries, truths, efs)
+        return
     try:
         print("\n## writes", flush=True)
         with load_noted("writes"):
-            bench_upserts(url, records)
+            bench_upserts(url, records, before=args.before)
         table = our_table(url)
         engine = lcpg_engine(url)
         fill_lcpg(url, engine, x, texts, buckets)
@@ -898,6 +966,41 @@ def compare(
             contender.close()
 
 
+def quick(
+    args: argparse.Namespace,
+    url: str,
+    records: list[Any],
+    query_texts: list[str],
+    queries: Vectors,
+    truths: dict[str, list[set[int]]],
+    efs: list[int],
+) -> None:
+    """``--quick``: the two figures issue #11 missed, each with the code as it was: writes, then unfiltered HNSW."""
+    print("\n## writes", flush=True)
+    with load_noted("writes"):
+        bench_upserts(url, records, before=True)
+    table = our_table(url)
+    vacuum(url, [table])
+    raw = raw_contender(url, table, queries)
+    core = core_contender(url, queries)
+    contenders = [raw, core, core_before_contender(url, queries)]
+    contenders.append(langchain_contender(url, lookup_embeddings(query_texts, queries), query_texts))
+    try:
+        print("\n## HNSW build", flush=True)
+        core.set_ef(efs[0])
+        started = time.perf_counter()
+        core.search(0, None)
+        record_other(OtherRow("ours: HNSW build (first hnsw search)", time.perf_counter() - started, len(records)))
+        vacuum(url, [table])
+        for round_number in range(args.rounds):
+            with load_noted(f"hnsw round {round_number + 1}"):
+                for ef in efs:
+                    run_phase(f"hnsw ef={ef}", ef, contenders, [None], len(queries), truths)
+    finally:
+        for contender in contenders:
+            contender.close()
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0] if __doc__ else None)
     parser.add_argument("--n", type=int, default=100_000, help="rows (20K real vectors + noisy copies)")
@@ -911,6 +1014,16 @@ def main() -> None:
     )
     parser.add_argument("--lcpg-insert-sample", type=int, default=1000, help="rows for PGVectorStore.add_embeddings")
     parser.add_argument("--no-migration", action="store_true", help="leave out the migration rows")
+    parser.add_argument(
+        "--before",
+        action="store_true",
+        help="also the writes as before (keyword index from the start, staged upserts), one call of all rows",
+    )
+    parser.add_argument(
+        "--quick",
+        action="store_true",
+        help="only writes (with --before's rows) and unfiltered HNSW, with the core as before beside it (~6 min)",
+    )
     parser.add_argument(
         "--diagnose",
         action="store_true",

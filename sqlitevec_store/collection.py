@@ -99,6 +99,9 @@ class Collection:
                 "on a file use 'rescore' (approximate) or 'flat' (exact)"
             )
         info = self.info()
+        # A search in the engine (Postgres) reuses a committed entry once it has a dimension: see _nearest.
+        committed = info.dimension is not None and self._backend.sees_committed_state()
+        self.search_entry: CollectionInfo | None = info if committed else None
         if model_id is not None and info.model_id is not None and info.model_id != model_id:
             raise ModelMismatchError(
                 f"Collection {info.name!r} was built with the embedding model {info.model_id!r}; "
@@ -444,10 +447,35 @@ class Collection:
                         include_vectors=include_vectors,
                     )
             with backend.session():  # one connection for the entry and the search (a server backend's pool)
-                info = self.info()
+                # Outside a write, reuse the entry of an earlier search: once it has a dimension, only a drop
+                # changes what a search reads from it, and a dropped table fails the search (read again then).
+                reuse = backend.searches_in_engine and backend.sees_committed_state()
+                cached = self.search_entry if reuse else None
+                info = cached or self.info()
+                self.remember_search_entry(info, reuse=reuse)
+                if not self.fits(info, query, filter):
+                    return []
+                try:
+                    return backend.knn(info, query, k, filter, include_vectors, options=self.options)
+                except DatabaseError as exc:
+                    if not self.forget_stale_entry(cached, exc):
+                        raise
+                info = self.info()  # dropped since that search, maybe made again: search as found now
                 if not self.fits(info, query, filter):
                     return []
                 return backend.knn(info, query, k, filter, include_vectors, options=self.options)
+
+    def remember_search_entry(self, info: CollectionInfo, *, reuse: bool) -> None:
+        """Keep ``info`` for later searches when it may be reused (read outside a write, with a dimension)."""
+        if reuse and self.search_entry is None and info.dimension is not None:
+            self.search_entry = info
+
+    def forget_stale_entry(self, cached: CollectionInfo | None, exc: DatabaseError) -> bool:
+        """After a failed search: forget a reused entry; whether a drop made it stale (then search once more)."""
+        if cached is None:
+            return False
+        self.search_entry = None
+        return self._backend.missing_storage(exc)
 
     def fits(self, info: CollectionInfo, query: npt.NDArray[np.float32], filter: Filter | None) -> bool:
         """Whether the collection has vectors to search; a query of another dimension, or a bad filter, is refused."""

@@ -263,11 +263,22 @@ class AsyncCollection:
         filter: Filter | None,
         include_vectors: bool,
     ) -> list[ScoredRow]:
+        col = self._col
         async with self._aguard(backend), backend.asession():
-            info = await self._ainfo(backend)
-            if not self._col.fits(info, query, filter):
+            cached = col.search_entry  # no async write is open here: the entry may be reused (see Collection)
+            info = cached or await self._ainfo(backend)
+            col.remember_search_entry(info, reuse=True)
+            if not col.fits(info, query, filter):
                 return []
-            return await backend.aknn(info, query, k, filter, include_vectors, options=self._col.options)
+            try:
+                return await backend.aknn(info, query, k, filter, include_vectors, options=col.options)
+            except DatabaseError as exc:
+                if not col.forget_stale_entry(cached, exc):
+                    raise
+            info = await self._ainfo(backend)
+            if not col.fits(info, query, filter):
+                return []
+            return await backend.aknn(info, query, k, filter, include_vectors, options=col.options)
 
     async def mmr(
         self,
@@ -306,7 +317,9 @@ class AsyncCollection:
         if match is None:
             return []
         async with self._aguard(backend), backend.asession():
-            found = await backend.akeyword_search(await self._ainfo(backend), match, k, filter, raw=raw)
+            info = await self._ainfo(backend)
+            await backend.aensure_keyword_index(info)
+            found = await backend.akeyword_search(info, match, k, filter, raw=raw)
         return [keyword_hit(row) for row in found]
 
     async def hybrid_search(
@@ -328,6 +341,7 @@ class AsyncCollection:
             return await asyncio.to_thread(self._col.hybrid_search, vector, text, k=k, filter=filter, options=options)
         k, options = hybrid_arguments(text, k, options)
         candidates = options.candidates(k)
+        await backend.aensure_keyword_index(await self._ainfo(backend))  # before the snapshot: it may build
         async with backend.asnapshot():
             dense = await self.search(vector, k=candidates, filter=filter)
             keyword = await self.keyword_search(text, k=candidates, filter=filter)

@@ -435,6 +435,9 @@ class AsyncStorageBackend(StorageBackend, Protocol):
         """Async :meth:`keyword_search`."""
         ...
 
+    async def aensure_keyword_index(self, info: CollectionInfo) -> None:
+        """Async :meth:`ensure_keyword_index`."""
+
 
 def async_backend(backend: StorageBackend) -> AsyncStorageBackend | None:
     """``backend`` when it has a native async driver, else ``None`` (its sync methods go to a worker thread)."""

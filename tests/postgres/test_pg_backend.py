@@ -96,7 +96,9 @@ def test_exact_search_never_uses_the_hnsw_index(pg_url: str) -> None:
         db.collection("c", index_type="hnsw").search(unit(rng, 1)[0], k=3)  # builds the index
         names = CollectionTable(1)
         condition = statements.where(None, None, None)
-        with db.backend.session() as conn:
+        with db.backend.snapshot() as conn:
+            conn.execute("SET LOCAL enable_seqscan = off")  # the planner would take any index it could use
+            conn.execute(statements.index_scans_sql(), {"value": "off"})  # as the backend's exact search does
             plan = "\n".join(
                 row[0]
                 for row in conn.execute(
@@ -104,7 +106,19 @@ def test_exact_search_never_uses_the_hnsw_index(pg_url: str) -> None:
                     {"q": unit(rng, 1)[0], "k": 3},
                 )
             )
+            conn.execute(statements.index_scans_sql(), {"value": "on"})
+            walk = "\n".join(
+                row[0]
+                for row in conn.execute(
+                    "EXPLAIN " + statements.hnsw_knn_sql(names, condition, include_vectors=False),
+                    {"q": unit(rng, 1)[0], "k": 3},
+                )
+            )
         assert "svs_c1_hnsw" not in plan and "Seq Scan" in plan
+        assert "svs_c1_hnsw" in walk  # with index scans on, the HNSW statement is seen using the index
+        with db.atomic() as conn:  # inside a caller's transaction the setting is put back after the scan
+            db.collection("c").search(unit(rng, 1)[0], k=3)
+            assert conn.execute("SELECT current_setting('enable_indexscan')").fetchone()[0] == "on"
         flat = db.collection("c")
         for q in unit(rng, 10):
             found = flat.search(q, k=300)

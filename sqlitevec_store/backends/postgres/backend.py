@@ -382,11 +382,15 @@ class PostgresBackend:
         with self.session() as conn:
             held = self._state.held
             assert held is not None
-            result: Any = None
             try:
+                step = steps.send(None)
                 while True:
-                    step = steps.send(result)
-                    result = self._do(conn, held, step)
+                    try:
+                        result = self._do(conn, held, step)
+                    except Exception as exc:  # the operation may handle it (a savepoint rolled back)
+                        step = steps.throw(exc)
+                    else:
+                        step = steps.send(result)
             except StopIteration as stop:
                 return stop.value  # type: ignore[no-any-return]
             finally:
@@ -414,11 +418,15 @@ class PostgresBackend:
         """Drive an operation on this task's async connection."""
         async with self.asession() as conn:
             held = self._task_held()
-            result: Any = None
             try:
+                step = steps.send(None)
                 while True:
-                    step = steps.send(result)
-                    result = await self._ado(conn, held, step)
+                    try:
+                        result = await self._ado(conn, held, step)
+                    except Exception as exc:  # the operation may handle it (a savepoint rolled back)
+                        step = steps.throw(exc)
+                    else:
+                        step = steps.send(result)
             except StopIteration as stop:
                 return stop.value  # type: ignore[no-any-return]
             finally:
@@ -673,7 +681,14 @@ class PostgresBackend:
         return await self._arun(self._ops.keyword_search(info, match, k, filter))
 
     def ensure_keyword_index(self, info: CollectionInfo) -> None:
-        """Nothing to build: every Postgres collection has its keyword index from the start."""
+        """Add the keyword index (``tsv`` and its GIN index) if missing; read-only: search without it."""
+        self._run(self._ops.ensure_keyword_index(info, in_transaction=self._in_transaction()))
+
+    async def aensure_keyword_index(self, info: CollectionInfo) -> None:
+        """Async :meth:`ensure_keyword_index`."""
+        held = (_TASK_HELD.get() or {}).get(id(self))
+        in_transaction = held is not None and held.tx is not None
+        await self._arun(self._ops.ensure_keyword_index(info, in_transaction=in_transaction))
 
     # -- change feed (no RAM copy here: every token is new, every copy reloads) --
 

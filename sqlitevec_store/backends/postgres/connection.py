@@ -13,8 +13,11 @@ from __future__ import annotations
 import logging
 import re
 import struct
+import time
+import weakref
 from collections.abc import Iterator
 from contextlib import contextmanager
+from functools import cache
 from typing import Any
 from urllib.parse import parse_qsl, urlencode, urlsplit
 
@@ -24,9 +27,11 @@ import numpy.typing as npt
 from ...errors import DatabaseError, DatabaseFullError, MissingDependencyError, ReadOnlyFileError
 
 __all__ = [
+    "IDLE_CHECK_SECONDS",
     "aprepare_connection",
     "is_postgres_url",
     "import_psycopg",
+    "new_pool",
     "prepare_connection",
     "redacted_url",
     "translate_driver_error",
@@ -36,6 +41,9 @@ __all__ = [
 logger = logging.getLogger("sqlitevec_store")
 
 _URL = re.compile(r"postgres(ql)?(\+psycopg)?://", re.IGNORECASE)
+
+#: A pooled connection that sat idle this long (seconds) is checked (one empty statement) before it is handed out.
+IDLE_CHECK_SECONDS = 5.0
 
 #: pgvector's binary header: dimension (uint16) and an unused uint16, big-endian; then float4 values.
 _HEADER = struct.Struct(">HH")
@@ -145,6 +153,64 @@ async def aprepare_connection(conn: Any, *, read_only: bool) -> None:
     _register_vector(conn, info)
     if read_only:
         await conn.execute("SET default_transaction_read_only = on")
+
+
+@cache
+def _pool_class() -> Any:
+    """psycopg-pool's ``ConnectionPool`` that checks a connection only when it sat idle a while (made once)."""
+    from psycopg_pool import ConnectionPool
+
+    class IdleCheckedPool(ConnectionPool):
+        """A pool whose check costs a round trip only for a connection idle over ``idle_check`` seconds.
+
+        ``check=ConnectionPool.check_connection`` sends an empty statement on
+        every checkout: one round trip per call, 0.1-0.2 ms of a 3-5 ms HNSW
+        search (benchmarks/README.md). A connection handed back moments ago
+        was working then; one that sat idle may have been closed meanwhile
+        (server restart, ``idle_session_timeout``, a firewall), so it is
+        checked and, if broken, replaced before anyone sees it. A connection
+        lost in between still fails its call with a clear error, and the pool
+        replaces it for the retry (as a connection lost in the middle of a
+        call always did).
+        """
+
+        def __init__(self, *args: Any, idle_check: float, **kwargs: Any) -> None:
+            self._idle_check = idle_check
+            self._returned: weakref.WeakKeyDictionary[Any, float] = weakref.WeakKeyDictionary()
+            super().__init__(*args, check=self._check_if_idle, **kwargs)
+
+        def _check_if_idle(self, conn: Any) -> None:
+            returned = self._returned.get(conn)
+            if returned is None or time.monotonic() - returned >= self._idle_check:
+                self.check_connection(conn)
+
+        def putconn(self, conn: Any) -> None:
+            self._returned[conn] = time.monotonic()
+            super().putconn(conn)
+
+    return IdleCheckedPool
+
+
+def new_pool(url: str, *, read_only: bool, size: int, idle_check: float | None = None) -> Any:
+    """An open psycopg pool of autocommit connections with the ``vector`` adapters.
+
+    Args:
+        url: A libpq URL.
+        read_only: Make every connection read-only on the server.
+        size: Connections kept at most.
+        idle_check: Check a connection before handing it out when it was idle this long (seconds; 0: always;
+            default :data:`IDLE_CHECK_SECONDS`).
+    """
+    return _pool_class()(
+        url,
+        min_size=1,
+        max_size=size,
+        kwargs={"autocommit": True},
+        configure=lambda conn: prepare_connection(conn, read_only=read_only),
+        idle_check=IDLE_CHECK_SECONDS if idle_check is None else idle_check,
+        open=True,
+        name="sqlitevec-store",
+    )
 
 
 #: SQLSTATE classes and codes with a message of their own.

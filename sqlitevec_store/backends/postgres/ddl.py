@@ -16,11 +16,19 @@ these are left alone):
     and number spelling come back exactly as from a file, which LlamaIndex's
     node hashes depend on), ``doc_id`` (indexed), ``extra`` (JSON text of the
     framework bookkeeping apart from the metadata; never filtered), ``embedding``
-    (``vector(D)``: unit vectors; the dimension is set by the first write) and
-    ``tsv`` (``tsvector`` generated from ``text`` with the ``english``
-    configuration, so the database keeps it in step; GIN index). A GIN
-    index on ``metadata`` (``jsonb_path_ops``) serves the filters' equality
+    (``vector(D)``: unit vectors; the dimension is set by the first write) and,
+    once the collection has had a keyword or hybrid search, ``tsv`` (below). A
+    GIN index on ``metadata`` (``jsonb_path_ops``) serves the filters' equality
     and list-membership tests (compiled to ``@>``).
+``tsv`` and ``svs_c<table_id>_tsv``
+    The keyword index: a ``tsvector`` column generated from ``text`` with the
+    ``english`` configuration (so the database keeps it in step with every
+    write) and its GIN index, added by the first keyword or hybrid search
+    (:func:`keyword_index_sql`), as the HNSW index is by the first approximate
+    one. Measured (benchmarks/README.md): ``to_tsvector('english', ...)`` of a
+    ~340-character text alone runs at 8-11K rows/s on our machine, which held
+    every write under 4,600 records/s; a collection never searched by keyword
+    does not pay it. Tables made before carry it from the start.
 ``svs_c<table_id>_hnsw``
     The HNSW index (``vector_cosine_ops``), built by the first approximate
     search (``index_type="hnsw"`` or ``"rescore"``) and kept up to date by
@@ -62,6 +70,9 @@ VECTOR_MAX_DIMENSION = 16000
 #: The text search configuration of the keyword index (English stemming and stopwords).
 TEXT_SEARCH_CONFIG = "english"
 
+#: The document of a record for keyword search (what the ``tsv`` column holds).
+TSVECTOR_OF_TEXT = f"to_tsvector('{TEXT_SEARCH_CONFIG}'::regconfig, text)"
+
 _IDENTIFIER = re.compile(r"[a-z_][a-z0-9_]{0,62}")
 
 #: A key for ``pg_advisory_xact_lock``: registry changes (create, drop, set dimension) are serialized.
@@ -86,6 +97,7 @@ class CollectionTable:
         self.hnsw = quote_identifier(f"{base}_hnsw")
         self.doc_index = quote_identifier(f"{base}_doc")
         self.tsv_index = quote_identifier(f"{base}_tsv")
+        self.tsv_name = f"{base}_tsv"
         self.metadata_index = quote_identifier(f"{base}_meta")
         self.hnsw_name = f"{base}_hnsw"
 
@@ -157,13 +169,20 @@ def create_table_sql(names: CollectionTable, dimension: int | None) -> list[str]
             metadata_text text NOT NULL,
             doc_id text,
             extra text,
-            embedding {vector_type},
-            tsv tsvector GENERATED ALWAYS AS (to_tsvector('{TEXT_SEARCH_CONFIG}'::regconfig, text)) STORED
+            embedding {vector_type}
         )""",
         vector_storage_sql(names),
         f"CREATE INDEX {names.doc_index} ON {names.table} (doc_id)",
-        f"CREATE INDEX {names.tsv_index} ON {names.table} USING gin (tsv)",
         f"CREATE INDEX {names.metadata_index} ON {names.table} USING gin (metadata jsonb_path_ops)",
+    ]
+
+
+def keyword_index_sql(names: CollectionTable) -> list[str]:
+    """The keyword index: the generated ``tsv`` column (a rewrite of the table) and its GIN index (idempotent)."""
+    return [
+        f"ALTER TABLE {names.table} ADD COLUMN IF NOT EXISTS tsv tsvector "
+        f"GENERATED ALWAYS AS ({TSVECTOR_OF_TEXT}) STORED",
+        f"CREATE INDEX IF NOT EXISTS {names.tsv_index} ON {names.table} USING gin (tsv)",
     ]
 
 

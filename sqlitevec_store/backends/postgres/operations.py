@@ -26,7 +26,7 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
-from ...errors import DimensionMismatchError, InvalidInputError, SchemaError
+from ...errors import DatabaseError, DimensionMismatchError, InvalidInputError, SchemaError
 from ...filters import Filter, LastCompiled
 from ...options import MAX_EF_SEARCH, IndexOptions
 from ...records import CollectionInfo
@@ -60,11 +60,18 @@ _JSON_NUL = re.compile(r"(?<!\\)(?:\\\\)*\\u0000")
 
 _WIDTH = len(StoredRow._fields)
 _STAGE_TYPES = ("int8", "text", "text", "text", "text", "text", "vector")
+_TABLE_TYPES = ("text", "text", "bytea", "text", "text", "text", "vector")  # metadata: jsonb's binary form
+_UNIQUE_VIOLATION = "23505"
 
 
 def _refuse_nul(batch: Batch) -> None:
     """Postgres stores no NUL character in text or jsonb: refuse such a batch before it is sent."""
-    for row in batch.rows:
+    rows = batch.rows
+    joined = "".join(value for row in rows for value in (row.id, row.text, row.doc_id or ""))
+    jsons = "\n".join(value for row in rows for value in (row.metadata, row.extra) if value is not None)
+    if "\x00" not in joined and _JSON_NUL.search(jsons) is None:
+        return  # the common case, checked in two passes over the batch's joined text
+    for row in rows:
         texts = (row.id, row.text, row.doc_id or "")
         if any("\x00" in value for value in texts) or any(
             value is not None and _JSON_NUL.search(value) for value in (row.metadata, row.extra)
@@ -100,6 +107,7 @@ class Operations:
         self.read_only = read_only
         self.tables: dict[str, int] = {}
         self.hnsw_ready: set[int] = set()
+        self.keyword_ready: set[int] = set()
         self.shares: dict[tuple[int, Filter], tuple[int, int, float]] = {}
         self._compile = LastCompiled(lambda tree: Where(*compile_filter(tree, "metadata")))
 
@@ -162,6 +170,7 @@ class Operations:
         """Drop what is remembered about a dropped collection."""
         self.tables.pop(name.lower(), None)
         self.hnsw_ready.discard(table_id)
+        self.keyword_ready.discard(table_id)
         self.shares = {key: value for key, value in self.shares.items() if key[0] != table_id}
 
     def set_dimension(self, info: CollectionInfo, dimension: int) -> Steps[None]:
@@ -201,24 +210,60 @@ class Operations:
     # -- writes -----------------------------------------------------------------
 
     def write(self, info: CollectionInfo, batches: Iterable[Batch]) -> Steps[list[str]]:
-        """In a write: upsert the batches through a binary ``COPY`` into a staging table."""
+        """In a write: upsert the batches, each by a binary ``COPY``.
+
+        A batch none of whose ids is stored goes straight into the table (in a
+        savepoint: should another writer store one of its ids meanwhile, the
+        unique index refuses the copy and the batch takes the other way);
+        otherwise it is copied into a staging table and upserted from there
+        (``ON CONFLICT``: a known id keeps its pk). Measured: the direct copy
+        spares the staging table's write and read (benchmarks/README.md).
+        """
         names = yield from self.names(info)
         ids: list[str] = []
-        order = 0
-        yield Query(statements.create_stage_sql())
+        staged = False
         for batch in batches:
             _refuse_nul(batch)
-            vectors = batch.vectors
-            assert vectors is not None
-            rows = []
-            for row, vector in zip(batch.rows, vectors, strict=True):
-                rows.append((order, row.id, row.text, row.metadata, row.doc_id, row.extra, vector))
-                order += 1
-            yield CopyRows(statements.copy_stage_sql(), _STAGE_TYPES, rows)
-            yield Query(statements.upsert_from_stage_sql(names))
-            yield Query(statements.clear_stage_sql())
+            stored = yield Query(statements.any_stored_sql(names), {"ids": batch.ids}, Fetch.ONE)
+            if not stored[0]:
+                try:
+                    yield InTransaction(self._copy_new(names, batch), write=True)
+                except DatabaseError as exc:  # rolled back to the savepoint
+                    if getattr(exc.__cause__, "sqlstate", None) != _UNIQUE_VIOLATION:
+                        raise
+                    # another writer stored one of these ids meanwhile: upsert them
+                else:
+                    ids.extend(batch.ids)
+                    continue
+            if not staged:
+                yield Query(statements.create_stage_sql())
+                staged = True
+            yield from self._upsert_staged(names, batch)
             ids.extend(batch.ids)
         return ids
+
+    def _copy_new(self, names: ddl.CollectionTable, batch: Batch) -> Steps[None]:
+        """``COPY`` a batch of new records straight into the table."""
+        vectors = batch.vectors
+        assert vectors is not None
+        jsonb = statements.jsonb_bytes
+        rows = [
+            (row.id, row.text, jsonb(row.metadata), row.metadata, row.doc_id, row.extra, vector)
+            for row, vector in zip(batch.rows, vectors, strict=True)
+        ]
+        yield CopyRows(statements.copy_table_sql(names), _TABLE_TYPES, rows)
+
+    def _upsert_staged(self, names: ddl.CollectionTable, batch: Batch) -> Steps[None]:
+        """Copy a batch into the staging table, then upsert it from there in order."""
+        vectors = batch.vectors
+        assert vectors is not None
+        rows = [
+            (order, row.id, row.text, row.metadata, row.doc_id, row.extra, vector)
+            for order, (row, vector) in enumerate(zip(batch.rows, vectors, strict=True))
+        ]
+        yield CopyRows(statements.copy_stage_sql(), _STAGE_TYPES, rows)
+        yield Query(statements.upsert_from_stage_sql(names))
+        yield Query(statements.clear_stage_sql())
 
     def delete(
         self, info: CollectionInfo, ids: Sequence[str] | None, doc_ids: Sequence[str] | None, filter: Filter | None
@@ -311,10 +356,19 @@ class Operations:
                 found = _scored((yield Query(sql, params, Fetch.ALL, binary=True)), include_vectors)
                 if len(found) >= k:
                     return found
-        rows = yield Query(
-            statements.exact_knn_sql(names, condition, include_vectors=include_vectors), params, Fetch.ALL, binary=True
-        )
-        return _scored(rows, include_vectors)
+        exact = self._exact(statements.exact_knn_sql(names, condition, include_vectors=include_vectors), params)
+        return _scored((yield InTransaction(exact, write=False)), include_vectors)
+
+    def _exact(self, sql: str, params: dict[str, Any]) -> Steps[list[Any]]:
+        """In a read transaction: the exact scan with index scans off, so no index serves its ``ORDER BY``.
+
+        The setting is put back after the scan (the transaction may be a caller's).
+        """
+        was = yield Query(statements.index_scan_setting_sql(), None, Fetch.ONE)
+        yield Query(statements.index_scans_sql(), {"value": "off"})
+        rows = yield Query(sql, params, Fetch.ALL, binary=True)
+        yield Query(statements.index_scans_sql(), {"value": was[0]})
+        return list(rows)
 
     def _ef_search(
         self, names: ddl.CollectionTable, filter: Filter | None, condition: Where, *, k: int, options: IndexOptions
@@ -377,5 +431,35 @@ class Operations:
         condition = self._where(filter)
         names = yield from self.names(info)
         params = dict(condition.params, query=match, k=k)
-        rows = yield Query(statements.keyword_sql(names, condition), params, Fetch.ALL)
+        sql = statements.keyword_sql(names, condition, indexed=names.table_id in self.keyword_ready)
+        rows = yield Query(sql, params, Fetch.ALL)
         return [ScoredRow(StoredRow(*row[:_WIDTH]), float(row[_WIDTH])) for row in rows]
+
+    def ensure_keyword_index(self, info: CollectionInfo, *, in_transaction: bool) -> Steps[None]:
+        """Add the keyword index (``tsv`` and its GIN index) if missing; read-only: search without it.
+
+        Inside a caller's transaction (``in_transaction``) the index may be its
+        own, undone by a rollback: it is trusted once found outside one.
+        """
+        names = yield from self.names(info)
+        if names.table_id in self.keyword_ready:
+            return
+        exists = (yield Query(statements.index_exists_sql(), {"name": names.tsv_name}, Fetch.ONE)) is not None
+        if not exists:
+            if self.read_only:
+                logger.warning(
+                    "collection %r has no keyword index and the database is read-only: each keyword search scans "
+                    "every row (one keyword search from a writable opening builds the index)",
+                    info.name,
+                )
+                return
+            logger.info("building the keyword index of collection %r (once; writes wait meanwhile)", info.name)
+            yield InTransaction(self._build_keyword_index(names), write=True)
+        if not in_transaction:
+            self.keyword_ready.add(names.table_id)
+
+    def _build_keyword_index(self, names: ddl.CollectionTable) -> Steps[None]:
+        yield self._lock_registry()
+        yield Query("SELECT set_config('maintenance_work_mem', '1GB', true)")
+        for statement in ddl.keyword_index_sql(names):
+            yield Query(statement)

@@ -23,7 +23,7 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
 
-from .connection import aprepare_connection, prepare_connection
+from .connection import IDLE_CHECK_SECONDS, aprepare_connection, new_pool
 
 __all__ = ["AsyncPools", "open_pool"]
 
@@ -34,26 +34,8 @@ POOL_NAME = "sqlitevec-store"
 
 
 def open_pool(url: str, *, read_only: bool, size: int) -> Any:
-    """An open ``psycopg_pool.ConnectionPool`` of at most ``size`` connections."""
-    from psycopg_pool import ConnectionPool
-
-    def configure(conn: Any) -> None:
-        prepare_connection(conn, read_only=read_only)
-
-    return ConnectionPool(
-        url,
-        min_size=1,
-        max_size=size,
-        kwargs={"autocommit": True},
-        configure=configure,
-        check=ConnectionPool.check_connection,
-        open=True,
-        name=POOL_NAME,
-    )
-
-
-#: An idle async connection is checked (one empty query) before reuse when it sat idle this long (seconds).
-CHECK_AFTER_IDLE = 5.0
+    """An open sync pool of at most ``size`` connections (:func:`.connection.new_pool`)."""
+    return new_pool(url, read_only=read_only, size=size)
 
 
 class _LoopPool:
@@ -89,7 +71,7 @@ class _LoopPool:
             conn, since = self._idle.pop()
             if conn.closed or conn.broken:
                 continue
-            if time.monotonic() - since < CHECK_AFTER_IDLE:
+            if time.monotonic() - since < IDLE_CHECK_SECONDS:
                 return conn
             try:
                 await conn.execute("")
