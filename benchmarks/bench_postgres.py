@@ -524,7 +524,7 @@ def core_before_contender(url: str, queries: Vectors) -> Contender:
 
     def search(i: int, case: FilterCase | None) -> Sequence[int]:
         assert case is None
-        col._search_entry = None  # the registry entry read again, in the search's connection, as before
+        col.search_entry = None  # the registry entry read again, in the search's connection, as before
         return [int(hit.id) for hit in col.search(queries[i], k=K)]
 
     return Contender(CORE_BEFORE, search, set_ef, db.close)
