@@ -10,7 +10,9 @@
 # temporary directory, removed at the end (KEEP_WORK=1 keeps it). pip's cache (~/.cache/pip or
 # $PIP_CACHE_DIR) is shared by the environments, so only the first one downloads. torch is
 # installed first, pinned, for the extras that need sentence-transformers (as in setup.sh;
-# override with TORCH_SPEC). Exits non-zero if any build check or any environment fails.
+# override with TORCH_SPEC). WHEEL_JOBS environments (default 2) are made at the same time, each
+# still fresh and its own; the heaviest (all, local) start first. Exits non-zero if any build
+# check or any environment fails.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ROOT=$PWD
@@ -18,6 +20,7 @@ BUILD_PY="${BUILD_PYTHON:-$ROOT/.venv/bin/python}"
 # Fresh environments are made from the interpreter .venv was made from.
 PYTHON="${PYTHON:-$("$BUILD_PY" -c 'import sys; print(getattr(sys, "_base_executable", sys.executable))')}"
 TORCH_SPEC="${TORCH_SPEC-torch==2.13.0}"
+JOBS="${WHEEL_JOBS:-2}"
 EXTRAS=("$@")
 [ ${#EXTRAS[@]} -gt 0 ] || EXTRAS=(core langchain llamaindex local all)  # "postgres" too on request: "all" covers its imports
 PIP=(--quiet --disable-pip-version-check)
@@ -87,23 +90,54 @@ run_one() {
   echo "timing [$extra]: install $((t1 - t0)) s, smoke $((t2 - t1)) s"
 }
 
-failed=()
-for extra in "${EXTRAS[@]}"; do
-  t=$SECONDS
-  # A subshell with errexit on (it would be off inside an `if` condition), so any failed step ends it.
+# One environment, in a subshell with errexit on (it would be off inside an `if` condition), so any
+# failed step ends it; its log goes to $WORK/EXTRA.log and its exit status to $WORK/EXTRA.rc.
+run_logged() {
+  local extra=$1 t=$SECONDS rc
   set +e
   (set -e; run_one "$extra") >"$WORK/$extra.log" 2>&1
   rc=$?
   set -e
-  if [ $rc = 0 ]; then
-    echo "== [$extra] passed in $((SECONDS - t)) s ($(grep '^timing' "$WORK/$extra.log" | cut -d: -f2-))"
+  rm -rf "$WORK/venv-$extra"
+  echo "$((SECONDS - t))" >"$WORK/$extra.seconds"
+  echo "$rc" >"$WORK/$extra.rc"
+}
+
+report() {
+  local extra=$1
+  if [ "$(cat "$WORK/$extra.rc")" = 0 ]; then
+    echo "== [$extra] passed in $(cat "$WORK/$extra.seconds") s ($(grep '^timing' "$WORK/$extra.log" | cut -d: -f2-))"
   else
     # (without pip's notes about this machine's unused local index folders)
     grep -v "is ignored: it is neither a file nor a directory" "$WORK/$extra.log" || true
-    echo "== [$extra] FAILED after $((SECONDS - t)) s"
+    echo "== [$extra] FAILED after $(cat "$WORK/$extra.seconds") s"
     failed+=("$extra")
   fi
-  rm -rf "$WORK/venv-$extra"
+}
+
+# The environments with torch take longest: start them first so that the light ones fill the gaps.
+ORDER=()
+for extra in all local; do
+  for wanted in "${EXTRAS[@]}"; do [ "$wanted" != "$extra" ] || ORDER+=("$extra"); done
+done
+for extra in "${EXTRAS[@]}"; do
+  [ "$extra" = all ] || [ "$extra" = local ] || ORDER+=("$extra")
+done
+
+failed=()
+running=0
+for extra in "${ORDER[@]}"; do
+  if [ "$running" -ge "$JOBS" ]; then
+    wait -n
+    running=$((running - 1))
+  fi
+  run_logged "$extra" &
+  running=$((running + 1))
+done
+wait
+# Reported in the order asked for, each log whole (not interleaved).
+for extra in "${EXTRAS[@]}"; do
+  report "$extra"
 done
 
 echo "== wheel matrix took $((SECONDS - start)) s"

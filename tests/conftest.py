@@ -74,16 +74,8 @@ def pg_url() -> Iterator[str]:
 
     Skipped when no Postgres can start here, failed instead under ``SVS_REQUIRE_POSTGRES=1`` (CI).
     """
-    url, error = pg_support.postgres_server_url()
-    if url is None:
-        if pg_support.postgres_required():
-            pytest.fail(f"Postgres is required (SVS_REQUIRE_POSTGRES=1) but cannot start: {error}")
-        pytest.skip(f"Postgres cannot start here: {error}")
-    schema_url, schema = pg_support.fresh_schema_url()
-    try:
-        yield schema_url
-    finally:
-        pg_support.drop_schema(schema)
+    with pg_support.schema_for_a_test() as url:
+        yield url
 
 
 @pytest.fixture(scope="module")

@@ -671,3 +671,35 @@ def random_filter(rng: random.Random, keys: Sequence[str] = RANDOM_KEYS, depth: 
         return Not(random_filter(rng, keys, depth - 1))
     children = [random_filter(rng, keys, depth - 1) for _ in range(rng.choice([0, 1, 2, 2, 3, 3]))]
     return And(children) if roll < 0.6 else Or(children)
+
+
+def assert_random_filters_match(
+    docs: Sequence[Mapping[str, Any]],
+    filters: Sequence[Filter],
+    sql_indices: Callable[[Filter], list[int]],
+    *,
+    rare_share: int,
+) -> None:
+    """Each filter selects in SQL (``sql_indices``) exactly the documents the reference evaluator selects.
+
+    The filters must also include selective ones (at least 5 matching fewer than ``len(docs) // rare_share``
+    documents, but some) and broad ones (at least 20 matching over half), or the comparison says little.
+    """
+    rare = common = 0
+    for tree in filters:
+        expected = reference_indices(tree, docs)
+        got = sql_indices(tree)
+        if got != expected:
+            diff = sorted(set(got) ^ set(expected))
+            example = docs[diff[0]]
+            raise AssertionError(
+                f"SQL and reference disagree on {len(diff)} documents for {tree!r}; "
+                f"first: {example!r} (reference={reference_match(tree, example)})"
+            )
+        if 0 < len(expected) < len(docs) // rare_share:
+            rare += 1
+        if len(expected) > len(docs) // 2:
+            common += 1
+    # The generator must produce selective and broad filters, or the test is vacuous.
+    assert rare >= 5, rare
+    assert common >= 20, common

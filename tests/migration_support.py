@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 import numpy as np
 
 from sqlitevec_store import Database, Record
+from sqlitevec_store.progress import Progress
 
 MODEL_ID = "tests/migration-model"
 DIMENSION = 12
@@ -52,6 +54,39 @@ def records(count: int, *, start: int = 0) -> list[Record]:
 def fill(db: Database, name: str = "docs", count: int = 50, *, model_id: str | None = MODEL_ID) -> None:
     """Create collection ``name`` with ``count`` records of :func:`records`."""
     db.create_collection(name, model_id=model_id).upsert(records(count))
+
+
+def source_store(path: Path, *, docs: int, plain: tuple[str, int]) -> Path:
+    """A store at ``path``: "docs" (``docs`` records of :func:`records`, model ``MODEL_ID``), ``plain`` (no model)."""
+    with Database(path) as db:
+        fill(db, "docs", docs)
+        fill(db, plain[0], plain[1], model_id=None)
+    return path
+
+
+def nudge_vector(db: Database, record_id: str, *, collection: str = "docs") -> None:
+    """Move one record's vector a little (everything else kept): what verification must catch."""
+    docs = db.collection(collection, create=False)
+    hit = docs.get([record_id])[0]
+    moved = vector(int(record_id.removeprefix("rec-"))) + 0.05
+    docs.upsert([Record(hit.text, moved, hit.metadata, id=hit.id, doc_id=hit.doc_id, extra=hit.extra)])
+
+
+class Interrupt(Exception):
+    """Raised by :func:`interrupt_after`'s reporter: a run that crashed mid-way."""
+
+
+def interrupt_after(batches: int) -> Any:
+    """A progress factory whose reporter raises :class:`Interrupt` once ``batches`` batches were written."""
+
+    class Crashing(Progress):
+        def update(self, n: int) -> None:
+            super().update(n)
+            self.calls = getattr(self, "calls", 0) + 1
+            if self.calls == batches:
+                raise Interrupt
+
+    return lambda total, label: Crashing(total, label, enabled=False)
 
 
 def snapshot(db: Database, name: str) -> dict[str, Any]:

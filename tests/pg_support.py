@@ -16,10 +16,12 @@ import os
 import tempfile
 import threading
 import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from urllib.parse import quote
 
-__all__ = ["drop_schema", "fresh_schema_url", "postgres_required", "postgres_server_url"]
+__all__ = ["drop_schema", "fresh_schema_url", "postgres_required", "postgres_server_url", "schema_for_a_test"]
 
 _lock = threading.Lock()
 _state: dict[str, object] = {}
@@ -84,3 +86,23 @@ def drop_schema(schema: str) -> None:
 
     with psycopg.connect(url, autocommit=True) as conn:
         conn.execute(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE')
+
+
+@contextmanager
+def schema_for_a_test() -> Iterator[str]:
+    """A URL into a fresh schema, dropped on exit; the calling test skips where no Postgres can start.
+
+    Under ``SVS_REQUIRE_POSTGRES=1`` (CI) the test fails instead of skipping.
+    """
+    import pytest
+
+    url, error = postgres_server_url()
+    if url is None:
+        if postgres_required():
+            pytest.fail(f"Postgres is required (SVS_REQUIRE_POSTGRES=1) but cannot start: {error}")
+        pytest.skip(f"Postgres cannot start here: {error}")
+    schema_url, schema = fresh_schema_url()
+    try:
+        yield schema_url
+    finally:
+        drop_schema(schema)

@@ -24,6 +24,7 @@ from sqlitevec_store.chunking import split_markdown
 from sqlitevec_store.cli import cli, make_embedder, split_paragraphs
 from sqlitevec_store.embeddings import split_model_id
 from sqlitevec_store.errors import SqliteVecStoreError
+from tests.cli_support import run_cli as run
 from tests.fakes import FakeEmbedder
 
 GUIDE = "# Guide\n\nIntro text.\n\n## Install\n\nRun pip install.\n\n## Usage\n\nCall the tool.\n"
@@ -78,12 +79,6 @@ def work(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, embedders: list[FakeEm
 @pytest.fixture
 def db(work: Path) -> Path:
     return work / "store.db"
-
-
-def run(*args: str, code: int = 0, input: str | None = None) -> Result:
-    result = CliRunner().invoke(cli, list(args), input=input)
-    assert result.exit_code == code, (result.output, result.exception)
-    return result
 
 
 def texts_embedded(embedders: list[FakeEmbedder]) -> int:

@@ -6,28 +6,19 @@ from pathlib import Path
 
 import click
 import pytest
-from click.testing import CliRunner, Result
+from click.testing import CliRunner
 
 from sqlitevec_store import Database, Record
 from sqlitevec_store import migration as migration_module
 from sqlitevec_store.cli import cli
 from sqlitevec_store.cli._options import StoreLocationType, open_existing, undo_new_file
-from tests.migration_support import MODEL_ID, assert_same_collection, fill, vector
-
-
-def run(*args: str, code: int = 0) -> Result:
-    result = CliRunner().invoke(cli, list(args))
-    assert result.exit_code == code, (result.output, result.exception)
-    return result
+from tests.cli_support import run_cli as run
+from tests.migration_support import MODEL_ID, assert_same_collection, source_store, vector
 
 
 @pytest.fixture
 def source(tmp_path: Path) -> Path:
-    path = tmp_path / "source.db"
-    with Database(path) as db:
-        fill(db, "docs", 30)
-        fill(db, "notes", 4, model_id=None)
-    return path
+    return source_store(tmp_path / "source.db", docs=30, plain=("notes", 4))
 
 
 @pytest.fixture

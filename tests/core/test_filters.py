@@ -40,6 +40,7 @@ from tests.filter_cases import (
     FilterCase,
     InvalidFilter,
     InvalidTree,
+    assert_random_filters_match,
     like_regex,
     random_filter,
     random_metadata,
@@ -521,24 +522,7 @@ def test_random_filters_match_reference(conn: Connection) -> None:
     docs = [random_metadata(rng) for _ in range(3000)]
     filters = [random_filter(rng, RANDOM_KEYS, 3) for _ in range(300)]
     _fill(conn, "t", docs, ENCODERS["utf8"])
-    rare = common = 0
-    for tree in filters:
-        expected = reference_indices(tree, docs)
-        got = _sql_indices(conn, "t", tree)
-        if got != expected:
-            diff = sorted(set(got) ^ set(expected))
-            example = docs[diff[0]]
-            pytest.fail(
-                f"SQL and reference disagree on {len(diff)} documents for {tree!r}; "
-                f"first: {example!r} (reference={reference_match(tree, example)})"
-            )
-        if 0 < len(expected) < len(docs) // 100:
-            rare += 1
-        if len(expected) > len(docs) // 2:
-            common += 1
-    # The generator must produce selective and broad filters, or the test is vacuous.
-    assert rare >= 5, rare
-    assert common >= 20, common
+    assert_random_filters_match(docs, filters, lambda tree: _sql_indices(conn, "t", tree), rare_share=100)
 
 
 # ---------------------------------------------------------------------------

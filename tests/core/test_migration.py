@@ -23,40 +23,28 @@ from sqlitevec_store.errors import (
 )
 from sqlitevec_store.migration import VERIFY_K, MigrationReport, migrate, verify
 from sqlitevec_store.opening import display_location, is_postgres_url
-from sqlitevec_store.progress import Progress
-from tests.migration_support import MODEL_ID, TRICKY_METADATA, assert_same_collection, fill, records, vector
+from tests.migration_support import (
+    MODEL_ID,
+    TRICKY_METADATA,
+    Interrupt,
+    assert_same_collection,
+    interrupt_after,
+    nudge_vector,
+    records,
+    source_store,
+    vector,
+)
 
 
 @pytest.fixture
 def source(tmp_path: Path) -> Path:
     """A store with two collections: "docs" (50 records, every column used) and "other" (7, no model)."""
-    path = tmp_path / "source.db"
-    with Database(path) as db:
-        fill(db, "docs", 50)
-        fill(db, "other", 7, model_id=None)
-    return path
+    return source_store(tmp_path / "source.db", docs=50, plain=("other", 7))
 
 
 @pytest.fixture
 def target(tmp_path: Path) -> Path:
     return tmp_path / "target.db"
-
-
-class Interrupt(Exception):
-    pass
-
-
-def interrupt_after(batches: int) -> Any:
-    """A progress factory whose reporter raises once ``batches`` batches were written (a crash mid-run)."""
-
-    class Crashing(Progress):
-        def update(self, n: int) -> None:
-            super().update(n)
-            self.calls = getattr(self, "calls", 0) + 1
-            if self.calls == batches:
-                raise Interrupt
-
-    return lambda total, label: Crashing(total, label, enabled=False)
 
 
 # --- the backend's keyset paging ----------------------------------------------
@@ -287,9 +275,7 @@ def test_records_only_the_target_holds_are_kept_and_reported(source: Path, targe
 def test_verification_catches_a_changed_vector(source: Path, target: Path) -> None:
     assert migrate(source, target).ok
     with Database(target) as db:
-        docs = db.collection("docs", create=False)
-        hit = docs.get(["rec-00010"])[0]
-        docs.upsert([Record(hit.text, vector(10) + 0.05, hit.metadata, id=hit.id, doc_id=hit.doc_id, extra=hit.extra)])
+        nudge_vector(db, "rec-00010")
     report = verify(source, target, sample=50)
     docs_result = report.collections[0]
     assert not report.ok and docs_result.verification is not None

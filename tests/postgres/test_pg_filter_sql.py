@@ -43,6 +43,7 @@ from tests.filter_cases import (
     DictCase,
     FilterCase,
     InvalidTree,
+    assert_random_filters_match,
     like_regex,
     random_filter,
     random_metadata,
@@ -58,17 +59,8 @@ Connection = Any  # psycopg.Connection[Any]; psycopg is an optional extra
 @pytest.fixture(scope="module")
 def conn() -> Iterator[Connection]:
     """One autocommit connection into a fresh schema for the whole module (dropped afterwards)."""
-    url, error = pg_support.postgres_server_url()
-    if url is None:
-        if pg_support.postgres_required():
-            pytest.fail(f"Postgres is required (SVS_REQUIRE_POSTGRES=1) but cannot start: {error}")
-        pytest.skip(f"Postgres cannot start here: {error}")
-    schema_url, schema = pg_support.fresh_schema_url()
-    try:
-        with psycopg.connect(schema_url, autocommit=True) as connection:
-            yield connection
-    finally:
-        pg_support.drop_schema(schema)
+    with pg_support.schema_for_a_test() as url, psycopg.connect(url, autocommit=True) as connection:
+        yield connection
 
 
 def _fill(
@@ -173,24 +165,7 @@ def test_random_filters_match_reference(conn: Connection) -> None:
     docs = [random_metadata(rng) for _ in range(400)]
     filters = [random_filter(rng, RANDOM_KEYS, 3) for _ in range(400)]
     _fill(conn, "rand", docs)
-    rare = common = 0
-    for tree in filters:
-        expected = reference_indices(tree, docs)
-        got = _sql_indices(conn, "rand", tree)
-        if got != expected:
-            diff = sorted(set(got) ^ set(expected))
-            example = docs[diff[0]]
-            pytest.fail(
-                f"SQL and reference disagree on {len(diff)} documents for {tree!r}; "
-                f"first: {example!r} (reference={reference_match(tree, example)})"
-            )
-        if 0 < len(expected) < len(docs) // 20:
-            rare += 1
-        if len(expected) > len(docs) // 2:
-            common += 1
-    # The generator must produce selective and broad filters, or the test is vacuous.
-    assert rare >= 5, rare
-    assert common >= 20, common
+    assert_random_filters_match(docs, filters, lambda tree: _sql_indices(conn, "rand", tree), rare_share=20)
 
 
 # Hypothesis: any text (NUL only in filter values: jsonb cannot store it), any finite float, 64-bit ints.

@@ -6,50 +6,32 @@ import gc
 import json
 import tracemalloc
 from pathlib import Path
-from typing import Any
 
 import numpy as np
 import pytest
-from click.testing import CliRunner, Result
 
 from sqlitevec_store import Database, Record
 from sqlitevec_store import cli as cli_module
-from sqlitevec_store.cli import cli
 from sqlitevec_store.migration import VERIFY_K, migrate, verify
-from sqlitevec_store.progress import Progress
+from tests.cli_support import run_cli as run
 from tests.fakes import FakeEmbedder
-from tests.migration_support import MODEL_ID, assert_same_collection, fill, vector
-
-
-def run(*args: str, code: int = 0) -> Result:
-    result = CliRunner().invoke(cli, list(args))
-    assert result.exit_code == code, (result.output, result.exception)
-    return result
+from tests.migration_support import (
+    MODEL_ID,
+    Interrupt,
+    assert_same_collection,
+    interrupt_after,
+    nudge_vector,
+    source_store,
+    vector,
+)
 
 
 @pytest.fixture
 def source(tmp_path: Path) -> Path:
-    path = tmp_path / "source.db"
+    path = source_store(tmp_path / "source.db", docs=45, plain=("other", 6))
     with Database(path) as db:
-        fill(db, "docs", 45)
-        fill(db, "other", 6, model_id=None)
         db.create_collection("unused", model_id="some/model")
     return path
-
-
-class Interrupt(Exception):
-    pass
-
-
-def interrupt_after(batches: int) -> Any:
-    class Crashing(Progress):
-        def update(self, n: int) -> None:
-            super().update(n)
-            self.calls = getattr(self, "calls", 0) + 1
-            if self.calls == batches:
-                raise Interrupt
-
-    return lambda total, label: Crashing(total, label, enabled=False)
 
 
 def test_file_to_postgres_to_file_loses_nothing(source: Path, pg_url: str, tmp_path: Path) -> None:
@@ -115,9 +97,7 @@ def test_an_interrupted_run_out_of_postgres_resumes(source: Path, pg_url: str, t
 def test_verification_catches_a_changed_vector_in_postgres(source: Path, pg_url: str) -> None:
     assert migrate(source, pg_url).ok
     with Database(pg_url) as pg:
-        docs = pg.collection("docs", create=False)
-        hit = docs.get(["rec-00004"])[0]
-        docs.upsert([Record(hit.text, vector(4) + 0.05, hit.metadata, id=hit.id, doc_id=hit.doc_id, extra=hit.extra)])
+        nudge_vector(pg, "rec-00004")
     report = verify(source, pg_url, collections=["docs"], sample=45)
     assert not report.ok
     verification = report.collections[0].verification
