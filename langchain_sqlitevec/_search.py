@@ -74,6 +74,14 @@ def _hit_documents(hits: list[Hit]) -> list[Document]:
     return [to_document(hit) for hit in hits]
 
 
+def _ef_search(kwargs: Mapping[str, Any], method: str) -> Any:
+    """The ``ef_search`` keyword of a search (``None`` when absent; checked by the core); any other is refused."""
+    rest = dict(kwargs)
+    ef_search = rest.pop("ef_search", None)
+    reject_unknown(rest, method)
+    return ef_search
+
+
 def cosine_relevance_score(distance: float) -> float:
     """Map a cosine distance ``d`` in ``[0, 2]`` to the cosine similarity ``1 - d``, clipped to ``[0, 1]``.
 
@@ -118,9 +126,11 @@ class SearchMethods(VectorStore):
     def _similarity(
         self, k: int, filter: Mapping[str, Any] | None, kwargs: Mapping[str, Any], method: str
     ) -> _CoreSearch[Scored]:
-        """A nearest-neighbour search, checked, waiting for its query vector."""
-        reject_unknown(kwargs, method)
-        return _CoreSearch("search", _by_distance, {"k": k, "filter": parse_filter_dict(filter)})
+        """A nearest-neighbour search, checked, waiting for its query vector (``ef_search`` the one keyword taken)."""
+        ef_search = _ef_search(kwargs, method)
+        return _CoreSearch(
+            "search", _by_distance, {"k": k, "filter": parse_filter_dict(filter), "ef_search": ef_search}
+        )
 
     def similarity_search(
         self, query: str, k: int = 4, filter: Mapping[str, Any] | None = None, **kwargs: Any
@@ -202,15 +212,14 @@ class SearchMethods(VectorStore):
 
         As LangChain's own stores (``InMemoryVectorStore``): MMR picks among the
         ``fetch_k`` nearest documents, so ``fetch_k < k`` returns ``fetch_k``
-        documents. Bad values reach the core unchanged.
+        documents. Bad values reach the core unchanged. ``ef_search`` is the one keyword taken.
         """
-        reject_unknown(kwargs, method)
+        ef_search = _ef_search(kwargs, method)
         tree = parse_filter_dict(filter)
         if is_int(k) and k >= 1 and is_int(fetch_k) and fetch_k >= 1:
             k = min(k, fetch_k)
-        return _CoreSearch(
-            "mmr", _hit_documents, {"k": k, "fetch_k": fetch_k, "lambda_mult": lambda_mult, "filter": tree}
-        )
+        arguments = {"k": k, "fetch_k": fetch_k, "lambda_mult": lambda_mult, "filter": tree, "ef_search": ef_search}
+        return _CoreSearch("mmr", _hit_documents, arguments)
 
     def max_marginal_relevance_search(
         self,
@@ -320,11 +329,13 @@ class SearchMethods(VectorStore):
         alpha: float | None,
         fetch_k: int | None,
         fusion: str,
+        ef_search: int | None,
     ) -> _CoreSearch[Scored]:
         """A hybrid search, checked, waiting for the vector of ``query``."""
         tree = parse_filter_dict(filter)
         options = HybridOptions(alpha, fetch_k, fusion)
-        return _CoreSearch("hybrid_search", _by_similarity, {"text": query, "k": k, "filter": tree, "options": options})
+        arguments = {"text": query, "k": k, "filter": tree, "options": options, "ef_search": ef_search}
+        return _CoreSearch("hybrid_search", _by_similarity, arguments)
 
     def hybrid_search_with_score(
         self,
@@ -335,6 +346,7 @@ class SearchMethods(VectorStore):
         alpha: float | None = None,
         fetch_k: int | None = None,
         fusion: str = "relative_score",
+        ef_search: int | None = None,
     ) -> Scored:
         """Vector and keyword search fused, with the fused score in ``[0, 1]`` (higher is better).
 
@@ -346,10 +358,12 @@ class SearchMethods(VectorStore):
                 ``None``: 0.7 for ``relative_score``, 0.5 for ``rrf``.
             fetch_k: Candidates per side (default 20, at least ``k``).
             fusion: ``"relative_score"`` (min-max normalized scores) or ``"rrf"``.
+            ef_search: The vector side's HNSW candidate list on Postgres (``index_type="hnsw"``).
 
         """
         return self._embedded(
-            query, self._fused(query, k=k, filter=filter, alpha=alpha, fetch_k=fetch_k, fusion=fusion)
+            query,
+            self._fused(query, k=k, filter=filter, alpha=alpha, fetch_k=fetch_k, fusion=fusion, ef_search=ef_search),
         )
 
     def hybrid_search(
@@ -361,9 +375,14 @@ class SearchMethods(VectorStore):
         alpha: float | None = None,
         fetch_k: int | None = None,
         fusion: str = "relative_score",
+        ef_search: int | None = None,
     ) -> list[Document]:
         """Vector and keyword search fused (see :meth:`hybrid_search_with_score`)."""
-        return _documents(self.hybrid_search_with_score(query, k, filter, alpha=alpha, fetch_k=fetch_k, fusion=fusion))
+        return _documents(
+            self.hybrid_search_with_score(
+                query, k, filter, alpha=alpha, fetch_k=fetch_k, fusion=fusion, ef_search=ef_search
+            )
+        )
 
     async def ahybrid_search_with_score(
         self,
@@ -374,10 +393,12 @@ class SearchMethods(VectorStore):
         alpha: float | None = None,
         fetch_k: int | None = None,
         fusion: str = "relative_score",
+        ef_search: int | None = None,
     ) -> Scored:
         """Async :meth:`hybrid_search_with_score`."""
         return await self._aembedded(
-            query, self._fused(query, k=k, filter=filter, alpha=alpha, fetch_k=fetch_k, fusion=fusion)
+            query,
+            self._fused(query, k=k, filter=filter, alpha=alpha, fetch_k=fetch_k, fusion=fusion, ef_search=ef_search),
         )
 
     async def ahybrid_search(
@@ -389,9 +410,12 @@ class SearchMethods(VectorStore):
         alpha: float | None = None,
         fetch_k: int | None = None,
         fusion: str = "relative_score",
+        ef_search: int | None = None,
     ) -> list[Document]:
         """Async :meth:`hybrid_search`."""
-        pairs = await self.ahybrid_search_with_score(query, k, filter, alpha=alpha, fetch_k=fetch_k, fusion=fusion)
+        pairs = await self.ahybrid_search_with_score(
+            query, k, filter, alpha=alpha, fetch_k=fetch_k, fusion=fusion, ef_search=ef_search
+        )
         return _documents(pairs)
 
     def get_by_ids(self, ids: Sequence[str], /) -> list[Document]:

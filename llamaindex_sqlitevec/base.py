@@ -374,6 +374,9 @@ class SQLiteVecVectorStore(BasePydanticVectorStore):
             strict_node_ids: Always restrict to ``query.node_ids`` (see the class
                 docstring).
             hybrid_fusion: ``"relative_score"`` (default) or ``"rrf"``.
+            ef_search: This query's HNSW candidate list on Postgres
+                (``index_type="hnsw"``; 1 to 1,000), over the store's; ignored
+                by exact searches and on a file.
 
         Raises:
             InvalidInputError: (a ``ValueError``) No query embedding or text
@@ -440,6 +443,8 @@ class SQLiteVecVectorStore(BasePydanticVectorStore):
         else:
             assert query.query_embedding is not None
             verb, first, options = "search", query.query_embedding, {"k": top_k}
+        if verb != "keyword_search":
+            options["ef_search"] = self._collection.options_for(kwargs.get("ef_search")).ef_search
         return _QueryPlan(verb, first, options, metadata, node_ids, strict)
 
     @staticmethod

@@ -402,6 +402,7 @@ class Collection:
         k: int = 4,
         filter: Filter | None = None,
         include_vectors: bool = False,
+        ef_search: int | None = None,
     ) -> list[Hit]:
         """The ``k`` records nearest to ``vector`` by cosine distance, nearest first.
 
@@ -410,20 +411,36 @@ class Collection:
         it is approximate among them. Equal distances are ordered by insertion
         (with ``index_type="vec0"``, sqlite-vec picks among them).
 
+        ``ef_search`` sets this search's HNSW candidate list on Postgres
+        (``index_type="hnsw"``/``"rescore"``; 1 to 1,000), over the
+        collection's ``IndexOptions.ef_search``; searches that walk no HNSW
+        index (exact ones, any search on a file) check it and ignore it.
+
         Raises:
             InvalidInputError: ``k`` < 1 or above
                 :data:`~sqlitevec_store.records.MAX_COUNT` (2**63 - 1; any
-                ``k`` up to it works, returning every match when fewer), or a
-                NaN/infinite/zero query.
+                ``k`` up to it works, returning every match when fewer), a
+                NaN/infinite/zero query, or ``ef_search`` outside 1-1,000.
             DimensionMismatchError: The query's length is not the collection's dimension.
 
         """
         k = check_k(k)
+        options = self.options_for(ef_search)
         query: npt.NDArray[np.float32] = vector_matrix([vector], "query vector")[0]
-        return [vector_hit(found, include_vectors) for found in self._nearest(query, k, filter, include_vectors)]
+        found = self._nearest(query, k, filter, include_vectors, options)
+        return [vector_hit(row, include_vectors) for row in found]
+
+    def options_for(self, ef_search: int | None) -> IndexOptions:
+        """The collection's index options, with one search's ``ef_search`` (checked) when given."""
+        return self.options if ef_search is None else dataclasses.replace(self.options, ef_search=ef_search)
 
     def _nearest(
-        self, query: npt.NDArray[np.float32], k: int, filter: Filter | None, include_vectors: bool
+        self,
+        query: npt.NDArray[np.float32],
+        k: int,
+        filter: Filter | None,
+        include_vectors: bool,
+        options: IndexOptions | None = None,
     ) -> list[ScoredRow]:
         """The search itself, for a unit-length query: the RAM copy when it may be used, else the backend's KNN."""
         backend = self._backend
@@ -456,14 +473,14 @@ class Collection:
                 if not self.fits(info, query, filter):
                     return []
                 try:
-                    return backend.knn(info, query, k, filter, include_vectors, options=self.options)
+                    return backend.knn(info, query, k, filter, include_vectors, options=options or self.options)
                 except DatabaseError as exc:
                     if not self.forget_stale_entry(cached, exc):
                         raise
                 info = self.info()  # dropped since that search, maybe made again: search as found now
                 if not self.fits(info, query, filter):
                     return []
-                return backend.knn(info, query, k, filter, include_vectors, options=self.options)
+                return backend.knn(info, query, k, filter, include_vectors, options=options or self.options)
 
     def remember_search_entry(self, info: CollectionInfo, *, reuse: bool) -> None:
         """Keep ``info`` for later searches when it may be reused (read outside a write, with a dimension)."""
@@ -560,6 +577,7 @@ class Collection:
         fetch_k: int | None = None,
         fusion: str = "relative_score",
         options: HybridOptions | None = None,
+        ef_search: int | None = None,
     ) -> list[Hit]:
         """Vector and keyword search fused into one ranking, best first.
 
@@ -589,6 +607,7 @@ class Collection:
                 ``max(k, DEFAULT_HYBRID_FETCH_K)``; at least ``k``).
             fusion: ``"relative_score"`` or ``"rrf"``.
             options: ``alpha``, ``fetch_k`` and ``fusion`` as one object (wins over them).
+            ef_search: The vector side's HNSW candidate list on Postgres (see :meth:`search`).
 
         Returns:
             Hits whose ``similarity`` and ``score`` are the fused score in
@@ -598,9 +617,10 @@ class Collection:
         """
         k, options = hybrid_arguments(text, k, options or HybridOptions(alpha, fetch_k, fusion))
         candidates = options.candidates(k)
+        self.options_for(ef_search)  # checked before anything is read
         self._backend.ensure_keyword_index(self.info())
         with self._backend.snapshot():
-            dense = self.search(vector, k=candidates, filter=filter)
+            dense = self.search(vector, k=candidates, filter=filter, ef_search=ef_search)
             keyword = self.keyword_search(text, k=candidates, filter=filter)
         return fused_hits(dense, keyword, options, k)
 
@@ -613,13 +633,16 @@ class Collection:
         lambda_mult: float = 0.5,
         filter: Filter | None = None,
         include_vectors: bool = False,
+        ef_search: int | None = None,
     ) -> list[Hit]:
         """Maximal marginal relevance: ``k`` hits that are relevant and diverse.
 
         Takes the ``fetch_k`` nearest (matching) records, then picks greedily
         the one maximizing ``lambda_mult * sim(query, d) - (1 - lambda_mult) *
         max sim(d, picked)``. ``lambda_mult`` 1 is plain relevance, 0 maximal
-        diversity. Hits carry their distance to the query.
+        diversity. Hits carry their distance to the query. ``ef_search``: as
+        for :meth:`search`, for the ``fetch_k`` nearest.
         """
         plan = MmrQuery.of(vector, k, fetch_k, lambda_mult)
-        return plan.picked(self._nearest(plan.query, plan.fetch_k, filter, include_vectors=True), include_vectors)
+        options = self.options_for(ef_search)
+        return plan.picked(self._nearest(plan.query, plan.fetch_k, filter, True, options), include_vectors)

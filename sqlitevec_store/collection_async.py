@@ -29,7 +29,7 @@ import numpy.typing as npt
 from .backends.base import AsyncStorageBackend, ScoredRow, async_backend
 from .errors import CollectionNotFoundError, DatabaseError
 from .filters import Filter
-from .options import HybridOptions
+from .options import HybridOptions, IndexOptions
 from .queries import WRITE_CHUNK_SIZE, FindQuery, MmrQuery, chain, deletion, hybrid_arguments, parallel_records
 from .records import CollectionInfo, Hit, Record, chunks
 from .search.hits import fused_hits, keyword_hit, row_hits, vector_hit
@@ -243,16 +243,18 @@ class AsyncCollection:
         k: int = 4,
         filter: Filter | None = None,
         include_vectors: bool = False,
+        ef_search: int | None = None,
     ) -> list[Hit]:
         """Async :meth:`Collection.search`."""
         backend = self._native()
         if backend is None:
             return await asyncio.to_thread(
-                self._col.search, vector, k=k, filter=filter, include_vectors=include_vectors
+                self._col.search, vector, k=k, filter=filter, include_vectors=include_vectors, ef_search=ef_search
             )
         k = check_k(k)
+        options = self._col.options_for(ef_search)
         query: npt.NDArray[np.float32] = vector_matrix([vector], "query vector")[0]
-        found = await self._anearest(backend, query, k, filter, include_vectors)
+        found = await self._anearest(backend, query, k, filter, include_vectors, options=options)
         return [vector_hit(row, include_vectors) for row in found]
 
     async def _anearest(
@@ -262,6 +264,8 @@ class AsyncCollection:
         k: int,
         filter: Filter | None,
         include_vectors: bool,
+        *,
+        options: IndexOptions,
     ) -> list[ScoredRow]:
         col = self._col
         async with self._aguard(backend), backend.asession():
@@ -271,14 +275,14 @@ class AsyncCollection:
             if not col.fits(info, query, filter):
                 return []
             try:
-                return await backend.aknn(info, query, k, filter, include_vectors, options=col.options)
+                return await backend.aknn(info, query, k, filter, include_vectors, options=options)
             except DatabaseError as exc:
                 if not col.forget_stale_entry(cached, exc):
                     raise
             info = await self._ainfo(backend)
             if not col.fits(info, query, filter):
                 return []
-            return await backend.aknn(info, query, k, filter, include_vectors, options=col.options)
+            return await backend.aknn(info, query, k, filter, include_vectors, options=options)
 
     async def mmr(
         self,
@@ -289,6 +293,7 @@ class AsyncCollection:
         lambda_mult: float = 0.5,
         filter: Filter | None = None,
         include_vectors: bool = False,
+        ef_search: int | None = None,
     ) -> list[Hit]:
         """Async :meth:`Collection.mmr`."""
         backend = self._native()
@@ -301,9 +306,11 @@ class AsyncCollection:
                 lambda_mult=lambda_mult,
                 filter=filter,
                 include_vectors=include_vectors,
+                ef_search=ef_search,
             )
         plan = MmrQuery.of(vector, k, fetch_k, lambda_mult)
-        candidates = await self._anearest(backend, plan.query, plan.fetch_k, filter, True)
+        options = self._col.options_for(ef_search)
+        candidates = await self._anearest(backend, plan.query, plan.fetch_k, filter, True, options=options)
         return plan.picked(candidates, include_vectors)
 
     async def keyword_search(
@@ -333,16 +340,21 @@ class AsyncCollection:
         fetch_k: int | None = None,
         fusion: str = "relative_score",
         options: HybridOptions | None = None,
+        ef_search: int | None = None,
     ) -> list[Hit]:
         """Async :meth:`Collection.hybrid_search`."""
         options = options or HybridOptions(alpha, fetch_k, fusion)
         backend = self._native()
         if backend is None:
-            return await asyncio.to_thread(self._col.hybrid_search, vector, text, k=k, filter=filter, options=options)
+            hybrid = self._col.hybrid_search
+            return await asyncio.to_thread(
+                hybrid, vector, text, k=k, filter=filter, options=options, ef_search=ef_search
+            )
         k, options = hybrid_arguments(text, k, options)
         candidates = options.candidates(k)
+        self._col.options_for(ef_search)  # checked before anything is read
         await backend.aensure_keyword_index(await self._ainfo(backend))  # before the snapshot: it may build
         async with backend.asnapshot():
-            dense = await self.search(vector, k=candidates, filter=filter)
+            dense = await self.search(vector, k=candidates, filter=filter, ef_search=ef_search)
             keyword = await self.keyword_search(text, k=candidates, filter=filter)
         return fused_hits(dense, keyword, options, k)

@@ -990,3 +990,18 @@ def test_a_directory_is_a_clear_error(tmp_path: Path, read_only: bool) -> None:
     with pytest.raises(SqliteVecStoreError, match="is a directory") as info:
         Database(tmp_path, read_only=read_only)
     assert "Pass the path of a database file" in str(info.value)
+
+
+def test_ef_search_per_query_is_checked_and_ignored_where_no_hnsw_walk_happens(memdb: Database) -> None:
+    col = memdb.collection("docs")
+    col.upsert([rec(f"alpha {n}", {"n": n}, id=str(n)) for n in range(20)])
+    query = EMB.vector("alpha 3")
+    want = [h.id for h in col.search(query, k=3)]
+    assert [h.id for h in col.search(query, k=3, ef_search=10)] == want  # exact: no walk to size
+    assert len(col.mmr(query, k=2, fetch_k=6, ef_search=10)) == 2
+    assert len(col.hybrid_search(query, "alpha", k=2, ef_search=10)) == 2
+    for bad in (0, 1001):
+        with pytest.raises(InvalidInputError, match="ef_search"):
+            col.search(query, k=3, ef_search=bad)
+        with pytest.raises(InvalidInputError, match="ef_search"):
+            col.hybrid_search(query, "alpha", k=3, ef_search=bad)
