@@ -17,7 +17,7 @@ import threading
 import weakref
 from abc import ABC, abstractmethod
 from collections.abc import AsyncIterator, Iterator
-from contextlib import asynccontextmanager, contextmanager
+from contextlib import AbstractAsyncContextManager, AbstractContextManager, asynccontextmanager, contextmanager
 from typing import Any, TypeVar
 
 from ...errors import ReadOnlyError
@@ -92,34 +92,24 @@ class Driver(ABC):
             finally:
                 self._state.held = None
 
-    @contextmanager
-    def atomic(self) -> Iterator[Any]:
+    def atomic(self) -> AbstractContextManager[Any]:
         """A write transaction (``BEGIN`` ... ``COMMIT``), or a savepoint when nested; rolled back on any error."""
         self._refuse_read_only()
-        with self.session() as conn:
-            held = self._state.held
-            assert held is not None
-            opening, commit, undo = self._begin(held, write=True)
-            conn.execute(opening)
-            try:
-                yield conn
-            except BaseException:
-                self._rollback(conn, undo)
-                raise
-            finally:
-                self._end(held, write=True)
-            conn.execute(commit)
+        return self._transaction(write=True)
+
+    def snapshot(self) -> AbstractContextManager[Any]:
+        """A ``REPEATABLE READ`` transaction, so several statements see one state (joins an open one)."""
+        return self._transaction(write=False)
 
     @contextmanager
-    def snapshot(self) -> Iterator[Any]:
-        """A ``REPEATABLE READ`` transaction, so several statements see one state (joins an open one)."""
+    def _transaction(self, *, write: bool) -> Iterator[Any]:
         with self.session() as conn:
             held = self._state.held
             assert held is not None
-            if held.tx is not None:
+            if not write and held.tx is not None:  # a snapshot joins the open transaction
                 yield conn
                 return
-            opening, commit, undo = self._begin(held, write=False)
+            opening, commit, undo = self._begin(held, write=write)
             conn.execute(opening)
             try:
                 yield conn
@@ -127,7 +117,7 @@ class Driver(ABC):
                 self._rollback(conn, undo)
                 raise
             finally:
-                self._end(held, write=False)
+                self._end(held)
             conn.execute(commit)
 
     def _in_transaction(self) -> bool:
@@ -156,7 +146,7 @@ class Driver(ABC):
         return f"SAVEPOINT {name}", release, (f"ROLLBACK TO SAVEPOINT {name}", release)
 
     @staticmethod
-    def _end(held: _Held, *, write: bool) -> None:
+    def _end(held: _Held) -> None:
         if held.savepoints:
             held.savepoints -= 1
         else:
@@ -199,32 +189,23 @@ class Driver(ABC):
         assert held is not None
         return held
 
-    @asynccontextmanager
-    async def aatomic(self) -> AsyncIterator[Any]:
+    def aatomic(self) -> AbstractAsyncContextManager[Any]:
         """Async :meth:`atomic`."""
         self._refuse_read_only()
-        async with self.asession() as conn:
-            held = self._task_held()
-            opening, commit, undo = self._begin(held, write=True)
-            await conn.execute(opening)
-            try:
-                yield conn
-            except BaseException:
-                await self._arollback(conn, undo)
-                raise
-            finally:
-                self._end(held, write=True)
-            await conn.execute(commit)
+        return self._atransaction(write=True)
+
+    def asnapshot(self) -> AbstractAsyncContextManager[Any]:
+        """Async :meth:`snapshot`."""
+        return self._atransaction(write=False)
 
     @asynccontextmanager
-    async def asnapshot(self) -> AsyncIterator[Any]:
-        """Async :meth:`snapshot`."""
+    async def _atransaction(self, *, write: bool) -> AsyncIterator[Any]:
         async with self.asession() as conn:
             held = self._task_held()
-            if held.tx is not None:
+            if not write and held.tx is not None:
                 yield conn
                 return
-            opening, commit, undo = self._begin(held, write=False)
+            opening, commit, undo = self._begin(held, write=write)
             await conn.execute(opening)
             try:
                 yield conn
@@ -232,7 +213,7 @@ class Driver(ABC):
                 await self._arollback(conn, undo)
                 raise
             finally:
-                self._end(held, write=False)
+                self._end(held)
             await conn.execute(commit)
 
     async def _arollback(self, conn: Any, sql: tuple[str, ...]) -> None:
