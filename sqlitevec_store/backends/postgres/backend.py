@@ -39,10 +39,10 @@ from ...records import CollectionInfo
 from ...validation import Batch
 from ..base import ChangeState, ChangeToken, CollectionStats, ScoredRow, StoredRow, VectorRows
 from . import ddl, statements
-from .connection import import_psycopg, libpq_url, redacted_url, translated_driver_errors
+from .connection import import_psycopg, libpq_url, new_pool, redacted_url, translated_driver_errors
 from .driver import Driver
 from .operations import DEFAULT_EF_SEARCH, Operations
-from .pools import AsyncPools, open_pool
+from .pools import AsyncPools
 from .statements import Where
 
 __all__ = ["DEFAULT_EF_SEARCH", "DEFAULT_POOL_SIZE", "MAX_EF_SEARCH", "PostgresBackend"]
@@ -96,7 +96,7 @@ class PostgresBackend(Driver):
         self._ops = Operations(read_only=read_only)
         self._versions = self._set_up()
         self._pid = os.getpid()
-        self._pool = open_pool(self._url, read_only=read_only, size=pool_size)
+        self._pool = new_pool(self._url, read_only=read_only, size=pool_size)
         self._apools = AsyncPools(self._url, read_only=read_only, size=pool_size)
         super().__init__()
 
@@ -137,7 +137,7 @@ class PostgresBackend(Driver):
             self._apools.abandon()
             self._forget_held()
             self._pid = os.getpid()
-            self._pool = open_pool(self._url, read_only=self._read_only, size=self._pool_size)
+            self._pool = new_pool(self._url, read_only=self._read_only, size=self._pool_size)
 
     @property
     def connection(self) -> Any:

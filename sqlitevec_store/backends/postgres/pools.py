@@ -1,4 +1,4 @@
-"""The connection pools of one Postgres database: one sync pool, and one async pool per event loop.
+"""The async connections of one Postgres database: one small pool per event loop (the sync pool: `connection.new_pool`).
 
 An async connection belongs to the event loop it was opened in, while a
 program may run several loops over its life (``asyncio.run`` per request in
@@ -23,19 +23,11 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
 
-from .connection import IDLE_CHECK_SECONDS, aprepare_connection, new_pool
+from .connection import IDLE_CHECK_SECONDS, aprepare_connection
 
-__all__ = ["AsyncPools", "open_pool"]
+__all__ = ["AsyncPools"]
 
 logger = logging.getLogger("sqlitevec_store")
-
-#: The pools' name in psycopg's logs.
-POOL_NAME = "sqlitevec-store"
-
-
-def open_pool(url: str, *, read_only: bool, size: int) -> Any:
-    """An open sync pool of at most ``size`` connections (:func:`.connection.new_pool`)."""
-    return new_pool(url, read_only=read_only, size=size)
 
 
 class _LoopPool:
