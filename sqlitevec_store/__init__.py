@@ -14,6 +14,7 @@ from .backends.sqlite.filter_sql import compile_filter
 from .collection import Collection
 from .database import DEFAULT_COLLECTION, Database
 from .embeddings import DEFAULT_MODEL, SentenceTransformerEmbedder, canonical_model_id
+from .embeddings.cache import EmbeddingCache
 from .errors import (
     CollectionNotFoundError,
     CorruptDatabaseError,
@@ -39,6 +40,7 @@ from .records import CollectionInfo, Hit, Record
 from .search.kernels import DEFAULT_OVERSAMPLE
 from .search.mmr import maximal_marginal_relevance
 from .search.vector_index import INDEX_TYPES, available_index_types
+from .stores import KeyValueStore, RecordKeys
 
 try:
     __version__ = version("sqlitevec-store")
@@ -61,12 +63,14 @@ __all__ = [
     "DatabaseError",
     "DatabaseFullError",
     "DimensionMismatchError",
+    "EmbeddingCache",
     "ExtensionLoadError",
     "Filter",
     "Hit",
     "InvalidCollectionNameError",
     "InvalidInputError",
     "InvalidInputTypeError",
+    "KeyValueStore",
     "MigrationVerificationError",
     "MissingDependencyError",
     "ModelMismatchError",
@@ -76,6 +80,7 @@ __all__ = [
     "ReadOnlyError",
     "ReadOnlyFileError",
     "Record",
+    "RecordKeys",
     "SchemaError",
     "SentenceTransformerEmbedder",
     "SqliteVecStoreError",

@@ -26,22 +26,32 @@ from __future__ import annotations
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
-from .backends.base import StorageBackend, async_backend
+from .backends.base import NamespaceSize, StorageBackend, async_backend
 from .backends.postgres.connection import is_postgres_url
 from .backends.sqlite.backend import SqliteBackend
 from .backends.sqlite.connection import DEFAULT_BUSY_TIMEOUT_MS, Connection
 from .collection import Collection
+from .embeddings.cache import EmbeddingCache
 from .errors import CollectionNotFoundError, DimensionMismatchError, InvalidInputError
 from .options import IndexOptions
 from .records import CollectionInfo, check_count
 from .registry import DEFAULT_COLLECTION, validate_collection_name
 from .search.cache import IndexCache
 from .search.kernels import DEFAULT_OVERSAMPLE
+from .stores.kv import KeyValueStore
+from .stores.record_keys import RecordKeys
 from .validation import check_dimension
 
-__all__ = ["DEFAULT_COLLECTION", "Database"]
+__all__ = ["DEFAULT_COLLECTION", "AppStateSummary", "Database"]
+
+
+class AppStateSummary(NamedTuple):
+    """The namespaces of a database's key-value space and record-key log, by name."""
+
+    key_value: list[NamespaceSize]
+    record_keys: list[NamespaceSize]
 
 
 class Database:
@@ -211,6 +221,25 @@ class Database:
     def file_stats(self) -> dict[str, int]:
         """The file's ``page_size``, ``page_count``, ``free_pages`` and ``size_bytes``."""
         return self._backend.file_stats()
+
+    # -- app state beside the collections -----------------------------------
+
+    def key_value(self, namespace: str) -> KeyValueStore:
+        """A namespace of this database's key-value space (bytes and JSON values; see :mod:`.stores.kv`)."""
+        return KeyValueStore(self, namespace)
+
+    def record_keys(self, namespace: str) -> RecordKeys:
+        """A namespace of this database's record-key log (LangChain's record manager; :mod:`.stores.record_keys`)."""
+        return RecordKeys(self, namespace)
+
+    def embedding_cache(self, model_id: str) -> EmbeddingCache:
+        """The cached document vectors of ``model_id`` in this database (see :mod:`.embeddings.cache`)."""
+        return EmbeddingCache(self, model_id)
+
+    def app_state(self) -> AppStateSummary:
+        """What the key-value space and the record-key log hold, per namespace (``sqlitevec-store stats`` shows it)."""
+        storage = self._backend.app_state
+        return AppStateSummary(key_value=storage.kv_namespaces(), record_keys=storage.rk_namespaces())
 
     # -- registry -----------------------------------------------------------
 

@@ -18,6 +18,12 @@ from Python as from the ``sqlitevec-store index`` command:
 * Embedding runs in batches; the files whose chunks are all embedded are
   written after each batch, each batch of files in one transaction, so an
   interrupted run keeps what it finished and redoes the rest next time.
+* Chunk vectors go through the database's embedding cache
+  (:mod:`sqlitevec_store.embeddings.cache`, keyed by the model id and the
+  chunk's exact text): a changed file's chunks whose text did not change
+  (every paragraph but the edited one) are not embedded again, and a run whose
+  chunks are all cached never loads the model. ``cache_embeddings=False``
+  embeds every chunk of a changed file and stores nothing in the cache.
 * A new collection (or an empty one recording another model) is registered
   in the transaction of its first records: a run that fails before leaves no
   trace of it.
@@ -43,6 +49,7 @@ import numpy.typing as npt
 from .chunking import Chunk, split_markdown, split_paragraphs
 from .collection import Collection
 from .database import Database
+from .embeddings.cache import EmbeddingCache
 from .errors import InvalidInputError
 from .model_choice import DEFAULT_BATCH_SIZE, Embedder, embed_texts
 from .opening import is_postgres_url
@@ -101,7 +108,9 @@ class IngestSummary:
             or empty with nothing stored.
         files_removed: Stored files that no longer exist under the paths.
         files_unreadable: Files skipped because they could not be read as UTF-8.
-        chunks_embedded: Chunks embedded and written.
+        chunks_written: Chunks written (the chunks of new and changed files).
+        chunks_embedded: Of those, chunks the model embedded (distinct texts not in the cache).
+        chunks_reused: Of those, chunks whose vector came from the embedding cache.
         chunks_deleted: Chunks deleted (of changed and of removed files).
         total: Records the collection holds afterwards.
         embed_seconds: Seconds spent embedding and writing (after ``before_embedding``).
@@ -114,7 +123,9 @@ class IngestSummary:
     files_unchanged: int
     files_removed: int
     files_unreadable: int
+    chunks_written: int
     chunks_embedded: int
+    chunks_reused: int
     chunks_deleted: int
     total: int
     embed_seconds: float
@@ -133,6 +144,7 @@ def sync_files(
     progress: ProgressFactory | None = None,
     before_embedding: Callable[[], None] | None = None,
     warn: Callable[[str], None] | None = None,
+    cache_embeddings: bool = True,
 ) -> IngestSummary:
     """Index files into a collection, re-embedding only what changed (see the module docstring).
 
@@ -147,10 +159,14 @@ def sync_files(
         max_chars: Longest chunk, in characters.
         batch_size: Texts per embedding call.
         progress: Makes the progress reporter (default: a silent one).
-        before_embedding: Called once before the first text is embedded
-            (e.g. to load the model and say so); not called if nothing is.
+        before_embedding: Called once before the model embeds its first text
+            (e.g. to load the model and say so); not called if nothing is
+            embedded (every chunk unchanged or cached).
         warn: Receives a line for each glob without match and each unreadable
             file (default: this module's logger).
+        cache_embeddings: Look chunks up in (and add them to) the database's
+            embedding cache for ``embedder.model_id`` (an embedder without a
+            model id embeds every chunk).
 
     Returns:
         What was indexed, skipped, removed and embedded.
@@ -209,10 +225,13 @@ def sync_files(
     removed_chunks = target.collection.delete(doc_ids=vanished) if vanished and target.collection is not None else 0
 
     texts = [chunk.text for p in pending for chunk in p.chunks]
-    if texts and before_embedding is not None:
-        before_embedding()
+    model = _Model(embedder, before_embedding)
+    if cache_embeddings and embedder.model_id:
+        model.cache = db.embedding_cache(embedder.model_id)
+    if texts and (model.cache is None or model.cache.missing(texts)):
+        model.load()  # before the progress bar starts: loading is not embedding
     embed_seconds = _embed_and_write(
-        db, target, pending=pending, texts=texts, embedder=embedder, batch_size=batch_size, make_progress=make_progress
+        db, target, pending=pending, texts=texts, model=model, batch_size=batch_size, make_progress=make_progress
     )
     replaced = target.replaced
     if target.collection is None:
@@ -223,7 +242,9 @@ def sync_files(
         files_unchanged=unchanged,
         files_removed=len(vanished),
         files_unreadable=unreadable,
-        chunks_embedded=len(texts),
+        chunks_written=len(texts),
+        chunks_embedded=model.embedded,
+        chunks_reused=model.reused,
         chunks_deleted=sum(p.replaces for p in pending) + removed_chunks,
         total=target.collection.count(),
         embed_seconds=embed_seconds,
@@ -410,13 +431,46 @@ class _Target:
         return self.collection
 
 
+@dataclass
+class _Model:
+    """The embedder of one run: loaded (``before``) on its first text, through the cache when there is one."""
+
+    embedder: Embedder
+    before: Callable[[], None] | None
+    cache: EmbeddingCache | None = None
+    loaded: bool = False
+    embedded: int = 0
+    reused: int = 0
+
+    def load(self) -> None:
+        """Call ``before`` (once)."""
+        if not self.loaded:
+            self.loaded = True
+            if self.before is not None:
+                self.before()
+
+    def _embed(self, texts: list[str]) -> npt.NDArray[np.float32]:
+        self.load()
+        return embed_texts(self.embedder, texts)
+
+    def embed(self, texts: list[str]) -> npt.NDArray[np.float32]:
+        """Vectors for ``texts``: cached ones reused, the rest embedded (and cached)."""
+        if self.cache is None:
+            self.embedded += len(texts)
+            return self._embed(texts)
+        got = self.cache.embed(texts, self._embed)
+        self.embedded += got.embedded
+        self.reused += got.reused
+        return got.vectors
+
+
 def _embed_and_write(
     db: Database,
     target: _Target,
     *,
     pending: Sequence[_Pending],
     texts: Sequence[str],
-    embedder: Embedder,
+    model: _Model,
     batch_size: int,
     make_progress: ProgressFactory,
 ) -> float:
@@ -433,8 +487,8 @@ def _embed_and_write(
     label = f"Embedding {len(texts)} chunks from {len(pending)} files"
     with make_progress(len(texts), label) as bar:
         for start in range(0, len(texts), batch_size):
-            batch = texts[start : start + batch_size]
-            parts.append(embed_texts(embedder, batch))
+            batch = list(texts[start : start + batch_size])
+            parts.append(model.embed(batch))
             bar.update(len(batch))
             done = start + len(batch)
             upto = written

@@ -33,6 +33,12 @@ sides: the same ids with cosine similarities equal within
 come in another order). Searches run server-side (``index_type="vec0"``), so
 verifying loads no RAM copy of the vectors.
 
+When the whole store is copied (no ``collections`` named, or
+``app_state=True``), the app state beside the collections follows: every
+namespace of the key-value space (framework stores, embedding cache) and of
+the record-key log, copied exactly and verified entry by entry
+(:mod:`sqlitevec_store.migration_app_state`).
+
 A failed verification does not raise here: :func:`migrate` returns a
 :class:`MigrationReport` whose ``ok`` is false, and
 :meth:`MigrationReport.raise_for_failure` raises
@@ -63,6 +69,7 @@ from .errors import (
     MigrationVerificationError,
     ModelMismatchError,
 )
+from .migration_app_state import AppStateMigration, copy_app_state, verify_app_state
 from .opening import display_location, is_postgres_url
 from .options import IndexOptions
 from .progress import Progress
@@ -242,28 +249,34 @@ class MigrationReport:
         source: Where the records came from (a URL's password hidden).
         target: Where they went.
         collections: One result per collection, in name order.
+        app_state: One result per app-state namespace (empty when the app state was not copied).
 
     """
 
     source: str
     target: str
     collections: list[CollectionMigration]
+    app_state: list[AppStateMigration] = field(default_factory=list)
 
     @property
     def ok(self) -> bool:
-        """Whether every collection is complete on the target and passed its verification."""
-        return all(c.ok for c in self.collections)
+        """Whether every collection and namespace is complete on the target and passed its verification."""
+        return all(c.ok for c in self.collections) and all(a.ok for a in self.app_state)
 
     def summary(self) -> str:
         """One line for the whole run."""
         copied = sum(c.copied for c in self.collections)
         updated = sum(c.updated for c in self.collections)
         skipped = sum(c.skipped for c in self.collections)
-        failed = [c.name for c in self.collections if not c.ok]
+        failed = [c.name for c in self.collections if not c.ok] + [a.namespace for a in self.app_state if not a.ok]
         state = f"FAILED for {', '.join(failed)}" if failed else "OK"
+        app = ""
+        if self.app_state:
+            entries = sum(a.copied for a in self.app_state)
+            app = f"; app state: {len(self.app_state)} namespaces, copied {entries} entries"
         return (
             f"{len(self.collections)} collections from {self.source} to {self.target}: "
-            f"copied {copied}, updated {updated}, skipped {skipped}; {state}"
+            f"copied {copied}, updated {updated}, skipped {skipped}{app}; {state}"
         )
 
     def raise_for_failure(self) -> None:
@@ -275,7 +288,9 @@ class MigrationReport:
 
         """
         if not self.ok:
-            lines = "; ".join(c.summary() for c in self.collections if not c.ok)
+            lines = "; ".join(
+                [c.summary() for c in self.collections if not c.ok] + [a.summary() for a in self.app_state if not a.ok]
+            )
             raise MigrationVerificationError(f"The migration from {self.source} to {self.target} failed: {lines}")
 
 
@@ -288,6 +303,7 @@ def migrate(
     verify: bool = True,
     sample: int = DEFAULT_SAMPLE,
     progress: ProgressFactory | None = None,
+    app_state: bool | None = None,
 ) -> MigrationReport:
     """Copy collections from ``source`` to ``target`` (creating them there), resumably, then verify.
 
@@ -303,6 +319,8 @@ def migrate(
         sample: Source records used as verification queries per collection
             (all of them when fewer).
         progress: Makes a progress reporter per collection (default: silent).
+        app_state: Copy (and verify) the key-value space and record-key log
+            too; by default, when no ``collections`` are named (the whole store).
 
     Returns:
         The report; ``ok`` is false when a verification failed (nothing is
@@ -330,7 +348,12 @@ def migrate(
             for info in infos:
                 copied = _copy(source_db, target_db, info, batch_size, make_progress)
                 results.append(_finish(source_db, target_db, copied, verify=verify, sample=sample))
-            return MigrationReport(_describe(source, source_db), _describe(target, target_db), results)
+            states: list[AppStateMigration] = []
+            if app_state or (app_state is None and collections is None):
+                states = copy_app_state(source_db, target_db, batch_size=batch_size)
+                if verify:
+                    states = verify_app_state(source_db, target_db, states, batch_size=batch_size)
+            return MigrationReport(_describe(source, source_db), _describe(target, target_db), results, states)
 
 
 def verify(
@@ -343,7 +366,8 @@ def verify(
     """Verify an earlier copy without writing anything (both stores opened read-only).
 
     The same checks as :func:`migrate` runs at its end: counts, records the
-    target holds beyond the source, and ``sample`` searches. ``copied``,
+    target holds beyond the source, and ``sample`` searches; with no
+    ``collections`` named, the app state entry by entry too. ``copied``,
     ``updated`` and ``skipped`` are 0 in the report.
 
     Raises:
@@ -359,7 +383,8 @@ def verify(
             count = source_db.collection(info.name, create=False).count()
             done = CollectionMigration(info.name, info.dimension, info.model_id, count, 0, 0, 0)
             results.append(_finish(source_db, target_db, done, verify=True, sample=sample))
-        return MigrationReport(_describe(source, source_db), _describe(target, target_db), results)
+        states = verify_app_state(source_db, target_db) if collections is None else []
+        return MigrationReport(_describe(source, source_db), _describe(target, target_db), results, states)
 
 
 # -- opening --------------------------------------------------------------------

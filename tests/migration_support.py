@@ -122,3 +122,45 @@ def _same_types(a: Any, b: Any) -> bool:
     if isinstance(a, list):
         return isinstance(b, list) and len(a) == len(b) and all(_same_types(x, y) for x, y in zip(a, b, strict=True))
     return type(a) is type(b) and a == b
+
+
+def add_app_state(db: Database, *, entries: int = 25) -> None:
+    """Key-value entries (bytes and tricky JSON), an embedding cache and record keys, as an app keeps them."""
+    kv = db.key_value("parents")
+    kv.put_many(
+        {f"doc-{n:03d}": {"n": n, "text": f"parent {n} \u00e9\U0001f600", "tiny": 1e-300} for n in range(entries)}
+    )
+    kv.put_many({"": b"", "raw": bytes(range(256)), "big": 2**62, "\U0010ffff": [True, None, 0.1]})
+    db.key_value("llama_index/docstore/data").put("node-1", {"__data__": {"id_": "node-1", "text": "x"}})
+    db.embedding_cache(MODEL_ID).store(["alpha", "beta"], [vector(1), vector(2)])
+    keys = db.record_keys("sqlite/docs")
+    keys.update(
+        [f"hash-{n:03d}" for n in range(entries)], group_ids=[f"src-{n % 4}" if n % 5 else None for n in range(entries)]
+    )
+    keys.update(["late"], group_ids=["src-0"])
+
+
+def app_state_of(db: Database) -> dict[str, Any]:
+    """Everything the app state holds, as stored (record keys with their times and the clock)."""
+    storage = db.backend.app_state
+    state: dict[str, Any] = {}
+    for space in storage.kv_namespaces():
+        state[f"kv:{space.namespace}"] = [
+            (r.key, r.value) for r in storage.kv_page(space.namespace, "", None, 10**6, values=True)
+        ]
+    for space in storage.rk_namespaces():
+        rows, clock = storage.rk_page(space.namespace, None, 10**6)
+        state[f"rk:{space.namespace}"] = (rows, clock)
+    return state
+
+
+def assert_same_app_state(a: Database, b: Database) -> None:
+    """``b`` holds exactly ``a``'s app state; its record-key clocks are at least ``a``'s."""
+    mine, theirs = app_state_of(a), app_state_of(b)
+    assert mine.keys() == theirs.keys()
+    for name, value in mine.items():
+        if name.startswith("rk:"):
+            assert value[0] == theirs[name][0], name
+            assert theirs[name][1] >= value[1], name
+        else:
+            assert value == theirs[name], name

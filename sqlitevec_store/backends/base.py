@@ -50,6 +50,9 @@ Guarantees each method must keep (the core's own guarantees rest on them):
   index or raises :class:`~sqlitevec_store.errors.SchemaError` saying why not.
 * ``stats``/``compact``/``vacuum``/``file_stats``: counts and space; compact
   and vacuum change no record.
+* ``app_state``: the key-value space and the record-key log beside the
+  collections (:class:`AppStateStorage`), in the same database and the same
+  transactions (``atomic`` covers them too).
 
 Two backends implement it: ``backends/sqlite`` (a file) and
 ``backends/postgres`` (Postgres + pgvector, selected by a ``postgresql://``
@@ -74,14 +77,21 @@ from ..records import CollectionInfo
 from ..validation import Batch
 
 __all__ = [
+    "AppStateStorage",
+    "AsyncAppStateStorage",
     "AsyncStorageBackend",
     "ChangeState",
     "ChangeToken",
     "CollectionStats",
+    "KeyRow",
+    "NamespaceSize",
+    "RecordKeyRow",
     "ScoredRow",
     "StorageBackend",
     "StoredRow",
+    "StoredValue",
     "VectorRows",
+    "async_app_state",
     "async_backend",
 ]
 
@@ -137,6 +147,195 @@ class CollectionStats(NamedTuple):
     vector_slots: int
 
 
+class StoredValue(NamedTuple):
+    """One key-value entry as stored: its bytes, and whether they are JSON text (UTF-8) or raw bytes."""
+
+    data: bytes
+    is_json: bool
+
+
+class KeyRow(NamedTuple):
+    """One key of a namespace and (when asked for) its value."""
+
+    key: str
+    value: StoredValue | None
+
+
+class RecordKeyRow(NamedTuple):
+    """One key of the record-key log as stored (for copying a log exactly)."""
+
+    key: str
+    group_id: str | None
+    updated_at: float
+
+
+class NamespaceSize(NamedTuple):
+    """A namespace of the key-value space or the record-key log: how many entries, how many value bytes."""
+
+    namespace: str
+    entries: int
+    value_bytes: int
+
+
+class AppStateStorage(Protocol):
+    """The key-value space and record-key log of a database (:mod:`sqlitevec_store.stores`).
+
+    Tables are made by the first write (a read of a database without them
+    finds nothing); each write method is one transaction, or joins the
+    caller's ``atomic``. Keys order by code point (SQLite's ``BINARY``,
+    Postgres's ``"C"`` collation), so a prefix is a key range on both.
+
+    Key-value space: ``kv_put`` upserts, ``kv_get`` returns the stored
+    entries among ``keys``, ``kv_page`` returns keys (and values) above
+    ``after`` under ``prefix`` in key order (keyset paging), ``kv_count`` and
+    ``kv_clear`` count and delete under a prefix.
+
+    Record-key log (LangChain's record manager): ``rk_now`` is a clock per
+    namespace that only moves forward: the larger of the database's clock (the
+    server's, on Postgres) and the last time it gave plus one microsecond,
+    stored (read-only databases only read it). ``rk_update`` stamps keys with
+    ``rk_now`` in the same transaction and refuses a ``time_at_least`` above
+    it; ``rk_list`` filters by time range (``updated_at > after``, ``<
+    before``) and group ids, in key order.
+    """
+
+    def kv_put(self, namespace: str, items: Sequence[tuple[str, StoredValue]]) -> None:
+        """Upsert ``items`` (one transaction)."""
+
+    def kv_get(self, namespace: str, keys: Sequence[str]) -> dict[str, StoredValue]:
+        """The stored entries among ``keys``."""
+        ...
+
+    def kv_delete(self, namespace: str, keys: Sequence[str]) -> int:
+        """Delete ``keys``; how many existed."""
+        ...
+
+    def kv_page(self, namespace: str, prefix: str, after: str | None, limit: int, *, values: bool) -> list[KeyRow]:
+        """Up to ``limit`` keys above ``after`` starting with ``prefix``, in key order (with values when asked)."""
+        ...
+
+    def kv_count(self, namespace: str, prefix: str) -> int:
+        """How many keys start with ``prefix``."""
+        ...
+
+    def kv_clear(self, namespace: str, prefix: str) -> int:
+        """Delete every key starting with ``prefix``; how many."""
+        ...
+
+    def kv_namespaces(self) -> list[NamespaceSize]:
+        """Every namespace holding keys, by name."""
+        ...
+
+    def rk_now(self, namespace: str) -> float:
+        """The namespace's clock, in seconds since the epoch (never below a value it gave before)."""
+        ...
+
+    def rk_update(
+        self, namespace: str, keys: Sequence[str], group_ids: Sequence[str | None], time_at_least: float | None
+    ) -> float:
+        """Stamp ``keys`` (with their group ids) with :meth:`rk_now`, in one transaction; the time used."""
+        ...
+
+    def rk_exists(self, namespace: str, keys: Sequence[str]) -> set[str]:
+        """The keys among ``keys`` that are recorded."""
+        ...
+
+    def rk_list(
+        self,
+        namespace: str,
+        *,
+        before: float | None,
+        after: float | None,
+        group_ids: Sequence[str] | None,
+        limit: int | None,
+    ) -> list[str]:
+        """Recorded keys updated after ``after`` and before ``before``, in the given groups, in key order."""
+        ...
+
+    def rk_delete(self, namespace: str, keys: Sequence[str]) -> int:
+        """Forget ``keys``; how many were recorded."""
+        ...
+
+    def rk_namespaces(self) -> list[NamespaceSize]:
+        """Every namespace holding recorded keys, by name (``value_bytes`` is 0)."""
+        ...
+
+    def rk_page(self, namespace: str, after: str | None, limit: int) -> tuple[list[RecordKeyRow], float | None]:
+        """Up to ``limit`` recorded keys above ``after`` in key order, as stored, and the clock's last value."""
+        ...
+
+    def rk_get(self, namespace: str, keys: Sequence[str]) -> list[RecordKeyRow]:
+        """The stored rows of the recorded keys among ``keys``."""
+        ...
+
+    def rk_put(self, namespace: str, rows: Sequence[RecordKeyRow], clock: float | None) -> None:
+        """Write ``rows`` exactly as given (a copy), and raise the clock to ``clock`` and every time written."""
+
+
+class AsyncAppStateStorage(AppStateStorage, Protocol):
+    """:class:`AppStateStorage` with a native async driver (Postgres): the ``a...`` twins."""
+
+    @property
+    def is_async(self) -> bool:
+        """True: the ``a...`` methods never block the event loop."""
+        ...
+
+    async def akv_put(self, namespace: str, items: Sequence[tuple[str, StoredValue]]) -> None:
+        """Async :meth:`kv_put`."""
+
+    async def akv_get(self, namespace: str, keys: Sequence[str]) -> dict[str, StoredValue]:
+        """Async :meth:`kv_get`."""
+        ...
+
+    async def akv_delete(self, namespace: str, keys: Sequence[str]) -> int:
+        """Async :meth:`kv_delete`."""
+        ...
+
+    async def akv_page(
+        self, namespace: str, prefix: str, after: str | None, limit: int, *, values: bool
+    ) -> list[KeyRow]:
+        """Async :meth:`kv_page`."""
+        ...
+
+    async def akv_count(self, namespace: str, prefix: str) -> int:
+        """Async :meth:`kv_count`."""
+        ...
+
+    async def akv_clear(self, namespace: str, prefix: str) -> int:
+        """Async :meth:`kv_clear`."""
+        ...
+
+    async def ark_now(self, namespace: str) -> float:
+        """Async :meth:`rk_now`."""
+        ...
+
+    async def ark_update(
+        self, namespace: str, keys: Sequence[str], group_ids: Sequence[str | None], time_at_least: float | None
+    ) -> float:
+        """Async :meth:`rk_update`."""
+        ...
+
+    async def ark_exists(self, namespace: str, keys: Sequence[str]) -> set[str]:
+        """Async :meth:`rk_exists`."""
+        ...
+
+    async def ark_list(
+        self,
+        namespace: str,
+        *,
+        before: float | None,
+        after: float | None,
+        group_ids: Sequence[str] | None,
+        limit: int | None,
+    ) -> list[str]:
+        """Async :meth:`rk_list`."""
+        ...
+
+    async def ark_delete(self, namespace: str, keys: Sequence[str]) -> int:
+        """Async :meth:`rk_delete`."""
+        ...
+
+
 class StorageBackend(Protocol):
     """What the core needs from a storage engine; see the module docstring for each method's guarantees."""
 
@@ -167,6 +366,11 @@ class StorageBackend(Protocol):
 
     def describe(self) -> str:
         """A short description for ``repr``."""
+        ...
+
+    @property
+    def app_state(self) -> AppStateStorage:
+        """The key-value space and record-key log of this database."""
         ...
 
     # -- transactions
@@ -443,4 +647,11 @@ def async_backend(backend: StorageBackend) -> AsyncStorageBackend | None:
     """``backend`` when it has a native async driver, else ``None`` (its sync methods go to a worker thread)."""
     if getattr(backend, "is_async", False) is True:
         return backend  # type: ignore[return-value]
+    return None
+
+
+def async_app_state(storage: AppStateStorage) -> AsyncAppStateStorage | None:
+    """``storage`` when it has a native async driver, else ``None`` (its sync methods go to a worker thread)."""
+    if getattr(storage, "is_async", False) is True:
+        return storage  # type: ignore[return-value]
     return None

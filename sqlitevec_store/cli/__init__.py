@@ -48,6 +48,7 @@ from ..jsonl import Dump, load_dump
 from ..model_choice import Embedder, ModelChoice, default_model, make_embedder, no_model_error, resolve_model
 from ..progress import DEFAULT_INTERVAL, Progress
 from ..records import MAX_COUNT, Hit
+from ._app_state import export_state, import_state
 from ._manage import compact, drop, export, stats
 from ._migrate import migrate
 from ._options import (
@@ -106,7 +107,7 @@ def main() -> None:
     cli(prog_name="sqlitevec-store")
 
 
-for _command in (stats, compact, export, drop, migrate):
+for _command in (stats, compact, export, drop, migrate, export_state, import_state):
     cli.add_command(_command)
 
 
@@ -129,6 +130,12 @@ for _command in (stats, compact, export, drop, migrate):
     help="Longest chunk, in characters.",
 )
 @batch_option
+@click.option(
+    "--embedding-cache/--no-embedding-cache",
+    default=True,
+    show_default=True,
+    help="Reuse the vector of every chunk whose exact text this model embedded before (kept in the store).",
+)
 @click.option("--quiet", "-q", is_flag=True, help="No progress output (bar or lines) and no status lines.")
 def index(
     *,
@@ -139,6 +146,7 @@ def index(
     backend: str | None,
     max_chars: int,
     batch_size: int,
+    embedding_cache: bool,
     quiet: bool,
 ) -> None:
     """Index Markdown and text files: PATHS are files, folders or globs.
@@ -153,7 +161,10 @@ def index(
     URL; absolute outside it); the file's path is also
     the chunk's doc_id and its "source" metadata. Re-running skips files whose
     content is unchanged, replaces the chunks of changed files, and removes the
-    chunks of files that no longer exist under the given PATHS.
+    chunks of files that no longer exist under the given PATHS. A changed
+    file's chunks whose text is unchanged take their vectors from the store's
+    embedding cache: only edited chunks are embedded ("embedded N, reused M"
+    in the summary).
 
     \b
     Example:
@@ -179,6 +190,7 @@ def index(
             progress=lambda total, label: _progress(total, label, quiet=quiet),
             before_embedding=load,
             warn=warn,
+            cache_embeddings=embedding_cache,
         )
     if summary.replaced_model is not None:
         warn(

@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import json
+from typing import Any
 
 import click
 from click.core import ParameterSource
 
+from ..embeddings.cache import NAMESPACE_PREFIX as CACHE_NAMESPACE_PREFIX
 from ..jsonl import write_dump
 from ._options import StoreLocation, collection_option, db_option, describe_store, existing_collection, open_existing
 from ._output import human_bytes, table
@@ -21,8 +23,11 @@ INDEX_TYPE = "vec0 flat (exact)"
 @db_option
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object.")
 def stats(db_path: StoreLocation, as_json: bool) -> None:
-    """Show the collections, their size and model, and the file's size.
+    """Show the collections, their size and model, the app state beside them, and the file's size.
 
+    The app state: each namespace of the key-value space (the frameworks'
+    byte, document, index and chat stores), of the embedding cache (one per
+    model) and of the record manager's log, with its entries and bytes.
     "unused" counts vector slots sqlite-vec has allocated but that hold no
     vector: holes left by deletions plus the unfilled end of the last block
     of slots (16 to 1024, growing with the collection); "reclaimable" is the
@@ -34,11 +39,21 @@ def stats(db_path: StoreLocation, as_json: bool) -> None:
             for info in db.collections()
         ]
         file = db.file_stats()
+        app = db.app_state()
+    key_value = [n._asdict() for n in app.key_value]
+    record_keys = [n._asdict() for n in app.record_keys]
     reclaimable = file["free_pages"] * file["page_size"]
     if as_json:
         click.echo(
             json.dumps(
-                {"path": describe_store(db_path), **file, "free_bytes": reclaimable, "collections": collections},
+                {
+                    "path": describe_store(db_path),
+                    **file,
+                    "free_bytes": reclaimable,
+                    "collections": collections,
+                    "key_value": key_value,
+                    "record_keys": record_keys,
+                },
                 ensure_ascii=False,
             )
         )
@@ -50,7 +65,24 @@ def stats(db_path: StoreLocation, as_json: bool) -> None:
     )
     if not collections:
         click.echo("No collections.")
-        return
+    else:
+        _collection_table(collections)
+    if key_value or record_keys:
+        click.echo()
+        rows = [[*_kind(n["namespace"]), str(n["entries"]), human_bytes(n["value_bytes"])] for n in key_value]
+        rows += [["record manager", n["namespace"], str(n["entries"]), "-"] for n in record_keys]
+        for line in table(["app state", "namespace", "entries", "values"], rows, right=[2, 3]):
+            click.echo(line)
+
+
+def _kind(namespace: str) -> list[str]:
+    """How a key-value namespace is shown: the embedding cache's by model id, the rest as they are."""
+    if namespace.startswith(CACHE_NAMESPACE_PREFIX):
+        return ["embedding cache", namespace[len(CACHE_NAMESPACE_PREFIX) :]]
+    return ["key-value", namespace]
+
+
+def _collection_table(collections: list[dict[str, Any]]) -> None:
     headers = ["collection", "records", "dimension", "model", "index", "vector slots", "unused", "reclaimable"]
     rows = [
         [

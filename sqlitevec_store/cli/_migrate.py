@@ -52,8 +52,14 @@ def migrate(
     the same command again resumes: records DST already holds identically
     are skipped, changed ones updated. Nothing in DST is deleted.
 
+    Without --collection, the app state beside the collections is copied
+    too, exactly: the key-value space (LangChain byte stores, LlamaIndex
+    document, index and chat stores, the embedding cache) and the record
+    manager's keys and clock.
+
     Then (unless --no-verify) each collection is checked: equal counts, and
-    20 SRC records used as queries return the same top 10 on both sides.
+    20 SRC records used as queries return the same top 10 on both sides;
+    each app-state namespace entry by entry.
     A failed check exits with status 1. DST's file is created if missing.
 
     \b
@@ -74,4 +80,6 @@ def migrate(
         click.echo(done.summary())
     if not report.collections:
         click.echo(f"No collections in {report.source}.")
+    for state in report.app_state:
+        click.echo(state.summary())
     report.raise_for_failure()

@@ -94,7 +94,7 @@ def load_model(embedder: Embedder, *, quiet: bool) -> float:
 
 
 def echo_index_summary(summary: IngestSummary, collection_name: str, *, seconds: float, load_seconds: float) -> None:
-    rate = summary.chunks_embedded / summary.embed_seconds if summary.embed_seconds > 0 else 0.0
+    rate = summary.chunks_written / summary.embed_seconds if summary.embed_seconds > 0 else 0.0
     unread = f", {summary.files_unreadable} unreadable" if summary.files_unreadable else ""
     loading = f"model load {load_seconds:.2f} s, " if load_seconds else ""
     click.echo(
@@ -102,7 +102,8 @@ def echo_index_summary(summary: IngestSummary, collection_name: str, *, seconds:
         f"{summary.files_removed} removed{unread}"
     )
     click.echo(
-        f"Chunks: {summary.chunks_embedded} embedded, {summary.chunks_deleted} deleted; "
+        f"Chunks: {summary.chunks_written} written (embedded {summary.chunks_embedded}, "
+        f"reused {summary.chunks_reused}), {summary.chunks_deleted} deleted; "
         f"{collection_name!r} holds {summary.total}"
     )
     click.echo(f"Time:   {seconds:.2f} s ({loading}embedding and writing {rate:.1f} chunks/s)")

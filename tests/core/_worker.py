@@ -11,6 +11,14 @@ Modes:
     records ``TAG-0`` .. ``TAG-{N-1}``, all from a generator; print ``DONE``.
     The parent kills it with SIGKILL somewhere in between.
 
+``app PATH BATCHES SIZE``
+    Open PATH, print ``START``, then write ``BATCHES`` batches of ``SIZE``
+    records; each batch, in ONE ``db.atomic()`` block, upserts the records,
+    puts one key-value entry per record (namespace ``parents``), stamps one
+    record key per record (namespace ``index``) and caches the texts' vectors,
+    printing ``BATCH i`` after each commit; then ``DONE``. Also one huge
+    ``put_many`` (namespace ``bulk``) of 20,000 entries at the start.
+
 ``ops PATH PREFIX OPS SEED``
     Open PATH, print ``READY``, wait for a line on stdin, then run
     :func:`run_ops` and print its report as one JSON line.
@@ -125,6 +133,25 @@ def _crash(path: str, collection: str, tag: str, n: str, dim: str, replace: str)
     db.close()
 
 
+def _app(path: str, batches: str, size: str) -> None:
+    db = Database(path)
+    col = db.collection("app")
+    parents, keys, cache = db.key_value("parents"), db.record_keys("index"), db.embedding_cache("fake")
+    print("START", flush=True)
+    db.key_value("bulk").put_many({f"bulk-{i:05d}": {"i": i, "pad": "x" * 200} for i in range(20_000)})
+    for b in range(int(batches)):
+        ids = [f"r{b:04d}-{i:03d}" for i in range(int(size))]
+        vectors = [vector_for(record_id, 0, OPS_DIM) for record_id in ids]
+        with db.atomic():
+            col.upsert(Record(f"text of {i}", v, {"batch": b}, id=i) for i, v in zip(ids, vectors, strict=True))
+            parents.put_many({i: {"batch": b} for i in ids})
+            keys.update(ids, group_ids=[f"batch-{b}"] * len(ids))
+            cache.store([f"text of {i}" for i in ids], vectors)
+        print(f"BATCH {b}", flush=True)
+    print("DONE", flush=True)
+    db.close()
+
+
 def _ops(path: str, prefix: str, ops: str, seed: str) -> None:
     print("READY", flush=True)
     sys.stdin.readline()
@@ -142,4 +169,4 @@ def _ops(path: str, prefix: str, ops: str, seed: str) -> None:
 
 if __name__ == "__main__":
     mode, *args = sys.argv[1:]
-    {"crash": _crash, "ops": _ops}[mode](*args)
+    {"crash": _crash, "ops": _ops, "app": _app}[mode](*args)

@@ -124,7 +124,7 @@ def test_index_folder(db: Path, embedders: list[FakeEmbedder]) -> None:
     result = run("index", "docs", "--db", str(db))
     lines = summary(result)
     assert lines["Files"] == "3 indexed, 0 unchanged, 0 removed"
-    assert lines["Chunks"] == "5 embedded, 0 deleted; 'default' holds 5"
+    assert lines["Chunks"] == "5 written (embedded 5, reused 0), 0 deleted; 'default' holds 5"
     assert re.fullmatch(r"\d+\.\d\d s \(embedding and writing \d+\.\d chunks/s\)", lines["Time"])
     assert "Embedding 5 chunks from 3 files" in result.stderr  # progress, on stderr
 
@@ -241,8 +241,9 @@ def test_changed_file_is_reindexed_alone(indexed: Path, work: Path, embedders: l
     (work / "docs" / "guide.md").write_text("# Guide\n\nIntro text.\n\n## Install\n\nUse uv instead.\n")
     result = run("index", "docs", "--db", str(indexed), "-q")
     assert summary(result)["Files"] == "1 indexed, 2 unchanged, 0 removed"
-    assert summary(result)["Chunks"] == "2 embedded, 3 deleted; 'default' holds 4"
-    assert texts_embedded(embedders) == 2  # only the changed file's chunks
+    # the changed file's unchanged chunk ("Intro text.") comes from the embedding cache
+    assert summary(result)["Chunks"] == "2 written (embedded 1, reused 1), 3 deleted; 'default' holds 4"
+    assert texts_embedded(embedders) == 1  # only the edited chunk
     stored = records(indexed)
     assert "docs/guide.md#2" not in stored  # the removed section's chunk is gone
     assert stored["docs/guide.md#1"]["text"] == "Guide > Install\n\nUse uv instead."
@@ -264,7 +265,7 @@ def test_deleted_file_loses_its_chunks(indexed: Path, work: Path, embedders: lis
 
     result = run("index", "docs", "--db", str(indexed), "-q")
     assert summary(result)["Files"] == "0 indexed, 2 unchanged, 1 removed"
-    assert summary(result)["Chunks"] == "0 embedded, 1 deleted; 'default' holds 5"
+    assert summary(result)["Chunks"] == "0 written (embedded 0, reused 0), 1 deleted; 'default' holds 5"
     stored = records(indexed)
     assert "docs/faq.md#0" not in stored
     assert "other/readme.md#0" in stored  # outside the given root: untouched
@@ -274,7 +275,7 @@ def test_file_that_became_empty_loses_its_chunks(indexed: Path, work: Path) -> N
     (work / "docs" / "faq.md").write_text("\n")
     result = run("index", "docs", "--db", str(indexed), "-q")
     assert summary(result)["Files"] == "1 indexed, 2 unchanged, 0 removed"
-    assert summary(result)["Chunks"] == "0 embedded, 1 deleted; 'default' holds 4"
+    assert summary(result)["Chunks"] == "0 written (embedded 0, reused 0), 1 deleted; 'default' holds 4"
     assert set(records(indexed)) == ALL_IDS - {"docs/faq.md#0"}
     (work / "docs" / "new-and-empty.md").write_text("")
     assert summary(run("index", "docs", "--db", str(indexed), "-q"))["Files"] == "0 indexed, 4 unchanged, 0 removed"
@@ -1082,3 +1083,32 @@ def test_import_names_the_model_as_index_and_query_do(db: Path, embedders: list[
     run("import", "-", "--db", str(db), "--model", "all-MiniLM-L6-v2", "-q", input='{"text": "t", "id": "t"}\n')
     assert model_of(db) == INT8_MODEL
     assert [e.backend for e in embedders][-1] == "onnx-int8"  # type: ignore[attr-defined]
+
+
+def test_stats_lists_the_app_state(indexed: Path) -> None:
+    with Database(indexed) as store:
+        store.key_value("parents").put_many({"p1": b"abc", "p2": {"k": 1}})
+        store.record_keys("sqlite/default").update(["h1", "h2", "h3"])
+    result = run("stats", "--db", str(indexed))
+    rows = {tuple(line.split()[:3]) for line in result.stdout.splitlines()}
+    assert ("app", "state", "namespace") in rows
+    assert ("embedding", "cache", DEFAULT_MODEL) in rows  # the 5 chunks `index` embedded
+    assert ("key-value", "parents", "2") in rows
+    assert ("record", "manager", "sqlite/default") in rows
+    data = json.loads(run("stats", "--db", str(indexed), "--json").stdout)
+    assert {"namespace": "parents", "entries": 2, "value_bytes": 10} in data["key_value"]
+    assert {"namespace": f"sqlitevec_store.embeddings/{DEFAULT_MODEL}", "entries": 5, "value_bytes": 5 * 16 * 4} in (
+        data["key_value"]
+    )
+    assert data["record_keys"] == [{"namespace": "sqlite/default", "entries": 3, "value_bytes": 0}]
+
+
+def test_index_reuses_cached_vectors_unless_told_not_to(indexed: Path, embedders: list[FakeEmbedder]) -> None:
+    run("drop", "--db", str(indexed), "--collection", "default", "--yes")
+    result = run("index", "docs", "--db", str(indexed), "-q")
+    assert summary(result)["Chunks"] == "5 written (embedded 0, reused 5), 0 deleted; 'default' holds 5"
+    assert texts_embedded(embedders) == 0
+    run("drop", "--db", str(indexed), "--collection", "default", "--yes")
+    result = run("index", "docs", "--db", str(indexed), "-q", "--no-embedding-cache")
+    assert summary(result)["Chunks"] == "5 written (embedded 5, reused 0), 0 deleted; 'default' holds 5"
+    assert texts_embedded(embedders) == 5

@@ -5,6 +5,7 @@ from __future__ import annotations
 import io
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from sqlitevec_store import Database
@@ -110,3 +111,56 @@ def test_collect_files(tmp_path: Path, docs: Path, monkeypatch: pytest.MonkeyPat
     assert str(tmp_path / "nothing") in found.roots
     with pytest.raises(InvalidInputError, match="no such file or folder"):
         collect_files(["missing.md"])
+
+
+def _paragraph(file: int, n: int, edited: bool = False) -> str:
+    return f"File {file} paragraph {n}: some words about topic {n % 7}" + (" (edited)" if edited else "") + "."
+
+
+def test_editing_one_paragraph_of_a_1000_chunk_folder_embeds_one_chunk(tmp_path: Path) -> None:
+    folder = tmp_path / "big"
+    folder.mkdir()
+    for f in range(20):
+        (folder / f"f{f:02d}.txt").write_text("\n\n".join(_paragraph(f, n) for n in range(50)) + "\n")
+    embedder = FakeEmbedder()
+    loads: list[str] = []
+    with Database(tmp_path / "store.db") as db:
+        first = sync_files(db, "big", [str(folder)], embedder, max_chars=80)
+        assert (first.chunks_written, first.chunks_embedded, first.chunks_reused, first.total) == (1000, 1000, 0, 1000)
+
+        paragraphs = [_paragraph(7, n, edited=(n == 20)) for n in range(50)]
+        (folder / "f07.txt").write_text("\n\n".join(paragraphs) + "\n")
+        before = embedder.texts_embedded
+        edited = sync_files(
+            db, "big", [str(folder)], embedder, max_chars=80, before_embedding=lambda: loads.append("x")
+        )
+        assert (edited.files_indexed, edited.chunks_written, edited.chunks_embedded, edited.chunks_reused) == (
+            1,
+            50,
+            1,
+            49,
+        )
+        assert embedder.texts_embedded == before + 1 and loads == ["x"]
+        hit = db.collection("big").get(["big/f07.txt#20"], include_vectors=True)[0]
+        np.testing.assert_allclose(hit.vector, embedder.vector(paragraphs[20]), atol=1e-6)
+
+        # rebuilding the whole collection from scratch: every vector from the cache, the model never loaded
+        db.drop_collection("big")
+        loads.clear()
+        calls = embedder.document_calls
+        rebuilt = sync_files(
+            db, "big", [str(folder)], embedder, max_chars=80, before_embedding=lambda: loads.append("x")
+        )
+        assert (rebuilt.chunks_written, rebuilt.chunks_embedded, rebuilt.chunks_reused) == (1000, 0, 1000)
+        assert embedder.document_calls == calls and loads == []
+
+
+def test_cache_can_be_turned_off(tmp_path: Path, docs: Path) -> None:
+    embedder = FakeEmbedder()
+    with Database(tmp_path / "store.db") as db:
+        sync_files(db, "docs", [str(docs)], embedder, cache_embeddings=False)
+        assert db.app_state().key_value == []
+        db.drop_collection("docs")
+        again = sync_files(db, "docs", [str(docs)], embedder, cache_embeddings=False)
+        assert (again.chunks_embedded, again.chunks_reused) == (3, 0)
+        assert embedder.texts_embedded == 6

@@ -27,6 +27,8 @@ from tests.migration_support import (
     MODEL_ID,
     TRICKY_METADATA,
     Interrupt,
+    add_app_state,
+    assert_same_app_state,
     assert_same_collection,
     interrupt_after,
     nudge_vector,
@@ -387,3 +389,63 @@ def test_display_location_hides_passwords(location: str, shown: str) -> None:
 )
 def test_is_postgres_url(location: str, expected: bool) -> None:
     assert is_postgres_url(location) is expected
+
+
+# --- the app state beside the collections --------------------------------------------
+
+
+def test_the_app_state_is_copied_exactly_and_verified(source: Path, target: Path) -> None:
+    with Database(source) as db:
+        add_app_state(db)
+    report = migrate(source, target)
+    assert report.ok, report.summary()
+    kinds = {(a.kind, a.namespace): a.copied for a in report.app_state}
+    assert kinds == {
+        ("key-value", "parents"): 29,
+        ("key-value", "llama_index/docstore/data"): 1,
+        ("key-value", f"sqlitevec_store.embeddings/{MODEL_ID}"): 2,
+        ("record keys", "sqlite/docs"): 26,
+    }
+    assert all(a.verified for a in report.app_state)
+    assert "app state: 4 namespaces, copied 58 entries; OK" in report.summary()
+    with Database(source, read_only=True) as a, Database(target, read_only=True) as b:
+        assert_same_app_state(a, b)
+    again = migrate(source, target, batch_size=7)
+    assert again.ok and [a.copied for a in again.app_state] == [0, 0, 0, 0]
+    assert sum(a.skipped for a in again.app_state) == 58
+    assert verify(source, target).ok
+
+
+def test_the_target_clock_never_runs_behind_the_copied_keys(source: Path, target: Path) -> None:
+    with Database(source) as db:
+        add_app_state(db)
+        newest = max(row.updated_at for row in db.backend.app_state.rk_page("sqlite/docs", None, 100)[0])
+    migrate(source, target)
+    with Database(target) as db:
+        assert db.record_keys("sqlite/docs").now() > newest
+
+
+def test_app_state_verification_catches_differences(source: Path, target: Path) -> None:
+    with Database(source) as db:
+        add_app_state(db)
+    migrate(source, target)
+    with Database(target) as db:
+        db.key_value("parents").put("doc-003", {"n": -1})
+        db.key_value("parents").put("only-here", b"x")
+        db.record_keys("sqlite/docs").delete_keys(["hash-001"])
+    report = verify(source, target)
+    failed = {a.namespace: a.differences for a in report.app_state if not a.ok}
+    assert failed == {"parents": 2, "sqlite/docs": 1}
+    with pytest.raises(MigrationVerificationError, match="parents"):
+        report.raise_for_failure()
+    # copying again repairs what differs (nothing on the target is deleted: "only-here" stays)
+    repaired = migrate(source, target)
+    assert [a.copied for a in repaired.app_state if a.copied] == [1, 1]
+    assert not repaired.ok  # the extra entry is still reported
+
+
+def test_naming_collections_leaves_the_app_state_unless_asked(source: Path, target: Path) -> None:
+    with Database(source) as db:
+        add_app_state(db)
+    assert migrate(source, target, collections=["docs"]).app_state == []
+    assert len(migrate(source, target, collections=["docs"], app_state=True).app_state) == 4

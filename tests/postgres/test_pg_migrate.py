@@ -18,6 +18,8 @@ from tests.fakes import FakeEmbedder
 from tests.migration_support import (
     MODEL_ID,
     Interrupt,
+    add_app_state,
+    assert_same_app_state,
     assert_same_collection,
     interrupt_after,
     nudge_vector,
@@ -245,3 +247,27 @@ def test_index_import_and_compact_take_a_url(
     assert sorted(p.name for p in tmp_path.iterdir()) == ["docs", "dump.jsonl", "source.db"]  # no file for the URL
     with Database(source, read_only=True) as a, Database(pg_url) as pg:
         assert_same_collection(a, pg, "docs")
+
+
+def test_app_state_file_to_postgres_and_back_exactly(source: Path, pg_url: str, tmp_path: Path) -> None:
+    with Database(source) as db:
+        add_app_state(db)
+    there = migrate(source, pg_url, batch_size=6)
+    assert there.ok, there.summary()
+    assert len(there.app_state) == 4 and all(a.verified for a in there.app_state)
+    back_path = tmp_path / "back.db"
+    back = migrate(pg_url, back_path, batch_size=5)
+    assert back.ok, back.summary()
+    with Database(source, read_only=True) as a, Database(pg_url) as pg, Database(back_path, read_only=True) as b:
+        assert_same_app_state(a, pg)
+        assert_same_app_state(a, b)
+        assert pg.key_value("parents").get("raw") == bytes(range(256))
+        assert pg.record_keys("sqlite/docs").list_keys(group_ids=["src-1"]) == [
+            "hash-001",
+            "hash-009",
+            "hash-013",
+            "hash-017",
+            "hash-021",
+        ]
+    again = migrate(source, pg_url)
+    assert sum(a.copied for a in again.app_state) == 0 and verify(source, pg_url).ok

@@ -39,6 +39,7 @@ from ...records import CollectionInfo
 from ...validation import Batch
 from ..base import ChangeState, ChangeToken, CollectionStats, ScoredRow, StoredRow, VectorRows
 from . import ddl, statements
+from .app_state import PostgresAppState
 from .connection import import_psycopg, libpq_url, new_pool, redacted_url, translated_driver_errors
 from .driver import Driver
 from .operations import DEFAULT_EF_SEARCH, Operations
@@ -98,6 +99,7 @@ class PostgresBackend(Driver):
         self._pid = os.getpid()
         self._pool = new_pool(self._url, read_only=read_only, size=pool_size)
         self._apools = AsyncPools(self._url, read_only=read_only, size=pool_size)
+        self._app_state = PostgresAppState(self)
         super().__init__()
 
     # -- connections -------------------------------------------------------------
@@ -154,6 +156,11 @@ class PostgresBackend(Driver):
     def closed(self) -> bool:
         """Whether :meth:`close` was called."""
         return self._closed
+
+    @property
+    def app_state(self) -> PostgresAppState:
+        """The key-value space and record-key log in this schema (sync and async)."""
+        return self._app_state
 
     @property
     def searches_in_engine(self) -> bool:

@@ -37,6 +37,7 @@ from ...registry import RegistryRow
 from ...validation import Batch
 from ..base import ChangeState, ChangeToken, CollectionStats, ScoredRow, StoredRow, VectorRows
 from . import catalog, ddl, keywords, ownership, rows, statements, vec0
+from .app_state import SqliteAppState
 from .connection import (
     Connection,
     database_errors,
@@ -142,6 +143,7 @@ class SqliteBackend:
         # Registry entries (lower-case name, dimension, schema version) whose tables were checked.
         self._verified: set[tuple[str, int | None, int]] = set()
         self._compile = LastCompiled(lambda tree: CompiledFilter(*compile_filter(tree, "metadata")))
+        self._app_state = SqliteAppState(self)
         if isinstance(database, (str, Path)):
             self.path: str | None = str(database)
             self._owns_connection = True
@@ -197,6 +199,11 @@ class SqliteBackend:
             self._pid = os.getpid()
             self._serial += 1
         return self._conn
+
+    @property
+    def app_state(self) -> SqliteAppState:
+        """The key-value space and record-key log in this file."""
+        return self._app_state
 
     @property
     def searches_in_engine(self) -> bool:
