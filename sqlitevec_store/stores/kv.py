@@ -34,17 +34,17 @@ Semantics:
 
 from __future__ import annotations
 
-import asyncio
 import json
 from collections.abc import AsyncIterator, Iterable, Iterator, Mapping, Sequence
 from typing import TYPE_CHECKING, Any, TypeAlias
 
-from ..backends.base import AppStateStorage, KeyRow, StoredValue, async_app_state
+from ..backends.base import KeyRow, StoredValue
 from ..errors import InvalidInputError, InvalidInputTypeError
-from .keys import check_key, check_keys, check_namespace
+from .keys import check_key, check_keys
+from .namespace import NamespacedStore
 
 if TYPE_CHECKING:
-    from ..database import Database
+    pass
 
 __all__ = ["PAGE_SIZE", "KeyValueStore", "Value", "decode_value", "encode_value"]
 
@@ -101,7 +101,7 @@ def _checked_items(items: Mapping[str, object] | Iterable[tuple[str, object]]) -
     return list(checked.items())
 
 
-class KeyValueStore:
+class KeyValueStore(NamespacedStore):
     """One namespace of a database's key-value space (see the module docstring).
 
     Args:
@@ -116,28 +116,6 @@ class KeyValueStore:
         [b'1', {'n': 2}, None]
 
     """
-
-    def __init__(self, db: Database, namespace: str) -> None:
-        """Name the namespace; nothing is written until the first put."""
-        self._db = db
-        self._namespace = check_namespace(namespace)
-
-    @property
-    def namespace(self) -> str:
-        """The namespace."""
-        return self._namespace
-
-    @property
-    def database(self) -> Database:
-        """The database holding the entries."""
-        return self._db
-
-    @property
-    def _storage(self) -> AppStateStorage:
-        return self._db.backend.app_state
-
-    def __repr__(self) -> str:
-        return f"KeyValueStore({self._db.path!r}, namespace={self._namespace!r})"
 
     # -- writes -------------------------------------------------------------------
 
@@ -207,13 +185,6 @@ class KeyValueStore:
             after = page[-1].key
 
     # -- async ----------------------------------------------------------------------
-
-    async def _call(self, method: str, *args: Any, **kwargs: Any) -> Any:
-        """Run a storage method: its native async twin when it has one, else in a worker thread."""
-        native = async_app_state(self._storage)
-        if native is not None:
-            return await getattr(native, f"a{method}")(*args, **kwargs)
-        return await asyncio.to_thread(getattr(self._storage, method), *args, **kwargs)
 
     async def aput(self, key: str, value: Value) -> None:
         """Async :meth:`put`."""

@@ -20,18 +20,17 @@ one ``with db.atomic():`` block can write both.
 
 from __future__ import annotations
 
-import asyncio
 import math
 from collections.abc import Iterable, Sequence
 from typing import TYPE_CHECKING, Any
 
-from ..backends.base import AppStateStorage, async_app_state
 from ..errors import InvalidInputError, InvalidInputTypeError
 from ..records import check_count
-from .keys import check_key, check_keys, check_namespace
+from .keys import check_key, check_keys
+from .namespace import NamespacedStore
 
 if TYPE_CHECKING:
-    from ..database import Database
+    pass
 
 __all__ = ["RecordKeys"]
 
@@ -57,7 +56,7 @@ def _group_ids(group_ids: Sequence[str | None] | None, count: int) -> list[str |
     return [None if group is None else check_key(group) for group in groups]
 
 
-class RecordKeys:
+class RecordKeys(NamespacedStore):
     """One namespace of the record-key log (see the module docstring).
 
     Args:
@@ -65,28 +64,6 @@ class RecordKeys:
         namespace: Keeps these keys apart (LangChain: the record manager's namespace).
 
     """
-
-    def __init__(self, db: Database, namespace: str) -> None:
-        """Name the namespace; nothing is written until the first update."""
-        self._db = db
-        self._namespace = check_namespace(namespace)
-
-    @property
-    def namespace(self) -> str:
-        """The namespace."""
-        return self._namespace
-
-    @property
-    def database(self) -> Database:
-        """The database holding the log."""
-        return self._db
-
-    @property
-    def _storage(self) -> AppStateStorage:
-        return self._db.backend.app_state
-
-    def __repr__(self) -> str:
-        return f"RecordKeys({self._db.path!r}, namespace={self._namespace!r})"
 
     def _update_args(
         self, keys: Sequence[str], group_ids: Sequence[str | None] | None, time_at_least: float | None
@@ -163,12 +140,6 @@ class RecordKeys:
         return 0
 
     # -- async ------------------------------------------------------------------------
-
-    async def _call(self, method: str, *args: Any, **kwargs: Any) -> Any:
-        native = async_app_state(self._storage)
-        if native is not None:
-            return await getattr(native, f"a{method}")(*args, **kwargs)
-        return await asyncio.to_thread(getattr(self._storage, method), *args, **kwargs)
 
     async def anow(self) -> float:
         """Async :meth:`now`."""

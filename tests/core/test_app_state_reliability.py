@@ -12,16 +12,14 @@ from __future__ import annotations
 
 import os
 import random
-import select
-import signal
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import pytest
 
 from sqlitevec_store import Database
+from tests.kill_support import kill_after_start
 
 WORKER = Path(__file__).with_name("_worker.py")
 
@@ -32,27 +30,8 @@ pytestmark = [
 
 
 def _kill_after(path: Path, delay: float) -> str:
-    proc = subprocess.Popen(
-        [sys.executable, str(WORKER), "app", str(path), "40", "50"],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-        env={**os.environ, "PYTHONPATH": str(Path(__file__).parents[2])},
-    )
-    try:
-        assert proc.stdout is not None
-        ready, _, _ = select.select([proc.stdout], [], [], 60)
-        assert ready, "the child printed nothing"
-        assert proc.stdout.readline().strip() == "START"
-        time.sleep(delay)
-        os.kill(proc.pid, signal.SIGKILL)
-        out, err = proc.communicate(timeout=30)
-    finally:
-        if proc.poll() is None:
-            proc.kill()
-            proc.wait()
-    assert proc.returncode in (-signal.SIGKILL, 0), err
-    return out
+    argv = [sys.executable, str(WORKER), "app", str(path), "40", "50"]
+    return kill_after_start(argv, delay, env={**os.environ, "PYTHONPATH": str(Path(__file__).parents[2])}).out
 
 
 def _check(path: Path) -> int:

@@ -8,9 +8,11 @@ on the core class; ``tests/langchain`` runs them through the adapter too.
 
 from __future__ import annotations
 
+import multiprocessing
 import sqlite3
 import time
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -143,3 +145,35 @@ def test_clock_survives_reopening(tmp_path: Path) -> None:
     with Database(path, read_only=True) as db:
         assert db.record_keys("ns").now() >= future
         assert db.record_keys("fresh").now() > 0
+
+
+def _stamper(path: str, worker: int, count: int, queue: Any) -> None:
+    with Database(path) as db:
+        keys = db.record_keys("shared")
+        queue.put([keys.now() for _ in range(count)])
+        for i in range(count):
+            keys.update([f"w{worker}-{i}"], group_ids=[f"w{worker}"])
+
+
+@pytest.mark.sqlite_only
+def test_processes_share_one_clock_that_never_repeats(tmp_path: Path) -> None:
+    path = str(tmp_path / "clock.db")
+    with Database(path) as db:
+        db.record_keys("shared").update(["seed"])
+    context = multiprocessing.get_context("spawn")
+    queue = context.Queue()
+    workers = [context.Process(target=_stamper, args=(path, w, 50, queue)) for w in range(3)]
+    for process in workers:
+        process.start()
+    readings = [queue.get(timeout=120) for _ in workers]
+    for process in workers:
+        process.join(120)
+        assert process.exitcode == 0
+    for times in readings:
+        assert times == sorted(times)
+    every = [t for times in readings for t in times]
+    assert len(set(every)) == len(every) == 150  # no two processes were given the same time
+    with Database(path) as db:
+        keys = db.record_keys("shared")
+        assert keys.count() == 151
+        assert keys.list_keys(group_ids=["w1"]) == sorted(f"w1-{i}" for i in range(50))

@@ -17,10 +17,7 @@ import hashlib
 import json
 import math
 import multiprocessing
-import os
 import random
-import select
-import signal
 import subprocess
 import sys
 import tempfile
@@ -57,11 +54,10 @@ from sqlitevec_store.registry import COLLECTION_NAME_PATTERN
 from tests.core._worker import OPS_COLLECTION, OPS_DIM, hash_tag, run_ops, vector_for
 from tests.fakes import FakeEmbedder
 from tests.filter_cases import random_filter, random_metadata, reference_match
+from tests.kill_support import kill_after_start, posix_only, read_line
 
 WORKER = Path(__file__).with_name("_worker.py")
 EMB = FakeEmbedder(dimension=8)
-
-posix_only = pytest.mark.skipif(os.name != "posix", reason="needs SIGKILL, select() on pipes and fork")
 
 
 # ---------------------------------------------------------------------------
@@ -117,15 +113,6 @@ def exact(value: Any) -> str:
     return json.dumps(value, allow_nan=False)
 
 
-def read_line(proc: subprocess.Popen[str], timeout: float) -> str:
-    assert proc.stdout is not None
-    ready, _, _ = select.select([proc.stdout], [], [], timeout)
-    if not ready:
-        proc.kill()
-        pytest.fail(f"child printed nothing for {timeout} s")
-    return proc.stdout.readline()
-
-
 # ---------------------------------------------------------------------------
 # 1. Crash safety: SIGKILL in the middle of a large upsert
 # ---------------------------------------------------------------------------
@@ -139,21 +126,7 @@ def kill_during_upsert(path: Path, collection: str, tag: str, replace_seeds: int
     Returns whether the child had finished its upsert before the kill landed.
     """
     args = [str(path), collection, tag, str(CRASH_N), str(CRASH_DIM), str(replace_seeds)]
-    proc = subprocess.Popen(
-        [sys.executable, str(WORKER), "crash", *args], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
-    )
-    try:
-        line = read_line(proc, 60)
-        assert line.strip() == "START", line + proc.communicate(timeout=30)[1]
-        time.sleep(delay)
-        os.kill(proc.pid, signal.SIGKILL)
-        out, err = proc.communicate(timeout=30)
-    finally:
-        if proc.poll() is None:
-            proc.kill()
-            proc.wait()
-    assert proc.returncode in (-signal.SIGKILL, 0), err
-    return "DONE" in out
+    return kill_after_start([sys.executable, str(WORKER), "crash", *args], delay).finished
 
 
 @posix_only

@@ -126,13 +126,7 @@ class SqliteAppState:
 
     def kv_delete(self, namespace: str, keys: Sequence[str]) -> int:
         """Delete ``keys``; how many existed."""
-        if not keys:
-            return 0
-        with self._backend.session() as conn:
-            if not self._readable(conn):
-                return 0
-        with self._writing() as conn:
-            return int(conn.execute(sql.kv_delete_sql(), (namespace, json.dumps(list(keys)))).rowcount)
+        return self._delete_keys(sql.kv_delete_sql(), namespace, keys)
 
     def kv_page(self, namespace: str, prefix: str, after: str | None, limit: int, *, values: bool) -> list[KeyRow]:
         """Up to ``limit`` keys above ``after`` under ``prefix``, in key order."""
@@ -239,13 +233,17 @@ class SqliteAppState:
 
     def rk_delete(self, namespace: str, keys: Sequence[str]) -> int:
         """Forget ``keys``; how many were recorded."""
+        return self._delete_keys(sql.rk_delete_sql(), namespace, keys)
+
+    def _delete_keys(self, statement: str, namespace: str, keys: Sequence[str]) -> int:
+        """Run a delete of ``keys`` (bound as one JSON array); how many rows went. Writes nothing if none could."""
         if not keys:
             return 0
         with self._backend.session() as conn:
             if not self._readable(conn):
                 return 0
         with self._writing() as conn:
-            return int(conn.execute(sql.rk_delete_sql(), (namespace, json.dumps(list(keys)))).rowcount)
+            return int(conn.execute(statement, (namespace, json.dumps(list(keys)))).rowcount)
 
     def rk_namespaces(self) -> list[NamespaceSize]:
         """Every namespace holding recorded keys."""
