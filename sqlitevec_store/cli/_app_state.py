@@ -9,7 +9,7 @@ import click
 
 from ..app_state_dump import load_app_state, read_app_state, write_app_state
 from ..database import Database
-from ._options import StoreLocation, db_option, open_existing, undo_new_file
+from ._options import StoreLocation, db_option, open_existing, output_option, undo_new_file
 
 __all__ = ["export_state", "import_state"]
 
@@ -22,13 +22,7 @@ __all__ = ["export_state", "import_state"]
     multiple=True,
     help="Export this namespace only (repeat for more). Default: every namespace.",
 )
-@click.option(
-    "-o",
-    "--output",
-    type=click.Path(dir_okay=False, allow_dash=True),
-    default="-",
-    help="Write here instead of stdout (replaced only once the export is complete).",
-)
+@output_option
 def export_state(db_path: StoreLocation, namespaces: tuple[str, ...], output: str) -> None:
     """Write the app state as JSON lines: key-value entries and record-manager keys.
 

@@ -10,7 +10,15 @@ from click.core import ParameterSource
 
 from ..embeddings.cache import NAMESPACE_PREFIX as CACHE_NAMESPACE_PREFIX
 from ..jsonl import write_dump
-from ._options import StoreLocation, collection_option, db_option, describe_store, existing_collection, open_existing
+from ._options import (
+    StoreLocation,
+    collection_option,
+    db_option,
+    describe_store,
+    existing_collection,
+    open_existing,
+    output_option,
+)
 from ._output import human_bytes, table
 
 __all__ = ["compact", "drop", "export", "stats"]
@@ -147,13 +155,7 @@ def compact(db_path: StoreLocation, collection_name: str, all_: bool, vacuum: bo
 @db_option
 @collection_option
 @click.option("--vectors", is_flag=True, help="Include each vector (and the model that made it).")
-@click.option(
-    "-o",
-    "--output",
-    type=click.Path(dir_okay=False, allow_dash=True),
-    default="-",
-    help="Write here instead of stdout (replaced only once the export is complete).",
-)
+@output_option
 def export(db_path: StoreLocation, collection_name: str, vectors: bool, output: str) -> None:
     """Write a collection as JSON lines.
 

@@ -152,6 +152,17 @@ def collection_option(f: F) -> F:
     )(f)
 
 
+def output_option(f: F) -> F:
+    """``-o/--output``: where an export is written (stdout by default; a file is replaced once complete)."""
+    return click.option(
+        "-o",
+        "--output",
+        type=click.Path(dir_okay=False, allow_dash=True),
+        default="-",
+        help="Write here instead of stdout (replaced only once the export is complete).",
+    )(f)
+
+
 def model_option(f: F) -> F:
     return click.option(
         "--model",
