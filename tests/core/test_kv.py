@@ -160,6 +160,21 @@ def test_one_transaction_with_the_records(memdb: Database) -> None:
     assert docs.count() == 1 and kv.get("p1") == {"parent": True}
 
 
+def test_a_rolled_back_first_write_leaves_the_stores_working(memdb: Database) -> None:
+    """The tables made inside a block that rolls back are gone; the next writes make them again."""
+    kv, log = memdb.key_value("ns"), memdb.record_keys("ns")
+    with pytest.raises(RuntimeError), memdb.atomic():
+        kv.put("a", 1)
+        log.update(["x"])
+        assert kv.get("a") == 1 and log.exists(["x"]) == [True]  # seen inside the block
+        raise RuntimeError("boom")
+    with memdb.atomic():  # a cache of "the tables are there" must not fail these
+        kv.put("b", 2)
+        log.update(["y"])
+    assert kv.get("a") is None and log.exists(["x"]) == [False]
+    assert kv.get("b") == 2 and list(kv.keys()) == ["b"] and log.list_keys() == ["y"]
+
+
 def test_app_state_lists_namespaces(memdb: Database) -> None:
     assert memdb.app_state().key_value == []
     memdb.key_value("b").put_many({"1": b"abc", "2": b"de"})

@@ -9,7 +9,8 @@ one, like every collection operation (:mod:`.operations`). Writes run in an
 The tables (:mod:`.app_state_sql`) are made by the first write, under the
 registry's advisory lock; until then reads find nothing. Once a read has seen
 them they are not looked for again, unless a statement finds them gone
-(``42P01``: dropped by hand, or made by a transaction that rolled back).
+(``42P01``: dropped by hand, or made by a transaction that rolled back):
+a read then finds nothing, and a write makes them again.
 """
 
 from __future__ import annotations
@@ -29,6 +30,11 @@ __all__ = ["PostgresAppState"]
 _T = TypeVar("_T")
 
 _UNDEFINED_TABLE = "42P01"
+
+
+def _undefined_table(exc: BaseException) -> bool:
+    """Whether ``exc`` (or the driver error it wraps) says a table is missing."""
+    return _UNDEFINED_TABLE in (getattr(exc, "sqlstate", None), getattr(exc.__cause__, "sqlstate", None))
 
 
 class _Runner(Protocol):
@@ -106,7 +112,7 @@ class PostgresAppState:
         try:
             return (yield query)
         except Exception as exc:
-            if getattr(exc, "sqlstate", None) != _UNDEFINED_TABLE:
+            if not _undefined_table(exc):
                 raise
             self._ready = False
             return empty
@@ -118,14 +124,21 @@ class PostgresAppState:
             yield from self._ensure()
             return (yield from self._checked(query))
 
-        result = yield InTransaction(steps(), write=True)
+        try:
+            result = yield InTransaction(steps(), write=True)
+        except Exception as exc:
+            if not _undefined_table(exc):
+                raise
+            # the tables a read had seen are gone (made by a block that rolled back, or dropped): the savepoint
+            # rolled back; make them again, once
+            result = yield InTransaction(steps(), write=True)
         return result
 
     def _checked(self, query: Query) -> Steps[Any]:
         try:
             return (yield query)
         except Exception as exc:
-            if getattr(exc, "sqlstate", None) == _UNDEFINED_TABLE:
+            if _undefined_table(exc):
                 self._ready = False
             raise
 
