@@ -7,6 +7,11 @@
   all-MiniLM-L6-v2 offline by default.
 * :class:`SQLiteVecTranslator`: the structured-query translator that lets
   ``SelfQueryRetriever`` target the store.
+* :class:`SQLiteVecRecordManager`: a ``RecordManager`` for
+  ``langchain_core.indexing.index()``, and :class:`SQLiteVecByteStore`: a
+  ``ByteStore`` (for ``CacheBackedEmbeddings`` and, through
+  ``create_kv_docstore``, ``ParentDocumentRetriever``); both can live in the
+  vector store's own file (``database=vector_store.database``).
 
 Install with ``pip install "sqlitevec-store[langchain,local]"``.
 """
@@ -28,6 +33,8 @@ except ModuleNotFoundError as exc:
     ) from exc
 
 from .embeddings import SentenceTransformerEmbeddings
+from .record_manager import SQLiteVecRecordManager
+from .storage import SQLiteVecByteStore
 from .translator import SQLiteVecTranslator
 from .vectorstores import SQLiteVecRetriever, SQLiteVecVectorStore, cosine_relevance_score
 
@@ -37,6 +44,8 @@ except PackageNotFoundError:  # pragma: no cover - running from a checkout witho
     __version__ = "0.0.0"
 
 __all__ = [
+    "SQLiteVecByteStore",
+    "SQLiteVecRecordManager",
     "SQLiteVecRetriever",
     "SQLiteVecTranslator",
     "SQLiteVecVectorStore",

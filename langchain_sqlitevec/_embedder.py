@@ -11,15 +11,24 @@ from __future__ import annotations
 
 import warnings
 from collections.abc import Generator, Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from langchain_core.embeddings import DeterministicFakeEmbedding, Embeddings, FakeEmbeddings
 
-from sqlitevec_store import CollectionInfo, DimensionMismatchError, UncheckedModelWarning
+from sqlitevec_store import CollectionInfo, DimensionMismatchError, EmbeddingCache, UncheckedModelWarning
 from sqlitevec_store.progress import Progress
 from sqlitevec_store.records import chunks, is_int
 
-__all__ = ["PROGRESS_BATCH_SIZE", "EmbeddingPlan", "aembed", "check_embedding", "declared_dimension", "embed"]
+__all__ = [
+    "PROGRESS_BATCH_SIZE",
+    "EmbeddingPlan",
+    "aembed",
+    "aembed_cached",
+    "check_embedding",
+    "declared_dimension",
+    "embed",
+    "embed_cached",
+]
 
 #: Texts per embedding call when progress is shown and no ``batch_size`` was given.
 PROGRESS_BATCH_SIZE = 64
@@ -87,6 +96,29 @@ async def aembed(embedding: Embeddings, plan: EmbeddingPlan) -> list[list[float]
     except StopIteration as done:
         vectors: list[list[float]] = done.value
         return vectors
+
+
+def embed_cached(embedding: Embeddings, plan: EmbeddingPlan, cache: EmbeddingCache) -> list[list[float]]:
+    """Run ``plan`` through ``cache``: cached vectors reused, only the missing distinct texts embedded (and cached).
+
+    The missing texts are embedded as ``plan`` says (its batch size and
+    progress), with ``embedding.embed_documents``; see
+    :meth:`sqlitevec_store.EmbeddingCache.embed`.
+    """
+    got = cache.embed(plan.texts, lambda todo: embed(embedding, replace(plan, texts=todo)))
+    vectors: list[list[float]] = got.vectors.tolist()
+    return vectors
+
+
+async def aembed_cached(embedding: Embeddings, plan: EmbeddingPlan, cache: EmbeddingCache) -> list[list[float]]:
+    """Async :func:`embed_cached`, with ``aembed_documents``."""
+
+    async def missing(todo: list[str]) -> list[list[float]]:
+        return await aembed(embedding, replace(plan, texts=todo))
+
+    got = await cache.aembed(plan.texts, missing)
+    vectors: list[list[float]] = got.vectors.tolist()
+    return vectors
 
 
 def declared_dimension(embedding: Embeddings) -> int | None:

@@ -21,12 +21,12 @@ from langchain_core.documents import Document
 from langchain_core.embeddings import Embeddings
 from langchain_core.vectorstores import VectorStore
 
-from sqlitevec_store import Collection, parse_filter_dict
+from sqlitevec_store import Collection, EmbeddingCache, parse_filter_dict
 from sqlitevec_store.validation import Batch, check_texts
 
 from ._arguments import AddOptions, reject_unknown
 from ._documents import DocumentParts
-from ._embedder import EmbeddingPlan, aembed, embed
+from ._embedder import EmbeddingPlan, aembed, aembed_cached, embed, embed_cached
 
 __all__ = ["WriteMethods"]
 
@@ -43,10 +43,12 @@ class WriteMethods(VectorStore):
     """Writes to a core collection: how :class:`~langchain_sqlitevec.SQLiteVecVectorStore` stores documents.
 
     A subclass opens the collection (:attr:`collection`), sets the embedding
-    model (``_embedding``) and the default of ``show_progress``.
+    model (``_embedding``), the embedding cache (``_embedding_cache``, or
+    ``None`` to embed every text) and the default of ``show_progress``.
     """
 
     _embedding: Embeddings
+    _embedding_cache: EmbeddingCache | None
     show_progress: bool
 
     @property
@@ -69,6 +71,18 @@ class WriteMethods(VectorStore):
         batch = check_texts(texts, metadatas, ids)
         return _AddPlan(batch, EmbeddingPlan(batch.texts, options.batch_size, options.show_progress))
 
+    def _vectors(self, plan: _AddPlan) -> list[list[float]]:
+        """The batch's vectors: from the cache where it has them (when there is one), else from the model."""
+        if self._embedding_cache is None:
+            return embed(self._embedding, plan.embedding)
+        return embed_cached(self._embedding, plan.embedding, self._embedding_cache)
+
+    async def _avectors(self, plan: _AddPlan) -> list[list[float]]:
+        """Async :meth:`_vectors`."""
+        if self._embedding_cache is None:
+            return await aembed(self._embedding, plan.embedding)
+        return await aembed_cached(self._embedding, plan.embedding, self._embedding_cache)
+
     def _write(self, plan: _AddPlan, vectors: list[list[float]]) -> list[str]:
         """Check the vectors against the batch (count, values) and write it in one transaction."""
         return self.collection.upsert(plan.batch.with_vectors(vectors))
@@ -88,7 +102,9 @@ class WriteMethods(VectorStore):
         """Embed texts and add them; an id already stored is replaced.
 
         All texts are embedded first, then written in one transaction: either
-        every text is stored or none is.
+        every text is stored or none is. With ``cache_embeddings=True`` (see
+        the constructor) only texts the database's embedding cache lacks are
+        embedded, each distinct text once.
 
         Args:
             texts: The texts (any iterable, consumed fully).
@@ -115,7 +131,7 @@ class WriteMethods(VectorStore):
         plan = self._plan_add(texts, metadatas, ids, kwargs, "add_texts")
         if not plan.batch:
             return []
-        return self._write(plan, embed(self._embedding, plan.embedding))
+        return self._write(plan, self._vectors(plan))
 
     async def aadd_texts(
         self,
@@ -129,8 +145,7 @@ class WriteMethods(VectorStore):
         plan = self._plan_add(texts, metadatas, ids, kwargs, "aadd_texts")
         if not plan.batch:
             return []
-        vectors = await aembed(self._embedding, plan.embedding)
-        return await self._awrite(plan, vectors)
+        return await self._awrite(plan, await self._avectors(plan))
 
     def add_documents(self, documents: Iterable[Document], **kwargs: Any) -> list[str]:
         """Add documents; ``ids=`` wins over ``Document.id``, which wins over a generated UUID.

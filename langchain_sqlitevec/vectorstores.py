@@ -32,6 +32,8 @@ from sqlitevec_store import (
     Collection,
     CollectionInfo,
     Database,
+    EmbeddingCache,
+    InvalidInputError,
 )
 from sqlitevec_store.opening import open_database
 from sqlitevec_store.options import IndexOptions
@@ -232,6 +234,21 @@ class SQLiteVecVectorStore(WriteMethods, SearchMethods):
         ``s / (1 + s)`` for keyword search), the same number the LlamaIndex
         adapter reports.
 
+    Embedding cache and the rest of the app in the same file:
+        ```python
+        vector_store = SQLiteVecVectorStore(embeddings, db_path="app.db", cache_embeddings=True)
+        record_manager = SQLiteVecRecordManager("sqlitevec/default", database=vector_store.database)
+        parents = SQLiteVecByteStore(database=vector_store.database, namespace="parents")
+        ```
+
+        With ``cache_embeddings=True`` the add methods look every text up in
+        the database's embedding cache (by model id and the text's SHA-256)
+        and send only the missing ones to the model, so re-adding unchanged
+        text costs no model call. :class:`SQLiteVecRecordManager` (for
+        ``index()``) and :class:`SQLiteVecByteStore` (for
+        ``CacheBackedEmbeddings`` and ``ParentDocumentRetriever``) keep their
+        entries in the same database.
+
     Close the store with :meth:`close` (or use it as a context manager) when it
     opened the database itself.
 
@@ -249,6 +266,7 @@ class SQLiteVecVectorStore(WriteMethods, SearchMethods):
         index_type: str = "flat",
         oversample: int = DEFAULT_OVERSAMPLE,
         show_progress: bool = False,
+        cache_embeddings: bool = False,
     ) -> None:
         """Open (or create) a collection. Never calls the embedding model.
 
@@ -271,13 +289,18 @@ class SQLiteVecVectorStore(WriteMethods, SearchMethods):
             oversample: Candidates per result for ``"rescore"``.
             show_progress: Report the progress of adding texts on stderr (see
                 :meth:`add_texts`); each call may override it.
+            cache_embeddings: Keep every document vector in the database's
+                embedding cache, keyed by the model id and the text's SHA-256,
+                and embed only the texts it lacks when adding (queries are not
+                cached). Needs a model id (``model_id=`` or ``embedding.model_id``).
 
         Raises:
             ValueError: More than one of ``db_path``, ``connection`` and
                 ``database``; a bad collection name or ``index_type``; or the
                 collection was built with another embedding model
                 (``ModelMismatchError``) or holds vectors of another dimension
-                than the embedding declares (``DimensionMismatchError``).
+                than the embedding declares (``DimensionMismatchError``), or
+                ``cache_embeddings=True`` without a model id (``InvalidInputError``).
             TypeError: An argument of the wrong type.
 
         """
@@ -298,10 +321,21 @@ class SQLiteVecVectorStore(WriteMethods, SearchMethods):
         self._collection_name = collection_name
         self._lock = threading.Lock()
         self._collection: Collection | None = None
+        if not isinstance(cache_embeddings, bool):
+            raise TypeError(f"cache_embeddings must be True or False, got {cache_embeddings!r}")
+        if cache_embeddings and model_id is None:
+            raise InvalidInputError(
+                "cache_embeddings=True needs a model id, the cache's key: pass model_id='...' "
+                f"(a stable name of the model), since {type(embedding).__name__} has no model_id"
+            )
         self._db, self._owns_db = open_database(db_path=db_path, connection=connection, database=database)
+        self._embedding_cache: EmbeddingCache | None = None
         try:
             self._collection = self._open_collection()
             check_embedding(embedding, self._collection.info(), model_id, warn_unchecked=model_id_defaulted)
+            if cache_embeddings:
+                assert model_id is not None
+                self._embedding_cache = self._db.embedding_cache(model_id)
         except BaseException:
             self.close()
             raise
@@ -338,6 +372,11 @@ class SQLiteVecVectorStore(WriteMethods, SearchMethods):
     def model_id(self) -> str | None:
         """The embedding model id this store records and checks (``None``: not checked)."""
         return self._model_id
+
+    @property
+    def embedding_cache(self) -> EmbeddingCache | None:
+        """The embedding cache the add methods use (``None`` unless ``cache_embeddings=True``)."""
+        return self._embedding_cache
 
     @property
     def embeddings(self) -> Embeddings:
@@ -413,6 +452,7 @@ class SQLiteVecVectorStore(WriteMethods, SearchMethods):
         model_id: str | EllipsisType | None = ...,
         index_type: str = "flat",
         oversample: int = DEFAULT_OVERSAMPLE,
+        cache_embeddings: bool = False,
         **kwargs: Any,
     ) -> Self:
         """Open a store (see the constructor) and add ``texts`` to it.
@@ -429,6 +469,7 @@ class SQLiteVecVectorStore(WriteMethods, SearchMethods):
             model_id: The model id to record and check (default: ``embedding.model_id``).
             index_type: How searches run (see the constructor).
             oversample: Candidates per result for ``index_type="rescore"``.
+            cache_embeddings: Embed only texts the database's embedding cache lacks (see the constructor).
             **kwargs: ``batch_size`` and ``show_progress``, as for :meth:`add_texts`.
 
         """
@@ -442,6 +483,7 @@ class SQLiteVecVectorStore(WriteMethods, SearchMethods):
             model_id=model_id,
             index_type=index_type,
             oversample=oversample,
+            cache_embeddings=cache_embeddings,
         )
         try:
             store.add_texts(
@@ -467,6 +509,7 @@ class SQLiteVecVectorStore(WriteMethods, SearchMethods):
         model_id: str | EllipsisType | None = ...,
         index_type: str = "flat",
         oversample: int = DEFAULT_OVERSAMPLE,
+        cache_embeddings: bool = False,
         **kwargs: Any,
     ) -> Self:
         """Async :meth:`from_texts`: opens the store in a worker thread, then :meth:`aadd_texts`."""
@@ -482,6 +525,7 @@ class SQLiteVecVectorStore(WriteMethods, SearchMethods):
             model_id=model_id,
             index_type=index_type,
             oversample=oversample,
+            cache_embeddings=cache_embeddings,
         )
         try:
             await store.aadd_texts(

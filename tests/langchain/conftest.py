@@ -7,7 +7,12 @@ from collections.abc import Iterator
 import pytest
 from langchain_core.embeddings import Embeddings
 
-from langchain_sqlitevec import SentenceTransformerEmbeddings, SQLiteVecVectorStore
+from langchain_sqlitevec import (
+    SentenceTransformerEmbeddings,
+    SQLiteVecByteStore,
+    SQLiteVecRecordManager,
+    SQLiteVecVectorStore,
+)
 from tests.conftest import close_every_instance
 from tests.fakes import FakeEmbedder
 
@@ -35,6 +40,18 @@ def fake_embeddings() -> FakeEmbeddings:
 def _close_every_store(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
     """Close every store a test opened, whichever way it was constructed."""
     yield from close_every_instance(monkeypatch, SQLiteVecVectorStore)
+
+
+@pytest.fixture(autouse=True)
+def _close_every_byte_store(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+    """Close every byte store a test opened."""
+    yield from close_every_instance(monkeypatch, SQLiteVecByteStore)
+
+
+@pytest.fixture(autouse=True)
+def _close_every_record_manager(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+    """Close every record manager a test opened."""
+    yield from close_every_instance(monkeypatch, SQLiteVecRecordManager)
 
 
 @pytest.fixture(scope="session")
