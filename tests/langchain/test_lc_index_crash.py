@@ -9,24 +9,22 @@ the store, then to the record manager, and cleans up (store, then manager)
 after the last batch: a kill leaves at most one batch known to one side only.
 The parent then re-runs ``index()`` to completion and checks that every
 record-manager key is in the store and vice versa, with the right texts,
-metadata and vectors. The kill helpers are the core's (tests/core/test_reliability.py).
+metadata and vectors. The kill helpers are shared (tests/kill_support.py).
 """
 
 from __future__ import annotations
 
 import os
 import random
-import signal
-import subprocess
 import sys
-import time
 from pathlib import Path
 
 import numpy as np
 from langchain_core.indexing import index
 
 from sqlitevec_store import Database
-from tests.core.test_reliability import integrity, posix_only, read_line
+from tests.core.test_reliability import integrity
+from tests.kill_support import kill_after_start, posix_only
 from tests.langchain._index_worker import INDEX_KWARGS, corpus, open_app
 from tests.langchain.indexing_checks import assert_agree, stored
 
@@ -37,26 +35,8 @@ ROUNDS = 5
 def kill_during_index(path: Path, version: int, delay: float) -> bool:
     """Run the worker on ``corpus(version)``, SIGKILL it ``delay`` s after it starts; whether it finished first."""
     env = dict(os.environ, PYTHONPATH=os.pathsep.join([str(ROOT), os.environ.get("PYTHONPATH", "")]))
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "tests.langchain._index_worker", str(path), str(version)],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-        cwd=ROOT,
-        env=env,
-    )
-    try:
-        line = read_line(proc, 120)
-        assert line.strip() == "START", line + proc.communicate(timeout=30)[1]
-        time.sleep(delay)
-        os.kill(proc.pid, signal.SIGKILL)
-        out, err = proc.communicate(timeout=30)
-    finally:
-        if proc.poll() is None:
-            proc.kill()
-            proc.wait()
-    assert proc.returncode in (-signal.SIGKILL, 0), err
-    return "DONE" in out
+    argv = [sys.executable, "-m", "tests.langchain._index_worker", str(path), str(version)]
+    return kill_after_start(argv, delay, env=env, start_timeout=120).finished
 
 
 @posix_only
