@@ -4,9 +4,9 @@
 :mod:`sqlitevec_store` core, and ``SentenceTransformerEmbedding`` a
 ``BaseEmbedding`` over its local sentence-transformers embedder. The rest of
 an app's state can live in the same file: ``SQLiteVecKVStore`` (a
-``BaseKVStore``, also what ``IngestionCache`` takes), ``SQLiteVecDocumentStore``
-and ``SQLiteVecIndexStore`` on it, and ``CachedEmbedding`` (document vectors
-cached by model id and text).
+``BaseKVStore``, also what ``IngestionCache`` takes), ``SQLiteVecDocumentStore``,
+``SQLiteVecIndexStore`` and ``SQLiteVecChatStore`` on it, and
+``CachedEmbedding`` (document vectors cached by model id and text).
 """
 
 from __future__ import annotations
@@ -27,6 +27,7 @@ except ModuleNotFoundError as exc:
 
 from .base import SQLiteVecVectorStore
 from .cached_embedding import CachedEmbedding
+from .chat_store import SQLiteVecChatStore
 from .embeddings import SentenceTransformerEmbedding
 from .kvstore import SQLiteVecKVStore
 from .storage import SQLiteVecDocumentStore, SQLiteVecIndexStore
@@ -38,6 +39,7 @@ except PackageNotFoundError:  # pragma: no cover - running from a checkout witho
 
 __all__ = [
     "CachedEmbedding",
+    "SQLiteVecChatStore",
     "SQLiteVecDocumentStore",
     "SQLiteVecIndexStore",
     "SQLiteVecKVStore",

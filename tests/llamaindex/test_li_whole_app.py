@@ -93,13 +93,15 @@ def _kill_after(path: Path, delay: float) -> list[str]:
     try:
         line = read_line(proc, 60)
         assert line.strip() == "START", line + proc.communicate(timeout=30)[1]
-        proc.wait(timeout=delay) if delay > 0 else None
-    except subprocess.TimeoutExpired:
-        pass
-    finally:
-        if proc.poll() is None:
+        try:
+            proc.wait(timeout=delay)  # the run may finish first
+        except subprocess.TimeoutExpired:
             os.kill(proc.pid, signal.SIGKILL)
         out, err = proc.communicate(timeout=30)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
     assert proc.returncode in (-signal.SIGKILL, 0), err
     return out.split()
 
