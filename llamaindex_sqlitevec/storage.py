@@ -12,7 +12,17 @@ needs no ``persist()``: everything is written as it happens, and
 
 The document store's own multi-step writes (``add_documents``,
 ``delete_document``, ``delete_ref_doc``) are each one transaction here, so a
-crash never leaves a node without its metadata or reference-document entry.
+crash never leaves a node without its metadata or reference-document entry
+(their async forms are LlamaIndex's: one transaction per step). To make a
+whole ``IngestionPipeline.run`` one transaction (vectors, docstore and cache
+commit together, or a crash leaves the file as it was), run it inside
+``with kvstore.atomic():`` on a key-value store sharing the vector store's
+database.
+
+With a vector store that keeps the text (as ``SQLiteVecVectorStore`` does),
+``VectorStoreIndex`` keeps its nodes only there and gives the docstore the
+documents' hashes; pass ``store_nodes_override=True`` (when building and to
+``load_index_from_storage``) to keep the nodes in the docstore too.
 """
 
 from __future__ import annotations
