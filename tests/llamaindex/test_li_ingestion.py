@@ -296,3 +296,36 @@ async def test_async_rerun_after_an_edit(backend_db_path: str) -> None:
     assert set(after) == {"doc-1", "doc-2", "doc-3", "doc-4"}
     assert set(app.docstore.docs) == set(after)
     assert any("rewritten" in text for text in after["doc-1"])
+
+
+class RaisingTransform(TransformComponent):
+    """Fails mid-run, after the splitter."""
+
+    def __call__(self, nodes: Any, **kwargs: Any) -> Any:
+        raise RuntimeError("simulated mid-run failure")
+
+
+def test_a_failed_run_inside_atomic_leaves_everything_as_it_was(backend_db_path: str) -> None:
+    """Upstream's test_upserts_failed_rerun_preserves_old_vectors (main), on llama-index-core's pipeline.
+
+    The installed pipeline deletes a changed document's old vectors and docstore
+    entries before it runs the transformations; inside ``kvstore.atomic()`` a
+    failure rolls that back with everything else.
+    """
+    app = _app(backend_db_path)
+    app.pipeline(DocstoreStrategy.UPSERTS_AND_DELETE).run(documents=_documents())
+    vectors = {n.node_id: n.get_content() for n in app.vector_store.get_nodes()}
+    hashes = app.docstore.get_all_document_hashes()
+    cached = app.cache.cache.get_all(collection="pipeline_cache")
+    failing = IngestionPipeline(
+        transformations=[SentenceSplitter(chunk_size=40, chunk_overlap=0), RaisingTransform()],
+        docstore=app.docstore,
+        vector_store=app.vector_store,
+        cache=app.cache,
+        docstore_strategy=DocstoreStrategy.UPSERTS_AND_DELETE,
+    )
+    with pytest.raises(RuntimeError, match="simulated"), app.docstore.kvstore.atomic():
+        failing.run(documents=_documents(edited=1, deleted=3))
+    assert {n.node_id: n.get_content() for n in app.vector_store.get_nodes()} == vectors
+    assert app.docstore.get_all_document_hashes() == hashes
+    assert app.cache.cache.get_all(collection="pipeline_cache") == cached
