@@ -13,6 +13,7 @@ import random
 import signal
 import subprocess
 import sys
+import time
 from collections import Counter
 from pathlib import Path
 from typing import Any
@@ -80,8 +81,11 @@ def test_a_fresh_process_reloads_the_index_and_answers_the_same(tmp_path: Path) 
 DOCS, BATCH = 1000, 25
 
 
-def _kill_after(path: Path, delay: float) -> list[str]:
-    """Start an ingestion, SIGKILL it ``delay`` s after it starts; the lines it printed."""
+def _kill_after(path: Path, batches: int | None, extra: float) -> list[str]:
+    """Start an ingestion; once it has printed ``batches`` batch lines, wait ``extra`` s and SIGKILL it.
+
+    ``batches=None`` lets it run to the end. Returns the lines it printed.
+    """
     proc = subprocess.Popen(
         [sys.executable, "-m", "tests.llamaindex._app_worker", "ingest", str(path), str(DOCS), str(BATCH)],
         stdout=subprocess.PIPE,
@@ -90,20 +94,22 @@ def _kill_after(path: Path, delay: float) -> list[str]:
         env=ENV,
         cwd=ROOT,
     )
+    lines: list[str] = []
     try:
-        line = read_line(proc, 60)
-        assert line.strip() == "START", line + proc.communicate(timeout=30)[1]
-        try:
-            proc.wait(timeout=delay)  # the run may finish first
-        except subprocess.TimeoutExpired:
+        lines.append(read_line(proc, 60).strip())
+        assert lines[0] == "START", lines[0] + proc.communicate(timeout=30)[1]
+        if batches is not None:
+            while sum(line.startswith("BATCH") for line in lines) < batches:
+                lines.append(read_line(proc, 60).strip())
+            time.sleep(extra)  # somewhere inside a later batch's transaction
             os.kill(proc.pid, signal.SIGKILL)
-        out, err = proc.communicate(timeout=30)
+        out, err = proc.communicate(timeout=120)
     finally:
         if proc.poll() is None:
             proc.kill()
             proc.wait()
     assert proc.returncode in (-signal.SIGKILL, 0), err
-    return out.split()
+    return lines + out.splitlines()
 
 
 def _agreement(path: Path) -> int:
@@ -136,13 +142,15 @@ def test_sigkill_during_an_ingestion_leaves_vectors_and_docstore_in_agreement(tm
     path = tmp_path / "app.db"
     progress = [0]
     interrupted = 0
+    batches = DOCS // BATCH
     for _ in range(5):
-        lines = _kill_after(path, rng.uniform(0.05, 0.5))  # an uninterrupted run takes about 2 s
+        done = progress[-1] // BATCH
+        lines = _kill_after(path, min(done + rng.randint(1, 5), batches - 2), rng.uniform(0.0, 0.05))
         interrupted += "DONE" not in lines
         progress.append(_agreement(path))  # consistent after every kill, not only at the end
-        assert progress[-1] >= progress[-2]
-    assert interrupted >= 3, progress
-    assert 0 < progress[-1] < DOCS, progress
-    lines = _kill_after(path, 120)  # the re-run to completion
+        assert progress[-1] > progress[-2], progress
+    assert interrupted >= 4, progress
+    assert progress[-1] < DOCS, progress
+    lines = _kill_after(path, None, 0.0)  # the re-run to completion
     assert lines[-1] == "DONE"
     assert _agreement(path) == DOCS
