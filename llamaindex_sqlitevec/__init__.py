@@ -2,7 +2,11 @@
 
 ``SQLiteVecVectorStore`` is a ``BasePydanticVectorStore`` over the shared
 :mod:`sqlitevec_store` core, and ``SentenceTransformerEmbedding`` a
-``BaseEmbedding`` over its local sentence-transformers embedder.
+``BaseEmbedding`` over its local sentence-transformers embedder. The rest of
+an app's state can live in the same file: ``SQLiteVecKVStore`` (a
+``BaseKVStore``, also what ``IngestionCache`` takes), ``SQLiteVecDocumentStore``,
+``SQLiteVecIndexStore`` and ``SQLiteVecChatStore`` on it, and
+``CachedEmbedding`` (document vectors cached by model id and text).
 """
 
 from __future__ import annotations
@@ -22,11 +26,24 @@ except ModuleNotFoundError as exc:
     ) from exc
 
 from .base import SQLiteVecVectorStore
+from .cached_embedding import CachedEmbedding
+from .chat_store import SQLiteVecChatStore
 from .embeddings import SentenceTransformerEmbedding
+from .kvstore import SQLiteVecKVStore
+from .storage import SQLiteVecDocumentStore, SQLiteVecIndexStore
 
 try:
     __version__ = version("sqlitevec-store")
 except PackageNotFoundError:  # pragma: no cover - running from a checkout without install
     __version__ = "0.0.0"
 
-__all__ = ["SQLiteVecVectorStore", "SentenceTransformerEmbedding", "__version__"]
+__all__ = [
+    "CachedEmbedding",
+    "SQLiteVecChatStore",
+    "SQLiteVecDocumentStore",
+    "SQLiteVecIndexStore",
+    "SQLiteVecKVStore",
+    "SQLiteVecVectorStore",
+    "SentenceTransformerEmbedding",
+    "__version__",
+]

@@ -9,7 +9,7 @@ import pytest
 from llama_index.core.base.embeddings.base import BaseEmbedding, Embedding
 from llama_index.core.bridge.pydantic import PrivateAttr
 
-from llamaindex_sqlitevec import SQLiteVecVectorStore
+from llamaindex_sqlitevec import CachedEmbedding, SQLiteVecKVStore, SQLiteVecVectorStore
 from tests.conftest import close_every_instance
 from tests.fakes import FAKE_MODEL_ID, FakeEmbedder
 
@@ -53,6 +53,18 @@ def fake_embedding() -> FakeEmbedding:
 def _close_every_store(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
     """Close every store a test opened, whichever way it was constructed."""
     yield from close_every_instance(monkeypatch, SQLiteVecVectorStore)
+
+
+@pytest.fixture(autouse=True)
+def _close_every_kvstore(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+    """Close every key-value store (and so every docstore and index store) a test opened."""
+    yield from close_every_instance(monkeypatch, SQLiteVecKVStore)
+
+
+@pytest.fixture(autouse=True)
+def _close_every_cached_embedding(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+    """Close every cached embedding a test opened."""
+    yield from close_every_instance(monkeypatch, CachedEmbedding)
 
 
 @pytest.fixture
