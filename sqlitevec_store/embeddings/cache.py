@@ -1,9 +1,10 @@
 """The embedding cache: document vectors by (model id, SHA-256 of the exact text), in the database itself.
 
 Unchanged text is never embedded twice: ``sqlitevec-store index`` (and
-:func:`sqlitevec_store.ingest.sync_files`), and both frameworks' stores
-when asked (``cache_embeddings=True``), look every text up first and send
-only the missing ones to the model. Re-indexing a folder after editing one
+:func:`sqlitevec_store.ingest.sync_files`), LangChain's store when asked
+(``SQLiteVecVectorStore(..., cache_embeddings=True)``) and LlamaIndex's
+``CachedEmbedding`` wrapper look every text up first and send only the
+missing ones to the model. Re-indexing a folder after editing one
 paragraph embeds that paragraph's chunk, and reuses every other vector.
 
 * **Key.** The namespace ``sqlitevec_store.embeddings/<model id>`` of the

@@ -1,8 +1,8 @@
 """The whole LlamaIndex app in one file: reload in a fresh process, and SIGKILL during an ingestion.
 
 The child processes are ``tests/llamaindex/_app_worker.py``. The SIGKILL
-test reuses the reliability helpers of ``tests/core/test_reliability.py``
-(reading a child's lines with a timeout).
+test reads the child's lines with the crash tests' shared helper (``tests/kill_support.py``,
+with a timeout).
 """
 
 from __future__ import annotations
@@ -22,8 +22,8 @@ import pytest
 
 from llamaindex_sqlitevec import SQLiteVecDocumentStore, SQLiteVecVectorStore
 from sqlitevec_store import Database
-from tests.core.test_reliability import read_line
 from tests.fakes import FAKE_MODEL_ID
+from tests.kill_support import read_line
 from tests.llamaindex._app_worker import SPLITTER, ingest_documents
 
 pytestmark = [
