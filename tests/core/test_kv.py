@@ -6,6 +6,7 @@ Backend-neutral tests use ``memdb`` (SQLite in memory, or Postgres under
 
 from __future__ import annotations
 
+import asyncio
 import math
 import multiprocessing
 import sqlite3
@@ -173,6 +174,15 @@ def test_a_rolled_back_first_write_leaves_the_stores_working(memdb: Database) ->
         log.update(["y"])
     assert kv.get("a") is None and log.exists(["x"]) == [False]
     assert kv.get("b") == 2 and list(kv.keys()) == ["b"] and log.list_keys() == ["y"]
+
+
+async def test_concurrent_first_writes_make_the_tables_once(memdb: Database) -> None:
+    """Tasks writing at once to a store without the tables: one makes them, the others wait and use them."""
+    stores = [memdb.key_value(f"n{i}") for i in range(4)]
+    logs = [memdb.record_keys(f"n{i}") for i in range(2)]
+    await asyncio.gather(*(kv.aput("k", i) for i, kv in enumerate(stores)), *(log.aupdate(["k"]) for log in logs))
+    assert [kv.get("k") for kv in stores] == [0, 1, 2, 3]
+    assert [log.list_keys() for log in logs] == [["k"], ["k"]]
 
 
 def test_app_state_lists_namespaces(memdb: Database) -> None:

@@ -89,8 +89,16 @@ _NOW = "extract(epoch FROM clock_timestamp())::double precision"
 
 
 def table_exists_sql() -> str:
-    """Whether a relation of this name is in the current schema (parameter: the name)."""
-    return "SELECT to_regclass(quote_ident(current_schema()) || '.' || quote_ident(%s)) IS NOT NULL"
+    """Whether a relation of this name is in the current schema (parameter: the name).
+
+    A scan of ``pg_class`` under the statement's snapshot, not ``to_regclass``: that looks the name up in
+    the session's catalog cache, which can still miss a table another session committed while this one
+    waited for the registry lock (seen: concurrent first writes refused their own tables as foreign).
+    """
+    return (
+        "SELECT EXISTS (SELECT 1 FROM pg_catalog.pg_class c JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace "
+        "WHERE n.nspname = current_schema() AND c.relname = %s)"
+    )
 
 
 def app_tables_sql() -> str:
