@@ -26,6 +26,7 @@ from sqlitevec_store.embeddings import split_model_id
 from sqlitevec_store.errors import SqliteVecStoreError
 from tests.cli_support import run_cli as run
 from tests.fakes import FakeEmbedder
+from tests.schema_support import downgrade
 
 GUIDE = "# Guide\n\nIntro text.\n\n## Install\n\nRun pip install.\n\n## Usage\n\nCall the tool.\n"
 FAQ = "# FAQ\n\n## Backups\n\nCopy the file while nothing writes to it.\n"
@@ -513,13 +514,7 @@ def test_query_hybrid_mode(indexed: Path) -> None:
 
 def test_query_keyword_on_a_v1_file_explains(indexed: Path) -> None:
     with Database(indexed) as store:  # make it a schema version 1 file: no keyword index, no change log
-        for statement in [
-            "DROP TABLE svs_default_fts",
-            "DROP TABLE svs_default_changes",
-            *(f"DROP TRIGGER svs_default_{t}" for t in ("fts_ai", "fts_ad", "fts_au", "changes_ad", "changes_au")),
-            "UPDATE sqlitevec_store_collections SET schema_version = 1",
-        ]:
-            store.conn.execute(statement)
+        downgrade(store.conn, "default", 1)
     result = run("query", "pip", "--db", str(indexed), "--mode", "keyword", code=1)
     assert "compact" in result.output
     run("compact", "--db", str(indexed))

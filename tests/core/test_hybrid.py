@@ -23,6 +23,7 @@ from sqlitevec_store.backends.sqlite.connection import open_connection
 from sqlitevec_store.embeddings import SentenceTransformerEmbedder
 from sqlitevec_store.search.fusion import DEFAULT_ALPHA, RRF_K, alpha_fusion, min_max, rrf_fusion
 from tests.fakes import FakeEmbedder
+from tests.schema_support import downgrade
 
 EMB = FakeEmbedder(dimension=8)
 
@@ -88,7 +89,8 @@ def test_keyword_sql_is_built_apart_and_binds_every_value() -> None:
         "CREATE VIRTUAL TABLE \"svs_docs_fts\" USING fts5(text, content='svs_docs_items', "
         "content_rowid='pk', tokenize='porter unicode61 remove_diacritics 2')"
     )
-    assert len(create) == 4
+    assert len(create) == 3  # the delete and update triggers (new records are indexed by the write itself)
+    assert len(ddl.create_fts_sql(tables, insert_trigger=True)) == 4  # schema versions 2 and 3
 
 
 # --- keyword search ---------------------------------------------------------
@@ -393,6 +395,56 @@ def test_drop_collection_drops_the_index(db: Database) -> None:
     names = [r[0] for r in db.conn.execute("SELECT name FROM sqlite_master WHERE name LIKE 'svs_docs%'")]
     assert names == []
     assert db.collection("docs").keyword_search("alpha") == []
+
+
+# --- the keyword index follows every write ---------------------------------
+
+
+def _trigger_names(db: Database) -> set[str]:
+    return {row[0] for row in db.conn.execute("SELECT name FROM sqlite_master WHERE type = 'trigger'")}
+
+
+@pytest.mark.sqlite_only
+def test_one_call_of_new_and_replaced_records_over_many_chunks_keeps_the_index_whole(memdb: Database) -> None:
+    col = memdb.collection("docs")
+    col.upsert([rec(f"plum number {i}", f"r{i}") for i in range(1500)])
+    # one call: 1,000 replaced (texts change), 1,500 new, across three write chunks
+    col.upsert(
+        [rec(f"kiwi number {i}", f"r{i}") for i in range(500, 1500)] + [rec(f"fig {i}", f"n{i}") for i in range(1500)]
+    )
+    fts_ok(memdb)
+    assert len(col.keyword_search("plum", k=4000)) == 500
+    assert len(col.keyword_search("kiwi", k=4000)) == 1000
+    assert len(col.keyword_search("fig", k=4000)) == 1500
+    col.delete(ids=[f"n{i}" for i in range(100)])
+    fts_ok(memdb)
+    assert len(col.keyword_search("fig", k=4000)) == 1400
+    with pytest.raises(RuntimeError), memdb.atomic():  # a rolled-back write leaves the index as it was
+        col.upsert([rec("fig and kiwi", "late")])
+        assert [h.id for h in col.keyword_search("late")] == []  # "late" is not in any text
+        assert "late" in {h.id for h in col.keyword_search("fig and kiwi", k=5)}
+        raise RuntimeError
+    fts_ok(memdb)
+    assert len(col.keyword_search("fig", k=4000)) == 1400
+    assert not {"svs_docs_fts_ai"} & _trigger_names(memdb)
+
+
+def test_v3_file_is_migrated_to_index_new_records_itself(tmp_path: Path) -> None:
+    path = tmp_path / "v3.db"
+    with Database(path) as db:
+        db.collection("docs").upsert([rec(t, f"s{n}") for n, t in enumerate(SENTENCES)])
+        downgrade(db.conn, "docs", 3)  # the insert trigger of versions 2 and 3 is back
+        assert "svs_docs_fts_ai" in _trigger_names(db)
+    with Database(path, read_only=True) as db:
+        assert db.collection("docs").info().schema_version == 3
+    with Database(path) as db:  # the writable open migrates it
+        col = db.collection("docs")
+        assert col.info().schema_version == ddl.SCHEMA_VERSION
+        assert "svs_docs_fts_ai" not in _trigger_names(db)
+        col.upsert([rec("a brand new kiwi", "new"), rec(SENTENCES[0] + " kiwi", "s0")])  # one new, one replaced
+        fts_ok(db)
+        assert {h.id for h in col.keyword_search("kiwi")} == {"new", "s0"}
+        assert len(col.keyword_search(SENTENCES[3])) >= 1
 
 
 # --- migration from schema version 1 ---------------------------------------

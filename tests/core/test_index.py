@@ -17,7 +17,7 @@ import numpy as np
 import numpy.typing as npt
 import pytest
 
-from sqlitevec_store import Database, Record, available_index_types
+from sqlitevec_store import SCHEMA_VERSION, Database, Record, available_index_types
 from sqlitevec_store.backends.sqlite import rows as rows_module
 from sqlitevec_store.backends.sqlite import vec0
 from sqlitevec_store.backends.sqlite.ddl import CollectionTables
@@ -27,6 +27,7 @@ from sqlitevec_store.search import cache as cache_module
 from sqlitevec_store.search import kernels as kernels_module
 from sqlitevec_store.search.kernels import top_k
 from sqlitevec_store.search.vector_index import VectorIndex
+from tests.schema_support import downgrade
 
 DIM = 16
 
@@ -336,16 +337,13 @@ def test_read_only_and_schema_2_files_search_without_a_change_log(tmp_path: Path
     with Database(path) as db:
         db.collection("docs").add(["a", "b"], [[1.0, 0.0], [0.0, 1.0]], ids=["a", "b"])
         # Make it look like a schema 2 file (before the change log existed).
-        db.conn.execute("DROP TABLE svs_docs_changes")
-        db.conn.execute("DROP TRIGGER svs_docs_changes_ad")
-        db.conn.execute("DROP TRIGGER svs_docs_changes_au")
-        db.conn.execute("UPDATE sqlitevec_store_collections SET schema_version = 2")
+        downgrade(db.conn, "docs", 2)
     with Database(path, read_only=True) as ro:
         assert ro.collection("docs").info().schema_version == 2
         reader = ro.collection("docs")
         assert [h.id for h in reader.search([0.0, 1.0], k=1)] == ["b"]
         with Database(path) as rw:
-            assert rw.collection("docs").info().schema_version == 3  # the writable open migrated it
+            assert rw.collection("docs").info().schema_version == SCHEMA_VERSION  # the writable open migrated it
             rw.collection("docs").add(["c"], [[0.0, 1.0]], ids=["c"])
         assert [h.id for h in reader.search([0.0, 1.0], k=2)] == ["b", "c"]  # equal distances: insertion order
         rw_again = Database(path)

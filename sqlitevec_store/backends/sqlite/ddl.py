@@ -29,10 +29,15 @@ alone):
     An FTS5 full-text index over ``text``, an *external-content* table
     (``content=svs_<name>_items``, ``content_rowid=pk``): it stores the index
     only, not a second copy of every text, and ``'rebuild'`` recreates it from
-    the records table (what the version 1 -> 2 migration does). Three triggers
-    on the records table (``..._fts_ai``, ``_ad``, ``_au``) keep it in sync,
-    so every write to a record (upsert, delete, clear) updates the index in the
-    same statement, hence the same transaction. Compaction rebuilds only the
+    the records table (what the version 1 -> 2 migration does). Two triggers
+    on the records table (``..._fts_ad``, ``_au``) keep it in step with deletes
+    and updates in the same statement. New records are indexed by the write
+    itself, one ``INSERT ... SELECT`` over every record the call added, before
+    the call returns (:func:`fill_keywords_sql`, since schema version 4;
+    versions 2 and 3 had a third trigger, ``..._fts_ai``, indexing each
+    inserted row on its own, which made bulk writes several times slower).
+    Either way the index changes in the same transaction as the records, and
+    is complete when a write returns. Compaction rebuilds only the
     vector table and leaves it alone. Tokenizer: ``porter unicode61
     remove_diacritics 2`` (English stemming, Unicode case folding, accents
     ignored).
@@ -69,6 +74,7 @@ __all__ = [
     "CHANGES_COLUMN_NAMES",
     "FTS_TOKENIZER",
     "ITEM_COLUMN_NAMES",
+    "KEYWORD_FILL_VERSION",
     "KEYWORD_INDEX_VERSION",
     "MIGRATIONS",
     "REGISTRY_TABLE",
@@ -85,6 +91,7 @@ __all__ = [
     "create_items_sql",
     "create_registry_sql",
     "create_vec_sql",
+    "fill_keywords_sql",
     "fts_command_sql",
     "is_fts5_declaration",
     "parse_vec0_declaration",
@@ -94,14 +101,18 @@ __all__ = [
 ]
 
 #: Version of the on-disk layout described above (independent of the package version).
-#: 1: registry, records and vec0 tables. 2: adds the FTS5 keyword index.
-SCHEMA_VERSION = 3
+#: 1: registry, records and vec0 tables. 2: adds the FTS5 keyword index. 3: the change log.
+#: 4: new records are keyword-indexed by the write, not by a trigger per row.
+SCHEMA_VERSION = 4
 
 #: The first schema version with the FTS5 keyword index.
 KEYWORD_INDEX_VERSION = 2
 
 #: The first schema version with the change log (and pks that are never reused).
 CHANGE_LOG_VERSION = 3
+
+#: The first schema version whose new records the write keyword-indexes itself (no insert trigger).
+KEYWORD_FILL_VERSION = 4
 
 #: The registry table's name.
 REGISTRY_TABLE = "sqlitevec_store_collections"
@@ -324,25 +335,39 @@ def is_fts5_declaration(sql: object, tables: CollectionTables) -> bool:
 FTS_TOKENIZER = "porter unicode61 remove_diacritics 2"
 
 
-def create_fts_sql(tables: CollectionTables) -> list[str]:
-    """The external-content FTS5 index over ``text`` and the triggers that keep it in sync.
+def create_fts_sql(tables: CollectionTables, *, insert_trigger: bool = False) -> list[str]:
+    """The external-content FTS5 index over ``text`` and the triggers that keep it in step.
 
     The content table's name comes from a validated collection name, so it can
-    be written as a string literal.
+    be written as a string literal. ``insert_trigger`` adds the trigger that
+    indexed each inserted record in schema versions 2 and 3 (only the version
+    1 -> 2 migration asks for it; version 4 drops it).
     """
     fts = tables.fts
     insert, delete, update = tables.fts_triggers
+    inserted = (
+        [
+            f"CREATE TRIGGER {insert} AFTER INSERT ON {tables.items} BEGIN "
+            f"INSERT INTO {fts} (rowid, text) VALUES (new.pk, new.text); END"
+        ]
+        if insert_trigger
+        else []
+    )
     return [
         f"CREATE VIRTUAL TABLE {fts} USING fts5(text, content='{tables.items_name}', "
         f"content_rowid='pk', tokenize='{FTS_TOKENIZER}')",
-        f"CREATE TRIGGER {insert} AFTER INSERT ON {tables.items} BEGIN "
-        f"INSERT INTO {fts} (rowid, text) VALUES (new.pk, new.text); END",
+        *inserted,
         f"CREATE TRIGGER {delete} AFTER DELETE ON {tables.items} BEGIN "
         f"INSERT INTO {fts} ({fts}, rowid, text) VALUES ('delete', old.pk, old.text); END",
         f"CREATE TRIGGER {update} AFTER UPDATE OF text ON {tables.items} BEGIN "
         f"INSERT INTO {fts} ({fts}, rowid, text) VALUES ('delete', old.pk, old.text); "
         f"INSERT INTO {fts} (rowid, text) VALUES (new.pk, new.text); END",
     ]
+
+
+def fill_keywords_sql(tables: CollectionTables) -> str:
+    """Keyword-index the records from a pk on (a write's new records: pks are never reused). Parameter: that pk."""
+    return f"INSERT INTO {tables.fts} (rowid, text) SELECT pk, text FROM {tables.items} WHERE pk >= ? ORDER BY pk"
 
 
 def fts_command_sql(tables: CollectionTables, command: str) -> str:
@@ -357,7 +382,7 @@ def fts_command_sql(tables: CollectionTables, command: str) -> str:
 
 def _migrate_1_to_2(tables: CollectionTables) -> list[str]:
     """Version 2 adds the keyword index: create it, then index every existing text."""
-    return [*create_fts_sql(tables), fts_command_sql(tables, "rebuild")]
+    return [*create_fts_sql(tables, insert_trigger=True), fts_command_sql(tables, "rebuild")]
 
 
 def create_changes_sql(tables: CollectionTables) -> list[str]:
@@ -391,10 +416,19 @@ def _migrate_2_to_3(tables: CollectionTables) -> list[str]:
     return create_changes_sql(tables)
 
 
+def _migrate_3_to_4(tables: CollectionTables) -> list[str]:
+    """Version 4 drops the per-row insert trigger: the write keyword-indexes its new records itself."""
+    return [f"DROP TRIGGER {tables.fts_triggers[0]}"]
+
+
 #: ``MIGRATIONS[v](tables)``: the statements that bring one collection from
 #: schema version ``v`` to ``v + 1``. Every version below
 #: :data:`SCHEMA_VERSION` has an entry.
-MIGRATIONS: dict[int, Callable[[CollectionTables], list[str]]] = {1: _migrate_1_to_2, 2: _migrate_2_to_3}
+MIGRATIONS: dict[int, Callable[[CollectionTables], list[str]]] = {
+    1: _migrate_1_to_2,
+    2: _migrate_2_to_3,
+    3: _migrate_3_to_4,
+}
 
 
 def unquote(quoted: str) -> str:

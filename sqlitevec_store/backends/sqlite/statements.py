@@ -18,6 +18,7 @@ from .ddl import (
     create_fts_sql,
     create_items_sql,
     create_vec_sql,
+    fill_keywords_sql,
     quote_identifier,
     unquote,
 )
@@ -354,6 +355,7 @@ def driver_probe_statements() -> list[Statement]:
         *(Statement(sql) for sql in create_fts_sql(tables)),
         *(Statement(sql) for sql in create_changes_sql(tables)),
         Statement(insert_item_sql(tables), (1, "a", "probe text", "{}", None, None)),
+        Statement(fill_keywords_sql(tables), (1,)),
         Statement(insert_vector_sql(tables), (1, b"\x00\x00\x80\x3f\x00\x00\x00\x00")),
         Statement(update_item_sql(tables), ("other text", "{}", None, None, 1)),
         Statement(delete_vector_sql(tables), (1,)),
