@@ -27,7 +27,7 @@ from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import IO, Any
 
-from .backends.base import AppStateStorage, RecordKeyRow, StoredValue
+from .backends.base import AppStateStorage, RecordKeyRow, StoredValue, kv_pages, record_key_pages
 from .database import Database
 from .errors import InvalidInputError, SqliteVecStoreError
 from .stores.keys import check_key, check_namespace
@@ -43,9 +43,7 @@ PAGE = 1000
 
 
 def _kv_lines(storage: AppStateStorage, namespace: str) -> Iterator[dict[str, Any]]:
-    after: str | None = None
-    while True:
-        rows = storage.kv_page(namespace, "", after, PAGE, values=True)
+    for rows in kv_pages(storage, namespace, size=PAGE):
         for row in rows:
             assert row.value is not None
             line: dict[str, Any] = {"kind": "key-value", "namespace": namespace, "key": row.key}
@@ -54,15 +52,12 @@ def _kv_lines(storage: AppStateStorage, namespace: str) -> Iterator[dict[str, An
             else:
                 line["bytes"] = base64.b64encode(row.value.data).decode("ascii")
             yield line
-        if len(rows) < PAGE:
-            return
-        after = rows[-1].key
 
 
 def _record_lines(storage: AppStateStorage, namespace: str) -> Iterator[dict[str, Any]]:
-    after: str | None = None
-    while True:
-        found, clock = storage.rk_page(namespace, after, PAGE)
+    clock: float | None = None
+    for found, page_clock in record_key_pages(storage, namespace, size=PAGE):
+        clock = page_clock  # the last page's is the latest
         for row in found:
             yield {
                 "kind": "record-key",
@@ -71,9 +66,6 @@ def _record_lines(storage: AppStateStorage, namespace: str) -> Iterator[dict[str
                 "group_id": row.group_id,
                 "updated_at": row.updated_at,
             }
-        if len(found) < PAGE:
-            break
-        after = found[-1].key
     if clock is not None:
         yield {"kind": "record-clock", "namespace": namespace, "last": clock}
 

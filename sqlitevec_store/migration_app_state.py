@@ -24,7 +24,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
-from .backends.base import AppStateStorage, RecordKeyRow
+from .backends.base import AppStateStorage, RecordKeyRow, kv_pages, record_key_pages
 from .database import Database
 
 __all__ = ["KEY_VALUE", "RECORD_KEYS", "AppStateMigration", "copy_app_state", "verify_app_state"]
@@ -80,19 +80,13 @@ def _namespaces(source: AppStateStorage) -> list[tuple[str, str]]:
 
 def _pages(storage: AppStateStorage, kind: str, namespace: str, size: int) -> Iterator[list[tuple[str, Any]]]:
     """Every entry of a namespace as ``(key, comparable value)``, a page at a time, in key order."""
-    after: str | None = None
-    while True:
-        if kind == KEY_VALUE:
-            rows = storage.kv_page(namespace, "", after, size, values=True)
-            page: list[tuple[str, Any]] = [(row.key, row.value) for row in rows]
-        else:
-            found, _ = storage.rk_page(namespace, after, size)
-            page = [(row.key, row) for row in found]
-        if page:
-            yield page
-        if len(page) < size:
-            return
-        after = page[-1][0]
+    if kind == KEY_VALUE:
+        for rows in kv_pages(storage, namespace, size=size):
+            yield [(row.key, row.value) for row in rows]
+        return
+    for found, _ in record_key_pages(storage, namespace, size=size):
+        if found:
+            yield [(row.key, row) for row in found]
 
 
 def _copy_page(

@@ -64,7 +64,7 @@ for a backend without one.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from contextlib import AbstractAsyncContextManager, AbstractContextManager
 from typing import Any, NamedTuple, Protocol
 
@@ -93,6 +93,8 @@ __all__ = [
     "VectorRows",
     "async_app_state",
     "async_backend",
+    "kv_pages",
+    "record_key_pages",
 ]
 
 
@@ -655,3 +657,33 @@ def async_app_state(storage: AppStateStorage) -> AsyncAppStateStorage | None:
     if getattr(storage, "is_async", False) is True:
         return storage  # type: ignore[return-value]
     return None
+
+
+def kv_pages(
+    storage: AppStateStorage, namespace: str, *, prefix: str = "", values: bool = True, size: int = 1000
+) -> Iterator[list[KeyRow]]:
+    """A namespace's keys (under ``prefix``) a page of ``size`` at a time, in key order (each page one read)."""
+    after: str | None = None
+    while True:
+        page = storage.kv_page(namespace, prefix, after, size, values=values)
+        if page:
+            yield page
+        if len(page) < size:
+            return
+        after = page[-1].key
+
+
+def record_key_pages(
+    storage: AppStateStorage, namespace: str, *, size: int = 1000
+) -> Iterator[tuple[list[RecordKeyRow], float | None]]:
+    """A namespace's recorded keys a page of ``size`` at a time, in key order, each with the clock read with it.
+
+    The clock of the last page is the latest; an empty namespace gives one empty page (and its clock, if any).
+    """
+    after: str | None = None
+    while True:
+        page, clock = storage.rk_page(namespace, after, size)
+        yield page, clock
+        if len(page) < size:
+            return
+        after = page[-1].key

@@ -17,10 +17,19 @@ and the backends:
 from __future__ import annotations
 
 from collections.abc import Iterable
+from typing import Any
 
 from ..errors import InvalidInputError, InvalidInputTypeError
 
-__all__ = ["MAX_KEY_LENGTH", "MAX_NAMESPACE_LENGTH", "check_key", "check_keys", "check_namespace", "prefix_end"]
+__all__ = [
+    "MAX_KEY_LENGTH",
+    "MAX_NAMESPACE_LENGTH",
+    "check_key",
+    "check_keys",
+    "check_namespace",
+    "prefix_end",
+    "range_params",
+]
 
 #: The longest key, in characters.
 MAX_KEY_LENGTH = 4096
@@ -90,3 +99,18 @@ def prefix_end(prefix: str) -> str | None:
         if code <= _LAST_CODE_POINT:
             return "".join(chars) + chr(code)
     return None
+
+
+def range_params(namespace: str, prefix: str, after: str | None) -> dict[str, Any]:
+    """The bound values of a prefix scan: ``namespace``, ``prefix``, and ``end`` and ``after`` where they apply.
+
+    ``end`` (:func:`prefix_end`) is absent when no key bounds the prefix from
+    above; ``after`` when the scan starts at the first key.
+    """
+    params: dict[str, Any] = {"namespace": namespace, "prefix": prefix}
+    end = prefix_end(prefix)
+    if end is not None:
+        params["end"] = end
+    if after is not None:
+        params["after"] = after
+    return params

@@ -38,7 +38,7 @@ import json
 from collections.abc import AsyncIterator, Iterable, Iterator, Mapping, Sequence
 from typing import TYPE_CHECKING, Any, TypeAlias
 
-from ..backends.base import KeyRow, StoredValue
+from ..backends.base import KeyRow, StoredValue, kv_pages
 from ..errors import InvalidInputError, InvalidInputTypeError
 from .keys import check_key, check_keys
 from .namespace import NamespacedStore
@@ -176,13 +176,8 @@ class KeyValueStore(NamespacedStore):
             yield row.key, decode_value(row.value)
 
     def _scan(self, prefix: str, *, values: bool) -> Iterator[KeyRow]:
-        after: str | None = None
-        while True:
-            page = self._storage.kv_page(self._namespace, prefix, after, PAGE_SIZE, values=values)
+        for page in kv_pages(self._storage, self._namespace, prefix=prefix, values=values, size=PAGE_SIZE):
             yield from page
-            if len(page) < PAGE_SIZE:
-                return
-            after = page[-1].key
 
     # -- async ----------------------------------------------------------------------
 

@@ -19,7 +19,7 @@ from collections.abc import Sequence
 from typing import Any, Protocol, TypeVar
 
 from ...errors import InvalidInputError, SchemaError
-from ...stores.keys import prefix_end
+from ...stores.keys import range_params
 from ..base import KeyRow, NamespaceSize, RecordKeyRow, StoredValue
 from . import app_state_sql as sql
 from .ddl import REGISTRY_LOCK_KEY
@@ -156,14 +156,20 @@ class PostgresAppState:
         rows = yield from self._read(Query(sql.kv_get_sql(), (namespace, list(keys)), Fetch.ALL), [])
         return {key: StoredValue(bytes(data), bool(is_json)) for key, data, is_json in rows}
 
-    def _kv_delete(self, namespace: str, keys: Sequence[str]) -> Steps[int]:
-        if not keys or not (yield from self._readable()):
+    def _delete(self, statement: str, params: Any) -> Steps[int]:
+        """Run a delete; how many rows went. Writes nothing (makes no tables) when there are none to delete from."""
+        if not (yield from self._readable()):
             return 0
-        count = yield from self._write(Query(sql.kv_delete_sql(), (namespace, list(keys)), Fetch.ROWCOUNT))
+        count = yield from self._write(Query(statement, params, Fetch.ROWCOUNT))
         return int(count)
 
+    def _kv_delete(self, namespace: str, keys: Sequence[str]) -> Steps[int]:
+        if not keys:
+            return 0
+        return (yield from self._delete(sql.kv_delete_sql(), (namespace, list(keys))))
+
     def _kv_page(self, namespace: str, prefix: str, after: str | None, limit: int, values: bool) -> Steps[list[KeyRow]]:
-        params = _range_params(namespace, prefix, after)
+        params = range_params(namespace, prefix, after)
         condition = sql.range_sql("end" in params, after is not None)
         query = Query(sql.kv_page_sql(condition, values=values), {**params, "limit": limit}, Fetch.ALL)
         rows = yield from self._read(query, [])
@@ -172,13 +178,10 @@ class PostgresAppState:
         return [KeyRow(row[0], None) for row in rows]
 
     def _kv_count(self, namespace: str, prefix: str, *, delete: bool) -> Steps[int]:
-        params = _range_params(namespace, prefix, None)
+        params = range_params(namespace, prefix, None)
         statement = sql.kv_count_sql(sql.range_sql("end" in params, False), delete=delete)
         if delete:
-            if not (yield from self._readable()):
-                return 0
-            count = yield from self._write(Query(statement, params, Fetch.ROWCOUNT))
-            return int(count)
+            return (yield from self._delete(statement, params))
         row = yield from self._read(Query(statement, params, Fetch.ONE), (0,))
         return int(row[0])
 
@@ -252,10 +255,9 @@ class PostgresAppState:
         return [row[0] for row in rows]
 
     def _rk_delete(self, namespace: str, keys: Sequence[str]) -> Steps[int]:
-        if not keys or not (yield from self._readable()):
+        if not keys:
             return 0
-        count = yield from self._write(Query(sql.rk_delete_sql(), (namespace, list(keys)), Fetch.ROWCOUNT))
-        return int(count)
+        return (yield from self._delete(sql.rk_delete_sql(), (namespace, list(keys))))
 
     def _rk_page(self, namespace: str, after: str | None, limit: int) -> Steps[tuple[list[RecordKeyRow], float | None]]:
         def steps() -> Steps[tuple[list[RecordKeyRow], float | None]]:
@@ -421,13 +423,3 @@ class PostgresAppState:
     async def ark_delete(self, namespace: str, keys: Sequence[str]) -> int:
         """Async :meth:`rk_delete`."""
         return await self._runner._arun(self._rk_delete(namespace, keys))
-
-
-def _range_params(namespace: str, prefix: str, after: str | None) -> dict[str, Any]:
-    params: dict[str, Any] = {"namespace": namespace, "prefix": prefix}
-    end = prefix_end(prefix)
-    if end is not None:
-        params["end"] = end
-    if after is not None:
-        params["after"] = after
-    return params

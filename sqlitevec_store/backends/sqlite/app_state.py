@@ -17,7 +17,7 @@ from contextlib import AbstractContextManager, contextmanager
 from typing import Any, Protocol
 
 from ...errors import InvalidInputError, SchemaError
-from ...stores.keys import prefix_end
+from ...stores.keys import range_params
 from ..base import KeyRow, NamespaceSize, RecordKeyRow, StoredValue
 from . import app_state_sql as sql
 from . import statements
@@ -130,7 +130,7 @@ class SqliteAppState:
 
     def kv_page(self, namespace: str, prefix: str, after: str | None, limit: int, *, values: bool) -> list[KeyRow]:
         """Up to ``limit`` keys above ``after`` under ``prefix``, in key order."""
-        params = _range_params(namespace, prefix, after)
+        params = range_params(namespace, prefix, after)
         statement = sql.kv_page_sql(sql.range_sql(params.get("end"), after), values=values)
         with self._backend.session() as conn:
             if not self._readable(conn):
@@ -142,7 +142,7 @@ class SqliteAppState:
 
     def kv_count(self, namespace: str, prefix: str) -> int:
         """How many keys start with ``prefix``."""
-        params = _range_params(namespace, prefix, None)
+        params = range_params(namespace, prefix, None)
         with self._backend.session() as conn:
             if not self._readable(conn):
                 return 0
@@ -150,14 +150,8 @@ class SqliteAppState:
 
     def kv_clear(self, namespace: str, prefix: str) -> int:
         """Delete every key starting with ``prefix``; how many."""
-        params = _range_params(namespace, prefix, None)
-        with self._backend.session() as conn:
-            if not self._readable(conn):
-                return 0
-        with self._writing() as conn:
-            return int(
-                conn.execute(sql.kv_count_sql(sql.range_sql(params.get("end"), None), delete=True), params).rowcount
-            )
+        params = range_params(namespace, prefix, None)
+        return self._delete(sql.kv_count_sql(sql.range_sql(params.get("end"), None), delete=True), params)
 
     def kv_namespaces(self) -> list[NamespaceSize]:
         """Every namespace holding keys."""
@@ -236,14 +230,16 @@ class SqliteAppState:
         return self._delete_keys(sql.rk_delete_sql(), namespace, keys)
 
     def _delete_keys(self, statement: str, namespace: str, keys: Sequence[str]) -> int:
-        """Run a delete of ``keys`` (bound as one JSON array); how many rows went. Writes nothing if none could."""
-        if not keys:
-            return 0
+        """Run a delete of ``keys`` (bound as one JSON array); how many rows went."""
+        return self._delete(statement, (namespace, json.dumps(list(keys)))) if keys else 0
+
+    def _delete(self, statement: str, params: Sequence[Any] | dict[str, Any]) -> int:
+        """Run a delete; how many rows went. Writes nothing (makes no tables) when there are none to delete from."""
         with self._backend.session() as conn:
             if not self._readable(conn):
                 return 0
         with self._writing() as conn:
-            return int(conn.execute(statement, (namespace, json.dumps(list(keys)))).rowcount)
+            return int(conn.execute(statement, params).rowcount)
 
     def rk_namespaces(self) -> list[NamespaceSize]:
         """Every namespace holding recorded keys."""
@@ -279,13 +275,3 @@ class SqliteAppState:
         with self._writing() as conn:
             conn.executemany(sql.rk_update_sql(), [(namespace, r.key, r.group_id, r.updated_at) for r in rows])
             conn.execute(sql.rk_raise_clock_sql(), (namespace, latest))
-
-
-def _range_params(namespace: str, prefix: str, after: str | None) -> dict[str, Any]:
-    params: dict[str, Any] = {"namespace": namespace, "prefix": prefix}
-    end = prefix_end(prefix)
-    if end is not None:
-        params["end"] = end
-    if after is not None:
-        params["after"] = after
-    return params
