@@ -121,10 +121,7 @@ class EmbeddingCache:
 
     def store(self, texts: Sequence[str], vectors: Any) -> None:
         """Cache one vector per text (one transaction)."""
-        matrix = _matrix(vectors, len(texts))
-        self._kv.put_many(
-            [(text_key(_text(t)), row.astype(_STORED_DTYPE).tobytes()) for t, row in zip(texts, matrix, strict=True)]
-        )
+        self._kv.put_many(_entries([_text(t) for t in texts], _matrix(vectors, len(texts))))
 
     def _plan(self, texts: Sequence[str], found: list[Any]) -> tuple[list[str], dict[str, int]]:
         """The distinct texts to embed, and each missing text's row among them."""
@@ -168,7 +165,7 @@ class EmbeddingCache:
         todo, missing = self._plan(texts, found)
         new = _matrix(embed(todo), len(todo)) if todo else np.zeros((0, 0), dtype=np.float32)
         if todo:
-            self.store(todo, new)
+            self._kv.put_many(_entries(todo, new))
         return self._assemble(texts, found, missing, new)
 
     async def aembed(self, texts: Sequence[str], embed: Callable[[list[str]], Awaitable[Any]]) -> CachedVectors:
@@ -178,19 +175,18 @@ class EmbeddingCache:
         todo, missing = self._plan(texts, found)
         new = _matrix(await embed(todo), len(todo)) if todo else np.zeros((0, 0), dtype=np.float32)
         if todo:
-            matrix = new
-            await self._kv.aput_many(
-                [(text_key(t), row.astype(_STORED_DTYPE).tobytes()) for t, row in zip(todo, matrix, strict=True)]
-            )
+            await self._kv.aput_many(_entries(todo, new))
         return self._assemble(texts, found, missing, new)
 
 
 class CachingEmbedder:
     """An embedder (``model_id``, ``embed_documents``, ``embed_query``) whose documents go through a cache.
 
-    What :func:`sqlitevec_store.ingest.sync_files` and the command line embed
-    with; queries are passed straight to the model. ``embedded`` and
-    ``reused`` count the documents since it was made.
+    For a caller of the core with its own embedder, e.g.
+    ``CachingEmbedder(SentenceTransformerEmbedder(), db.embedding_cache(model_id))``
+    (:func:`sqlitevec_store.ingest.sync_files` uses :meth:`EmbeddingCache.embed`
+    directly, to load the model only on a miss). Queries are passed straight
+    to the model. ``embedded`` and ``reused`` count the documents since it was made.
     """
 
     def __init__(self, embedder: Any, cache: EmbeddingCache) -> None:
@@ -225,6 +221,11 @@ class CachingEmbedder:
         """The model's query vector (queries are not cached here)."""
         vector: npt.NDArray[np.float32] = self._embedder.embed_query(text)
         return vector
+
+
+def _entries(texts: Sequence[str], matrix: npt.NDArray[np.float32]) -> list[tuple[str, bytes]]:
+    """The cache entries of checked texts and their vectors: key and little-endian float32 bytes."""
+    return [(text_key(t), row.astype(_STORED_DTYPE).tobytes()) for t, row in zip(texts, matrix, strict=True)]
 
 
 def _text(text: object) -> str:
