@@ -92,8 +92,6 @@ class CachedEmbedding(BaseEmbedding):
                 f"CachedEmbedding needs model_id= for {type(embed_model).__name__}: the id its vectors are cached "
                 "under (it must change when the vectors do)"
             )
-        if connection is None and database is None and db_path is None:
-            db_path = ":memory:"
         kwargs.setdefault("model_name", embed_model.model_name)
         kwargs.setdefault("embed_batch_size", embed_model.embed_batch_size)
         kwargs["model_id"] = model_id

@@ -114,8 +114,6 @@ class SQLiteVecKVStore(BaseKVStore):
         """Open ``db_path`` (``":memory:"`` when nothing is given), wrap ``connection``, or share ``database``."""
         if not isinstance(namespace_prefix, str):
             raise InvalidInputTypeError(f"namespace_prefix must be a string, got {type(namespace_prefix).__name__}")
-        if connection is None and database is None and db_path is None:
-            db_path = ":memory:"
         self._db, self._owns_db = open_database(db_path=db_path, connection=connection, database=database)
         self._prefix = namespace_prefix
         self._spaces: dict[str, KeyValueStore] = {}
